@@ -1,0 +1,46 @@
+# Explaining BERT — the two commands of the README.
+#   make course   install (first time only), run every notebook offline, write build/index.html
+#   make test     install (first time only), unit tests + every notebook under nbval
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# rpy2 must be built in ABI mode to load Debian's R 4.2; nothing in the course may reach the model hub.
+export RPY2_CFFI_MODE ?= ABI
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export HF_HUB_DISABLE_TELEMETRY ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export MPLBACKEND ?= Agg
+# Workers that share 2 cores: keep torch and BLAS from over-subscribing them.
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: course test install figures clean help
+
+help:
+	@echo "make course   run every notebook offline and write build/index.html"
+	@echo "make test     unit tests and every notebook under nbval"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the course into $(VENV) (first time: a few minutes) ..."
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,r]"
+	$(PY) -m pip check
+	@touch $(STAMP)
+
+course: $(STAMP)
+	$(PY) -m course_utils build --out build
+
+test: $(STAMP)
+	$(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks
+
+figures: $(STAMP)
+	$(PY) -m course_utils figures
+
+clean:
+	rm -rf build

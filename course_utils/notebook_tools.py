@@ -1,0 +1,102 @@
+"""The notebooks' shared conventions: Colab badge, setup cell, tier tags, clean storage.
+
+Used by the authors (``build_notebook``), by ``tests/test_notebook_conventions.py`` and by the command line
+(``python -m course_utils badges|student|paths``). Change the repository or branch in ONE place: here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+REPO = "explaining-bert/explaining-bert"
+BRANCH = "main"
+TIERS = ("essentials", "practitioner", "deep-dive")
+TIER_MARK = {"essentials": "🟢", "practitioner": "🔵", "deep-dive": "🟣"}
+CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/([^/]+/[^/]+)/blob/([^/]+)/notebooks/([\w.-]+\.ipynb)")
+INSTALL_RE = re.compile(r"git\+https://github\.com/([^/@\"']+/[^/@\"']+)@([\w./-]+)")
+
+
+def badge_url(notebook: str, repo: str = REPO, branch: str = BRANCH) -> str:
+    """The "Open in Colab" address of ``notebook`` (a file name such as ``"03_integrated_gradients.ipynb"``)."""
+    return f"https://colab.research.google.com/github/{repo}/blob/{branch}/notebooks/{notebook}"
+
+
+def badge_markdown(notebook: str, repo: str = REPO, branch: str = BRANCH) -> str:
+    """The badge as Markdown: an image link to :func:`badge_url`."""
+    img = "https://colab.research.google.com/assets/colab-badge.svg"
+    return f"[![Open In Colab]({img})]({badge_url(notebook, repo, branch)})"
+
+
+def setup_source(repo: str = REPO, branch: str = BRANCH, seed: int = 42) -> str:
+    """The first code cell of every notebook: install in Colab only, then ``setup()``."""
+    return (
+        "# Setup: in Colab, install the course (keeps Colab's own torch); locally `make course` did it already.\n"
+        "import sys\n"
+        "if \"google.colab\" in sys.modules:\n"
+        f"    !pip install -q --no-deps \"explaining-bert @ git+https://github.com/{repo}@{branch}\"\n"
+        "    !python -m course_utils colab-install\n"
+        "from course_utils import setup\n"
+        f"report = setup(seed={seed})"
+    )
+
+
+def cell(kind: str, source: str, tier: str, *extra_tags: str) -> nbformat.NotebookNode:
+    """One notebook cell (``kind`` = "markdown" or "code") with exactly one tier tag plus ``extra_tags``."""
+    if tier not in TIERS:
+        raise ValueError(f"tier {tier!r} is not one of {TIERS}")
+    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+    c = make(source.strip("\n"))
+    c.metadata["tags"] = [tier, *extra_tags]
+    c.pop("id", None)
+    return c
+
+
+def build_notebook(path: str | Path, title_markdown: str, cells: list[nbformat.NotebookNode]) -> Path:
+    """Write a notebook: title + badge (essentials), the setup cell (essentials), then ``cells``.
+
+    ``title_markdown`` is the first cell's text without the badge (the badge line is prepended).
+    """
+    path = Path(path)
+    head = [
+        cell("markdown", badge_markdown(path.name) + "\n\n" + title_markdown.strip(), "essentials"),
+        cell("code", setup_source(), "essentials"),
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = head + list(cells)
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "colab": {"provenance": []},
+    }
+    nbformat.validator.normalize(nb)
+    clean(nb)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Strip outputs and execution counts, except cells marked ``# NBVAL_CHECK_OUTPUT`` (kept as they are)."""
+    for c in nb.cells:
+        if c.cell_type == "code":
+            if CHECK_MARKER not in c.source:
+                c.outputs = []
+                c.execution_count = None
+        c.metadata.pop("execution", None)
+    return nb
+
+
+def tier_of(c: nbformat.NotebookNode) -> list[str]:
+    """The tier tags of a cell (a convention-following cell has exactly one)."""
+    return [t for t in c.get("metadata", {}).get("tags", []) if t in TIERS]
+
+
+def notebooks(folder: str | Path = NOTEBOOK_DIR) -> list[Path]:
+    """The course notebooks in reading order (``00_…`` to ``07_…``)."""
+    return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
