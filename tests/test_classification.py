@@ -1,0 +1,274 @@
+"""Tests for course_utils.classification: baseline, evaluation tables, errors worth explaining, figures."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import classification as C
+from course_utils.data import LABELS
+
+DEM_WORDS = "families health care folks jobs working".split()
+REP_WORDS = "freedom taxes great strong defense liberty".split()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def toy(rng):
+    """40 paragraphs whose party is given away by its words (20 per party), plus shared filler."""
+    texts, labels = [], []
+    for i in range(40):
+        label = i % 2
+        words = list(rng.choice(REP_WORDS if label else DEM_WORDS, 5)) + ["the", "nation", "we"]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, np.array(labels)
+
+
+@pytest.fixture
+def frame(rng):
+    """A small load_sotu-like test split: 4 presidents, 2 speeches each, 5 paragraphs per speech."""
+    rows = []
+    for p, (pres, party, year) in enumerate([("A", "Democratic", 1990), ("B", "Republican", 2002),
+                                              ("C", "Democratic", 2010), ("D", "Republican", 2018)]):
+        for s in range(2):
+            for k in range(5):
+                rows.append({"text": f"paragraph {p} {s} {k}", "label": LABELS.index(party), "party": party,
+                             "president": pres, "year": year + s, "speech_id": f"{year + s}-{pres}-1",
+                             "paragraph_id": f"{year + s}-{pres}-1-p{k:03d}"})
+    return pd.DataFrame(rows)
+
+
+def random_proba(rng, n):
+    p1 = rng.uniform(0, 1, n)
+    return np.column_stack([1 - p1, p1])
+
+
+# ------------------------------------------------------------------------------------------ baseline
+def test_tfidf_baseline_learns_separable_words(toy):
+    texts, labels = toy
+    pipe = C.tfidf_baseline(texts, labels, seed=0)
+    assert (pipe.predict(texts) == labels).mean() == 1.0
+    assert pipe.predict_proba(texts).shape == (len(texts), 2)
+
+
+def test_tfidf_baseline_is_deterministic(toy):
+    texts, labels = toy
+    a = C.tfidf_baseline(texts, labels, seed=1).named_steps["logreg"].coef_
+    b = C.tfidf_baseline(texts, labels, seed=1).named_steps["logreg"].coef_
+    np.testing.assert_array_equal(a, b)
+
+
+def test_top_coefficients_points_words_to_their_party(toy):
+    texts, labels = toy
+    top = C.top_coefficients(C.tfidf_baseline(texts, labels), k=3)
+    assert list(top.columns) == ["word", "coefficient", "party", "rank"]
+    assert len(top) == 6
+    rep, dem = top[top.party == "Republican"], top[top.party == "Democratic"]
+    assert set(rep.word) <= set(REP_WORDS) and set(dem.word) <= set(DEM_WORDS)
+    assert (rep.coefficient > 0).all() and (dem.coefficient < 0).all()
+    assert rep.coefficient.is_monotonic_decreasing and dem.coefficient.is_monotonic_increasing
+    assert list(rep["rank"]) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "texts, labels, error, match",
+    [
+        ("one text", [0], TypeError, "got one string"),
+        ([1, 2], [0, 1], TypeError, r"train_texts\[0\] is int"),
+        ([], [], ValueError, "empty"),
+        (["a b", "c d"], [0], ValueError, "has 1 items but 2"),
+        (["a b", "c d"], [0, 2], ValueError, "must be in 0..1"),
+        (["a b", "c d"], ["D", "R"], TypeError, "integer labels"),
+        (["a b", "c d"], [1, 1], ValueError, "single class"),
+    ],
+)
+def test_tfidf_baseline_bad_input(texts, labels, error, match):
+    with pytest.raises(error, match=match):
+        C.tfidf_baseline(texts, labels)
+
+
+def test_top_coefficients_rejects_unfitted_model():
+    with pytest.raises(TypeError, match="fitted tfidf_baseline"):
+        C.top_coefficients(object())
+
+
+# ---------------------------------------------------------------------------------------- overview
+def test_counts_by_decade_sums_to_frame(frame):
+    table = C.counts_by(frame, "decade")
+    assert list(table.index) == ["1990s", "2000s", "2010s"]
+    assert table["total"].sum() == len(frame)
+    assert table.loc["2000s", "share_republican"] == 1.0
+
+
+def test_counts_by_unknown_column(frame):
+    with pytest.raises(ValueError, match="not a column"):
+        C.counts_by(frame, "colour")
+
+
+# -------------------------------------------------------------------------------------- mechanics
+def test_padding_share_sorted_batches_pad_less(rng):
+    from course_utils.models import length_sorted_batches
+
+    lengths = rng.integers(5, 60, 200).tolist()
+    random_batches = [list(range(i, min(i + 16, 200))) for i in range(0, 200, 16)]
+    sorted_batches = length_sorted_batches(lengths, 16, np.random.default_rng(0))
+    assert C.padding_share(lengths, sorted_batches) < C.padding_share(lengths, random_batches)
+    assert C.padding_share([4, 4, 4], [[0, 1, 2]]) == 0.0
+    assert C.padding_share([2, 4], [[0, 1]]) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="only 2 items"):
+        C.padding_share([2, 4], [[0, 2]])
+
+
+def test_learning_rates_warm_up_then_decay():
+    rates = C.learning_rates(100, learning_rate=1e-3, warmup=0.1)
+    assert rates.shape == (100,)
+    assert rates[0] == 0.0 and rates[10] == pytest.approx(1e-3)
+    assert np.all(np.diff(rates[:11]) > 0) and np.all(np.diff(rates[10:]) < 0)
+    np.testing.assert_allclose(rates[10:], 1e-3 * (100 - np.arange(10, 100)) / 90)
+
+
+# -------------------------------------------------------------------------------------- evaluation
+def test_evaluate_perfect_and_majority():
+    y = np.array([0, 0, 0, 1])
+    perfect = C.evaluate(y, y)
+    assert perfect["accuracy"] == 1.0 and perfect["macro_f1"] == 1.0
+    assert perfect["majority_accuracy"] == 0.75
+    always_dem = C.evaluate(y, np.zeros(4, dtype=int))
+    assert always_dem["accuracy"] == always_dem["majority_accuracy"]
+    assert always_dem["macro_f1"] < always_dem["accuracy"]  # macro-F1 punishes ignoring a class
+
+
+def test_evaluate_probability_scores(rng):
+    y = rng.integers(0, 2, 50)
+    sure_right = np.eye(2)[y]
+    scores = C.evaluate(y, y, sure_right)
+    assert scores["log_loss"] < 1e-6 and scores["brier"] == 0.0 and scores["calibration_error"] == 0.0
+    coin = np.full((50, 2), 0.5)
+    assert C.evaluate(y, y, coin)["log_loss"] == pytest.approx(np.log(2))
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, proba, error, match",
+    [
+        ([0, 1], [0], None, ValueError, "y_pred has 1 items but 2"),
+        ([0, 1], [0, 1], [[1, 0]], ValueError, r"shape \(2, 2\)"),
+        ([0, 1], [0, 1], [[0.9, 0.9], [0.5, 0.5]], ValueError, "softmax"),
+        ([], [], None, ValueError, "empty"),
+        ([[0, 1]], [[0, 1]], None, ValueError, "one-dimensional"),
+    ],
+)
+def test_evaluate_bad_input(y_true, y_pred, proba, error, match):
+    with pytest.raises(error, match=match):
+        C.evaluate(y_true, y_pred, proba)
+
+
+def test_confusion_table_counts_and_rows():
+    table = C.confusion_table([0, 0, 1, 1, 1], [0, 1, 1, 1, 0])
+    assert table.to_numpy().tolist() == [[1, 1], [1, 2]]
+    assert list(table.index) == ["true Democratic", "true Republican"]
+    np.testing.assert_allclose(C.confusion_table([0, 0, 1], [0, 1, 1], normalize=True).sum(axis=1), 1.0)
+
+
+def test_per_group_accuracy_by_president(frame, rng):
+    pred = frame["label"].to_numpy().copy()
+    pred[frame.president == "B"] = 0  # B (Republican) misread as Democratic every time
+    table = C.per_group_accuracy(frame, pred=pred)
+    assert list(table.index) == ["A", "B", "C", "D"]  # chronological
+    assert table.loc["B", "accuracy"] == 0.0 and table.loc["A", "accuracy"] == 1.0
+    assert table.loc["B", "predicted_republican"] == 0.0 and table.loc["B", "party"] == "Republican"
+    assert table["n"].sum() == len(frame)
+    assert C.per_group_accuracy(frame, "decade", pred=pred).loc["2000s", "party"] == "Republican"
+
+
+def test_per_group_accuracy_needs_predictions(frame):
+    with pytest.raises(ValueError, match="predict_frame"):
+        C.per_group_accuracy(frame)
+
+
+def test_calibration_table_covers_all_examples(rng):
+    y = rng.integers(0, 2, 300)
+    proba = random_proba(rng, 300)
+    table = C.calibration_table(y, proba, bins=5)
+    assert table["n"].sum() == 300
+    assert ((table["confidence"] >= table["lower"] - 1e-12) & (table["confidence"] <= table["upper"] + 1e-12)).all()
+
+
+def test_errors_worth_explaining_picks_confident_mistakes_and_hesitant_hits(frame, rng):
+    proba = random_proba(rng, len(frame))
+    errors = C.errors_worth_explaining(frame, proba, k=3)
+    assert list(errors["kind"]) == ["confident mistake"] * 3 + ["hesitant hit"] * 3
+    full = C._add_predictions(frame, proba, LABELS)
+    wrong, right = full[~full.correct], full[full.correct]
+    mistakes, hits = errors.iloc[:3], errors.iloc[3:]
+    assert mistakes["confidence"].min() >= wrong["confidence"].nlargest(3).min()
+    assert hits["confidence"].max() <= right["confidence"].nsmallest(3).max()
+    assert (mistakes["party"] != mistakes["predicted"]).all() and (hits["party"] == hits["predicted"]).all()
+    assert set(errors["paragraph_id"]) <= set(frame["paragraph_id"])
+
+
+def test_errors_worth_explaining_accepts_predicted_frame(frame, rng):
+    proba = random_proba(rng, len(frame))
+    a = C.errors_worth_explaining(frame, proba, k=2)
+    b = C.errors_worth_explaining(C._add_predictions(frame, proba, LABELS), k=2)
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("k, error", [(0, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_errors_worth_explaining_bad_k(frame, rng, k, error):
+    with pytest.raises(error, match="k must"):
+        C.errors_worth_explaining(frame, random_proba(rng, len(frame)), k=k)
+
+
+# ------------------------------------------------------------------------------------ model + figures
+@pytest.fixture(scope="module")
+def tiny_classifier():
+    """A 2-layer random BERT with a 2-class head and the packaged WordPiece tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from course_utils.models import model_source
+
+    tokenizer = AutoTokenizer.from_pretrained(model_source(None))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=37, num_labels=2)
+    return tokenizer, BertForSequenceClassification(config).eval()
+
+
+def test_predict_frame_adds_consistent_columns(frame, tiny_classifier):
+    tokenizer, model = tiny_classifier
+    out = C.predict_frame(model, tokenizer, frame, max_length=16)
+    assert len(out) == len(frame) and "text" in out
+    np.testing.assert_allclose(out["p_Democratic"] + out["p_Republican"], 1.0, atol=1e-5)
+    assert (out["confidence"] >= 0.5).all()
+    assert (out["correct"] == (out["pred"] == out["label"])).all()
+    assert set(out["predicted"]) <= set(LABELS)
+
+
+def test_predict_frame_needs_text_column(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    with pytest.raises(TypeError, match="'text' column"):
+        C.predict_frame(model, tokenizer, pd.DataFrame({"body": ["x"]}))
+
+
+def test_plots_draw_without_error(rng):
+    y = rng.integers(0, 2, 40)
+    proba = random_proba(rng, 40)
+    ax = C.plot_confusion(C.confusion_table(y, proba.argmax(1)))
+    assert len(ax.texts) == 4
+    hist, reliability = C.plot_confidence(y, proba)
+    assert reliability.get_lines()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
