@@ -16,7 +16,7 @@ import pandas as pd
 DATA_VERSION = "sotu-paragraphs-v1"
 LABELS: tuple[str, ...] = ("Democratic", "Republican")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
-COLUMNS = ["text", "label", "party", "president", "year", "speech_id", "paragraph_id", "split", "n_words"]
+COLUMNS = ["text", "label", "party", "president", "year", "speech_id", "paragraph_id", "split", "n_words", "sotu_type"]
 
 _STAGE_DIRECTION = re.compile(r"\[([^\]]*)\]")
 _SPEAKER_PREFIX = re.compile(r"^(The President|THE PRESIDENT)\.\s+")
@@ -105,6 +105,7 @@ def load_sotu(
     *,
     min_words: int = 10,
     max_words: int = 120,
+    spoken_only: bool = False,
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
 ) -> pd.DataFrame:
     """State of the Union paragraphs by Democratic and Republican presidents, split by speech.
@@ -112,12 +113,15 @@ def load_sotu(
     Args:
         since, until: first and last year (inclusive); the corpus covers ``sotu.COVERAGE``.
         min_words, max_words: keep paragraphs with this many whitespace-separated words (inclusive).
+        spoken_only: keep addresses delivered in person and drop written messages (a different genre:
+            longer, more formal, e.g. Carter's 1981 message, the only text of a president who is
+            otherwise absent after 1980).
         fractions: train/validation/test shares of the speeches of each party.
 
     Returns:
         DataFrame, one row per paragraph, sorted by year, speech and paragraph, with columns
         ``text, label (0 = Democratic, 1 = Republican), party, president, year, speech_id, paragraph_id,
-        split, n_words``. No speech appears in two splits; the same arguments give the same frame on
+        split, n_words, sotu_type`` ("spoken" or "written"). No speech appears in two splits; the same arguments give the same frame on
         every machine.
 
     Raises:
@@ -130,12 +134,14 @@ def load_sotu(
         raise ValueError(f"fractions must be three positive shares summing to 1, got {fractions}")
     speeches = _speeches()
     speeches = speeches[speeches["year"].between(since, until) & speeches["party"].isin(LABELS)]
+    if spoken_only:
+        speeches = speeches[speeches["sotu_type"] == "spoken"]
     rows = []
     for sp in speeches.itertuples():
         for i, para in enumerate(split_paragraphs(sp.text)):
             n = len(para.split())
             if min_words <= n <= max_words:
-                rows.append((para, LABELS.index(sp.party), sp.party, sp.president_full, int(sp.year), sp.fileid, i, n))
+                rows.append((para, LABELS.index(sp.party), sp.party, sp.president_full, int(sp.year), sp.fileid, i, n, sp.sotu_type))
     if not rows:
         raise ValueError(
             f"no paragraph of {min_words}-{max_words} words from a Democratic or Republican president between "
@@ -152,3 +158,32 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     """Paragraphs and speeches per split and party, with the Republican share (for the datasheet)."""
     table = df.groupby(["split", "party"]).agg(paragraphs=("text", "size"), speeches=("speech_id", "nunique"))
     return table.unstack("party").reindex(list(SPLITS))
+
+
+def counts_markdown(df: pd.DataFrame) -> str:
+    """A Markdown table of paragraphs (speeches) per split and party, with the Republican share."""
+    lines = ["| split | Democratic | Republican | Republican share |", "|---|---:|---:|---:|"]
+    for split in SPLITS:
+        part = df[df["split"] == split]
+        cells = [f"{(part['party'] == p).sum():,} ({part.loc[part['party'] == p, 'speech_id'].nunique()})" for p in LABELS]
+        lines.append(f"| {split} | {cells[0]} | {cells[1]} | {(part['label'] == 1).mean():.3f} |")
+    lines.append(f"| all | {(df['label'] == 0).sum():,} | {(df['label'] == 1).sum():,} | {(df['label'] == 1).mean():.3f} |")
+    return "\n".join(lines)
+
+
+def datasheet_counts() -> str:
+    """The count tables of ``data/DATASHEET.md``: the default ``load_sotu()`` and the classifier's corpus.
+
+    ``tests/test_data.py`` checks that the datasheet contains exactly this text, so it cannot go stale.
+    """
+    from .models import ClassifierConfig
+
+    config = ClassifierConfig()
+    classifier_df = config.load_data()
+    return (
+        "### `load_sotu()` (1945 on, 10–120 words, spoken and written)\n\n"
+        + counts_markdown(load_sotu())
+        + f"\n\n### The default classifier's corpus (`ClassifierConfig()`: {config.since} on, "
+        f"{config.min_words}–{config.max_words} words, spoken addresses only)\n\n"
+        + counts_markdown(classifier_df)
+    )

@@ -7,6 +7,7 @@ set ``COURSE_MODEL=bert-base-uncased`` (or pass ``name=``) to use any BERT from 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -110,6 +111,7 @@ class ClassifierConfig:
     until: int | None = None
     min_words: int = 10
     max_words: int = 60
+    spoken_only: bool = True
     max_train: int | None = 1500
     epochs: int = 3
     batch_size: int = 16
@@ -127,7 +129,8 @@ class ClassifierConfig:
 
     def load_data(self):
         """The labelled paragraphs this configuration trains and evaluates on (``load_sotu`` frame)."""
-        return _data.load_sotu(self.since, self.until, min_words=self.min_words, max_words=self.max_words)
+        return _data.load_sotu(self.since, self.until, min_words=self.min_words, max_words=self.max_words,
+                               spoken_only=self.spoken_only)
 
 
 @dataclass
@@ -319,6 +322,23 @@ def write_atomically(folder: Path, write) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _training_lock(folder: Path):
+    """Hold an exclusive lock on ``<folder>.lock`` (POSIX ``flock``; a no-op where it is unavailable)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock, atomic writes still protect the cache
+        yield
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _save_classifier(tmp: Path, model, tokenizer, config: ClassifierConfig, result: TrainingResult) -> None:
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
@@ -361,16 +381,17 @@ def load_classifier(name: str | os.PathLike | None = None, train_if_missing: boo
         raise TypeError(f"unknown hyper-parameter(s) {sorted(unknown)}; choose from {sorted(ClassifierConfig.__dataclass_fields__)}")
     config = ClassifierConfig(model=resolve_name(name), **hyper)
     folder = classifier_dir(config)
-    meta = _read_meta(folder, config)
-    if meta is None and folder.exists():
-        print(f"Cached classifier at {folder} is incomplete or from another configuration: rebuilding it.")
-    if meta is None:
-        if not train_if_missing:
-            raise FileNotFoundError(f"no cached classifier at {folder}; call load_classifier(train_if_missing=True)")
-        tokenizer, model, result = train_classifier(config, progress=progress)
-        print(result)
-        write_atomically(folder, lambda tmp: _save_classifier(tmp, model, tokenizer, config, result))
+    with _training_lock(folder):  # a second notebook asking for the same model waits instead of training twice
         meta = _read_meta(folder, config)
+        if meta is None and folder.exists():
+            print(f"Cached classifier at {folder} is incomplete or from another configuration: rebuilding it.")
+        if meta is None:
+            if not train_if_missing:
+                raise FileNotFoundError(f"no cached classifier at {folder}; call load_classifier(train_if_missing=True)")
+            tokenizer, model, result = train_classifier(config, progress=progress)
+            print(result)
+            write_atomically(folder, lambda tmp: _save_classifier(tmp, model, tokenizer, config, result))
+            meta = _read_meta(folder, config)
     _quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)

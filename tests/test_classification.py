@@ -204,6 +204,22 @@ def test_calibration_table_covers_all_examples(rng):
     assert ((table["confidence"] >= table["lower"] - 1e-12) & (table["confidence"] <= table["upper"] + 1e-12)).all()
 
 
+def test_bootstrap_difference_sees_a_clear_winner(rng):
+    y = rng.integers(0, 2, 200)
+    good = np.where(rng.uniform(size=200) < 0.9, y, 1 - y)
+    coin = rng.integers(0, 2, 200)
+    out = C.bootstrap_difference(y, good, coin, n_boot=200)
+    assert out["low"] > 0 and out["share_a_better"] == 1.0
+    assert out["low"] <= out["difference"] <= out["high"]
+    same = C.bootstrap_difference(y, good, good, n_boot=50, groups=np.arange(200) // 10, metric="accuracy")
+    assert same == {"difference": 0.0, "low": 0.0, "high": 0.0, "share_a_better": 0.0}
+
+
+def test_bootstrap_difference_bad_metric():
+    with pytest.raises(ValueError, match="choose one of"):
+        C.bootstrap_difference([0, 1], [0, 1], [1, 0], metric="auc")
+
+
 def test_errors_worth_explaining_picks_confident_mistakes_and_hesitant_hits(frame, rng):
     proba = random_proba(rng, len(frame))
     errors = C.errors_worth_explaining(frame, proba, k=3)

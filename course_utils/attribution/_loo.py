@@ -1,0 +1,85 @@
+"""Leave-one-out occlusion: take one token (or word) out of the input and measure how the prediction moves.
+
+score_i = p(target | text) − p(target | text without i)      (``measure="probability"``, the default)
+score_i = CE(target | text without i) − CE(target | text)    (``measure="loss"``, same units as AtMan)
+
+Positive = the token supports the target class (removing it lowers the target's probability), the same
+sign convention as AtMan and integrated gradients. "Without i" means i replaced by ``[MASK]``, ``[UNK]`` or
+``[PAD]``, or deleted (the sequence re-packed). Every perturbed copy of a document runs in batched forward
+passes under ``torch.inference_mode()``: n + 1 passes for n scored units, no backward pass.
+
+Taught in notebook 04 (masking attribution).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._masking import REPLACEMENTS, check_common, documents, groups, perturb, replacement_token_id, spread, target_log_probs
+
+MEASURES = ("probability", "loss")
+
+
+def attribute(
+    model,
+    batch: dict[str, torch.Tensor],
+    targets: torch.Tensor,
+    *,
+    replacement: str = "mask",
+    level: str = "token",
+    measure: str = "probability",
+    replacement_id: int | None = None,
+    internal_batch_size: int = 32,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Leave-one-out scores for a padded batch of documents.
+
+    Args:
+        model: a ``…ForSequenceClassification`` model.
+        batch: ``input_ids``, ``attention_mask`` (and ``token_type_ids``) ``(b, s)`` on the model's device,
+            each document ``[CLS] … [SEP]`` then padding; optionally ``word_ids`` ``(b, s)`` (word index
+            per token, -1 for special tokens and padding) — required for ``level="word"`` (without it the
+            level falls back to "token" with a warning) and used to find the special tokens.
+        targets: LongTensor ``(b,)`` the class to explain per document.
+        replacement: ``"mask"`` (default) | ``"unk"`` | ``"pad"`` put that token in place of the removed one;
+            ``"delete"`` removes it and closes the gap.
+        level: ``"token"`` one pass per WordPiece; ``"word"`` one pass per word (all its pieces together).
+        measure: ``"probability"`` (difference of p(target)) or ``"loss"`` (difference of cross-entropy).
+        replacement_id: explicit token id for the replacement (e.g. ``tokenizer.mask_token_id``); default the
+            standard BERT vocabulary's id (``[MASK]`` 103, ``[UNK]`` 100, ``[PAD]`` = config.pad_token_id).
+        internal_batch_size: perturbed sequences per forward pass (memory grows with it).
+
+    Returns:
+        ``(scores, diagnostics)``: scores FloatTensor ``(b, s)`` on the CPU — 0 at padding and at the special
+        tokens ([CLS]/[SEP] are never removed); at ``level="word"`` every WordPiece of a word carries the
+        word's score. diagnostics: ``forward_passes`` (n units + 1), ``n_units`` and
+        ``target_probability`` (p(target | unperturbed text)), each a 1-D tensor of length b.
+    """
+    if replacement not in REPLACEMENTS:
+        raise ValueError(f"replacement={replacement!r} is not supported; choose one of {REPLACEMENTS}")
+    if measure not in MEASURES:
+        raise ValueError(f"measure={measure!r} is not supported; choose one of {MEASURES}")
+    level = check_common(level, internal_batch_size, batch)
+    token_id = replacement_token_id(replacement, model, replacement_id)
+    pad_id = getattr(model.config, "pad_token_id", None) or 0
+    rows, row_targets, docs = [], [], []
+    for (positions, row, word_ids), target in zip(documents(batch), targets.tolist()):
+        units = groups(row["attention_mask"], word_ids, level)  # (n_units, n_d)
+        copies = perturb(row["input_ids"], units, row["attention_mask"], row.get("token_type_ids"),
+                         replacement_id=token_id, pad_id=pad_id)  # each (n_units, n_d or less)
+        rows.append(row)
+        rows.extend({k: copies[k][u, : int(copies["attention_mask"][u].sum())] for k in copies} for u in range(len(units)))
+        row_targets += [target] * (len(units) + 1)
+        docs.append((positions, units))
+    log_p = target_log_probs(model, rows, row_targets, internal_batch_size=internal_batch_size)  # (n_rows,)
+    scores = torch.zeros(batch["input_ids"].shape)  # (b, s)
+    diagnostics = {"forward_passes": [], "n_units": [], "target_probability": []}
+    start = 0
+    for d, (positions, units) in enumerate(docs):
+        original, perturbed = log_p[start], log_p[start + 1 : start + 1 + len(units)]  # (), (n_units,)
+        start += len(units) + 1
+        values = original.exp() - perturbed.exp() if measure == "probability" else original - perturbed
+        scores[d] = spread(units, values, positions, scores.shape[1])
+        diagnostics["forward_passes"].append(len(units) + 1)
+        diagnostics["n_units"].append(len(units))
+        diagnostics["target_probability"].append(float(original.exp()))
+    return scores, {k: torch.tensor(v) for k, v in diagnostics.items()}

@@ -1,0 +1,73 @@
+"""Tests for course_utils.environment: the setup report, offline detection, seeds, cache folder."""
+
+import os
+
+import pytest
+import torch
+
+from course_utils import environment
+from course_utils.environment import EnvironmentReport, cache_dir, hub_reachable, setup
+
+
+def test_setup_returns_report(monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    report = setup(seed=7, check_r=False)
+    assert isinstance(report, EnvironmentReport)
+    assert report.seed == 7 and report.device in {"cpu", "cuda"}
+    assert report.offline and not report.hub_reachable
+    assert report.versions["torch"] == "2.13.0"
+    printed = capsys.readouterr().out
+    assert "seed            7" in printed and "offline: using the packaged MiniLM" in printed
+    assert report.as_dict()["offline"] is True
+
+
+def test_setup_seeds_torch_and_numpy(monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    setup(seed=3, check_r=False, verbose=False)
+    first = (torch.rand(3), np.random.rand(3))
+    setup(seed=3, check_r=False, verbose=False)
+    assert torch.equal(first[0], torch.rand(3)) and np.array_equal(first[1], np.random.rand(3))
+    assert torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.parametrize("var", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
+def test_hub_reachable_honours_offline_variables(monkeypatch, var):
+    monkeypatch.setenv(var, "1")
+    monkeypatch.setattr(environment.socket, "create_connection", lambda *a, **k: pytest.fail("network was tried"))
+    assert hub_reachable() is False
+
+
+def test_hub_reachable_never_hangs(monkeypatch):
+    import time
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(environment.socket, "create_connection", lambda *a, **k: time.sleep(30))
+    start = time.monotonic()
+    assert hub_reachable(timeout=0.2) is False
+    assert time.monotonic() - start < 5
+
+
+def test_cache_dir_honours_course_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
+
+
+def test_cache_dir_defaults_to_user_cache(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir() == tmp_path / "explaining-bert"
+
+
+def test_r_status_without_r_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(environment.shutil, "which", lambda name: None)
+    monkeypatch.delenv("R_HOME", raising=False)
+    ok, message = environment.r_status()
+    assert not ok and "apt-get install" in message and "Colab" in message
+
+
+@pytest.mark.skipif(os.environ.get("COURSE_REQUIRE_R") != "1", reason="R is required only where COURSE_REQUIRE_R=1 (CI)")
+def test_r_status_with_r_installed():
+    assert environment.r_status() == (True, "ready")
