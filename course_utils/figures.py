@@ -48,6 +48,21 @@ PNG_DPI = 150
 SVG_SALT = "explaining-bert"
 
 
+def _enable_notebook_display() -> None:
+    """Let Jupyter/Colab show a bare ``Figure`` as an image (pyplot would do this, but we do not use pyplot)."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "display_formatter", None) is not None:
+        select_figure_formats(shell, {"png"})
+
+
+_enable_notebook_display()
+
+
 # ------------------------------------------------------------------------------------------------- saving
 def save_figure(fig: Figure, name: str, out_dir: str | os.PathLike) -> list[Path]:
     """Save ``fig`` as ``out_dir/name.png`` (150 dpi) and ``out_dir/name.svg``, reproducibly.
