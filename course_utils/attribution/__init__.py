@@ -1,0 +1,255 @@
+"""Token attributions for a BERT classifier: one entry point, :func:`explain`, for every method of the course.
+
+    from course_utils.attribution import explain, word_scores
+    table = explain(model, tokenizer, df["text"], method="ig", target="Republican")
+    table.attrs["documents"]      # one row per document: prediction, f(x), f(x′), completeness error, steps …
+    word_scores(table)            # WordPieces summed into words
+
+Methods (:data:`SUPPORTED_METHODS`): ``"ig"`` integrated gradients (notebook 03), ``"loo"`` leave-one-out
+occlusion and ``"atman"`` attention manipulation (notebook 04). Each lives in a private module exposing
+``attribute(model, batch, targets, *, <options>) -> (scores, diagnostics)``; :func:`explain` only
+coordinates: check inputs → encode → length-sorted batches → the method → the tidy table.
+
+Taught in notebook 03 (integrated gradients); used in notebooks 04–07.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import _inputs, _quadrature
+from ._inputs import TABLE_COLUMNS, check_target, check_texts, label_names
+
+__all__ = ["explain", "integrated_gradients", "word_scores", "documents", "concat", "SUPPORTED_METHODS",
+           "TABLE_COLUMNS", "check_texts", "check_target", "label_names", "method_options"]
+
+#: keyword arguments :func:`explain` fills in itself when a method's ``attribute`` declares them
+PROVIDED = ("tokenizer",)
+AUTO_PROGRESS = 20  # progress=None shows a bar above this many texts
+
+
+class _Methods(Mapping):
+    """Method name → its ``attribute`` function, imported on first use (a broken module breaks only its method)."""
+
+    _modules = {"ig": "._ig", "loo": "._loo", "atman": "._atman"}
+
+    def __getitem__(self, name: str):
+        if name not in self._modules:
+            raise KeyError(name)
+        try:
+            module = importlib.import_module(self._modules[name], __name__)
+        except ImportError as exc:
+            raise ImportError(f"method {name!r} is not available: {exc}") from exc
+        return module.attribute
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __repr__(self) -> str:
+        return f"SUPPORTED_METHODS({list(self._modules)})"
+
+
+SUPPORTED_METHODS: Mapping = _Methods()
+
+
+def method_options(method: str) -> dict[str, object]:
+    """The options of ``method`` and their defaults, e.g. ``method_options("ig")["n_steps"] == "auto"``."""
+    fn = _method(method)
+    return {name: p.default for name, p in inspect.signature(fn).parameters.items()
+            if p.kind is p.KEYWORD_ONLY and name not in PROVIDED}
+
+
+def _method(method):
+    if not isinstance(method, str) or method not in SUPPORTED_METHODS:
+        raise ValueError(f"method={method!r} is not supported; choose one of {list(SUPPORTED_METHODS)}")
+    return SUPPORTED_METHODS[method]
+
+
+def _check_options(method: str, fn, options: dict) -> None:
+    allowed = method_options(method)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"explain(method={method!r}) got unknown option(s) {unknown}; "
+                        f"the options of {method!r} are {sorted(allowed)}")
+
+
+def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_size: int = 16,
+            progress: bool | None = None, max_length: int | None = None, **options) -> pd.DataFrame:
+    """Attribute each text's prediction to its tokens, with any method of the course, as a tidy table.
+
+    Args:
+        model: a ``…ForSequenceClassification`` model (e.g. from ``load_classifier()``); it is put in eval
+            mode for the call and restored afterwards.
+        tokenizer: its fast tokenizer (from the same checkpoint).
+        texts: a string, a list/tuple of strings, or a pandas Series such as ``df["text"]``.
+        method: ``"ig"`` (default), ``"loo"`` or ``"atman"`` — see :data:`SUPPORTED_METHODS`.
+        target: the class to explain: None (default: each text's predicted class), a label name
+            (``"Republican"``), a class index, or a list with one of those per text.
+        batch_size: documents per batch (batches are sorted by length, so padding is minimal).
+        progress: show a tqdm bar over batches; None (default) shows it for more than 20 texts.
+        max_length: tokens per text (default the model's maximum, 512 for BERT); longer texts are
+            truncated with one warning saying how many tokens were dropped from which texts.
+        **options: the method's own options, e.g. for ``"ig"`` ``n_steps``, ``baseline``, ``quadrature``,
+            ``output``, ``tolerance``, ``normalize`` (see :func:`integrated_gradients`);
+            :func:`method_options` lists them.
+
+    Returns:
+        DataFrame with one row per token, [CLS]/[SEP] included, in document then position order:
+        ``doc_id`` (int64: the Series' index when ``texts`` is a Series with a unique integer index, so
+        the table joins back to its DataFrame; else 0 … n−1 in input order), ``position`` (int64, 0 =
+        [CLS]), ``token`` (WordPiece), ``word_id`` (int64, -1 for special tokens), ``word`` (the word's
+        text as written, or the special token), ``special`` (bool), ``score`` (float64; positive = the
+        token pushes towards the target), ``method``, ``target`` (int64 class index), ``target_label``,
+        ``prediction`` (predicted label), ``probability`` (the model's probability of the target class on
+        the unaltered text). ``table.attrs["documents"]`` is a DataFrame with one row per document
+        (``doc_id, n_tokens, n_dropped, method, target, target_label, prediction, probability`` + the
+        method's diagnostics, for IG ``f_input, f_baseline, completeness_error, relative_error, n_steps``…);
+        ``table.attrs["options"]`` the options used. Use :func:`concat` to stack tables (``pd.concat``
+        cannot compare the DataFrames kept in ``attrs``).
+
+    Raises:
+        ValueError: unknown method, bad target/text/value; TypeError: wrong types, unknown option.
+    """
+    fn = _method(method)
+    _check_options(method, fn, options)
+    texts, doc_ids = check_texts(texts)
+    _inputs.check_pair(model, tokenizer)
+    targets = check_target(target, model, len(texts))
+    docs = _inputs.encode(tokenizer, texts, _inputs.max_length_of(model, tokenizer, max_length))
+    batches = _inputs.sorted_batches(docs, batch_size)
+    labels = label_names(model)
+    provided = {k: v for k, v in {"tokenizer": tokenizer}.items() if k in inspect.signature(fn).parameters}
+    device = next(model.parameters()).device
+    n = len(docs)
+    scores: list[np.ndarray | None] = [None] * n
+    chosen, predicted, probability = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.float64)
+    diagnostics: dict[str, list] = {}
+    show = len(texts) > AUTO_PROGRESS if progress is None else bool(progress)
+    was_training = model.training
+    model.eval()
+    try:
+        for idx in tqdm(batches, desc=f"explain ({method})", disable=not show):
+            batch = _inputs.padded_batch([docs[i] for i in idx], tokenizer.pad_token_id, device)
+            with torch.inference_mode():
+                logits = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits
+                probs = torch.softmax(logits.float(), dim=-1).cpu()  # (b, n_labels)
+            pred = probs.argmax(1)  # (b,)
+            tgt = pred if targets is None else torch.as_tensor(targets[idx])  # (b,)
+            batch_scores, diag = fn(model, batch, tgt.to(device), **provided, **options)
+            batch_scores = batch_scores.detach().float().cpu().numpy()  # (b, s)
+            for row, i in enumerate(idx):
+                scores[i] = batch_scores[row, : len(docs[i])]
+            chosen[idx], predicted[idx] = tgt.numpy(), pred.numpy()
+            probability[idx] = probs.gather(1, tgt[:, None]).squeeze(1).numpy()
+            for name, values in diag.items():
+                column = diagnostics.setdefault(name, [None] * n)
+                values = values.tolist() if hasattr(values, "tolist") else list(values)
+                for row, i in enumerate(idx):
+                    column[i] = values[row]
+    finally:
+        model.train(was_training)
+    table = _inputs.build_table(docs, doc_ids, scores, method, chosen, predicted, probability, labels)
+    table.attrs["documents"] = _inputs.diagnostics_table(doc_ids, docs, chosen, predicted, probability, labels,
+                                                         method, diagnostics)
+    table.attrs["options"] = {"method": method, "batch_size": batch_size, **method_options(method), **options}
+    return table
+
+
+def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str | int = "pad",
+                         n_steps: int | str = "auto", quadrature: str = "gauss_legendre", output: str = "prob",
+                         tolerance: float = 0.01, max_steps: int = 256, normalize: str | None = None,
+                         internal_batch_size: int = 128, batch_size: int = 16, progress: bool | None = None,
+                         max_length: int | None = None) -> pd.DataFrame:
+    """Integrated gradients on the word-embedding layer: :func:`explain` with ``method="ig"``.
+
+    Args:
+        target: None (predicted class), a label name, a class index, or one per text.
+        baseline: ``"pad"`` (default; every token → ``[PAD]``, ``[CLS]``/``[SEP]`` kept — the Transformers
+            Interpret default), ``"mask"`` (→ ``[MASK]``), ``"zero"`` (zero vector), or a token id.
+        n_steps: quadrature points per document, or ``"auto"`` (default): 16 Gauss–Legendre points, doubled
+            only for the documents whose completeness error is still above ``tolerance``, up to ``max_steps``.
+        quadrature: ``"gauss_legendre"`` (default) or ``"riemann_trapezoid"``.
+        output: explain the target's ``"prob"`` (softmax probability, default) or its ``"logit"``.
+        tolerance: relative completeness error auto mode accepts (0.01 = 1 % of |f(x) − f(x′)|).
+        normalize: None (default) or ``"l2"`` (each text's scores divided by their L2 norm, as Transformers
+            Interpret does: scores then no longer sum to f(x) − f(x′) and cannot be compared across texts).
+        internal_batch_size: (document, step) rows per forward/backward pass.
+        batch_size, progress, max_length: as in :func:`explain`.
+
+    Returns:
+        the tidy table of :func:`explain`; scores sum per document to f(x) − f(x′) up to
+        ``table.attrs["documents"]["completeness_error"]`` (unless normalised).
+    """
+    return explain(model, tokenizer, texts, "ig", target, batch_size=batch_size, progress=progress,
+                   max_length=max_length, baseline=baseline, n_steps=n_steps, quadrature=quadrature, output=output,
+                   tolerance=tolerance, max_steps=max_steps, normalize=normalize,
+                   internal_batch_size=internal_batch_size)
+
+
+def documents(table: pd.DataFrame) -> pd.DataFrame:
+    """The per-document table of an :func:`explain` result (``table.attrs["documents"]``)."""
+    docs = table.attrs.get("documents")
+    if not isinstance(docs, pd.DataFrame):
+        raise ValueError("this table carries no per-document diagnostics: it was not made by explain(), or "
+                         "attrs were lost (pandas drops them in some operations); use explain()'s result directly")
+    return docs
+
+
+def concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack :func:`explain` tables (e.g. one per method) and their per-document tables.
+
+    ``pd.concat`` fails on them because pandas compares ``attrs`` and cannot compare DataFrames.
+    """
+    tables = list(tables)
+    docs = [t.attrs.get("documents") for t in tables]
+    out = pd.concat([t.copy().pipe(_without_attrs) for t in tables], ignore_index=True)
+    if all(isinstance(d, pd.DataFrame) for d in docs):
+        out.attrs["documents"] = pd.concat(docs, ignore_index=True)
+    return out
+
+
+def _without_attrs(table: pd.DataFrame) -> pd.DataFrame:
+    table.attrs = {}
+    return table
+
+
+def word_scores(table: pd.DataFrame, *, keep_special: bool = False) -> pd.DataFrame:
+    """Sum the WordPiece scores of each word: one row per (doc_id, method, target, word_id).
+
+    Args:
+        table: a tidy table from :func:`explain`.
+        keep_special: keep ``[CLS]``/``[SEP]`` as their own rows (word_id -1 and -2); default drops them.
+
+    Returns:
+        DataFrame ``doc_id, word_id, word, tokens`` (the WordPieces joined by spaces), ``n_tokens``,
+        ``score`` (sum), ``method, target, target_label, prediction, probability``; scores still sum to
+        the document total when ``keep_special`` is True.
+    """
+    missing = {"doc_id", "word_id", "word", "token", "score", "special"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks columns {sorted(missing)}; pass the result of explain()")
+    rows = table if keep_special else table[~table["special"]]
+    rows = rows.copy()
+    if keep_special:  # [CLS] and [SEP] both have word_id -1: keep them apart
+        last = rows["special"] & (rows["position"] > 0)
+        rows.loc[last, "word_id"] = -2
+    keys = [k for k in ("doc_id", "method", "target", "word_id") if k in rows]
+    per_doc = [c for c in ("target_label", "prediction", "probability") if c in rows]
+    words = rows.groupby(keys, sort=True).agg(
+        word=("word", "first"), tokens=("token", " ".join), n_tokens=("token", "size"), score=("score", "sum"),
+        **{c: (c, "first") for c in per_doc},
+    ).reset_index()
+    words["n_tokens"] = words["n_tokens"].astype(np.int64)
+    order = ["doc_id", "word_id", "word", "tokens", "n_tokens", "score", "method", "target"] + per_doc
+    words.attrs = {}
+    return words[[c for c in order if c in words]]

@@ -1,0 +1,56 @@
+"""Integration rules on [0, 1] for the integrated-gradients path integral.
+
+IG approximates ∫₀¹ g(α) dα by Σₖ wₖ g(αₖ). Two rules:
+
+- ``"riemann_trapezoid"``: n equally spaced points 0, 1/(n−1), …, 1 (both ends included); weights
+  1/(n−1), halved at the two ends. Error shrinks like 1/n².
+  (Captum's ``"riemann_trapezoid"`` uses steps of 1/n with halved ends, whose weights sum to (n−1)/n
+  instead of 1; ours is the textbook trapezoid rule, so a constant integrand is integrated exactly.)
+- ``"gauss_legendre"``: the n Gauss–Legendre nodes mapped from [−1, 1] to [0, 1] (α = (1 + x)/2,
+  w = w_x / 2). Exact for polynomials of degree ≤ 2n − 1, so smooth integrands converge much faster;
+  the ends 0 and 1 are never evaluated. Same nodes as Captum's ``"gausslegendre"``.
+
+Taught in notebook 03 (integrated gradients: completeness in practice).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RULES = ("gauss_legendre", "riemann_trapezoid")
+
+
+def check_rule(method: str) -> str:
+    """``method`` if it names a supported rule, else ``ValueError`` listing :data:`RULES`."""
+    if not isinstance(method, str) or method not in RULES:
+        raise ValueError(f"quadrature={method!r} is not supported; choose one of {list(RULES)}")
+    return method
+
+
+def _check_n(n: int, method: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n_steps must be an integer, got {type(n).__name__} ({n!r})")
+    smallest = 2 if method == "riemann_trapezoid" else 1
+    if n < smallest:
+        raise ValueError(f"n_steps={n} is too small for {method}: use at least {smallest} (typical: 16–64)")
+    return int(n)
+
+
+def alphas(n: int, method: str = "gauss_legendre") -> np.ndarray:
+    """The ``n`` points α in [0, 1] where the path is evaluated, ascending; float64 array ``(n,)``."""
+    n = _check_n(n, check_rule(method))
+    if method == "riemann_trapezoid":
+        return np.linspace(0.0, 1.0, n)
+    nodes, _ = np.polynomial.legendre.leggauss(n)
+    return (nodes + 1.0) / 2.0
+
+
+def weights(n: int, method: str = "gauss_legendre") -> np.ndarray:
+    """The weights of the ``n`` points of :func:`alphas` (same order); float64 array ``(n,)`` summing to 1."""
+    n = _check_n(n, check_rule(method))
+    if method == "riemann_trapezoid":
+        w = np.full(n, 1.0 / (n - 1))
+        w[[0, -1]] /= 2.0
+        return w
+    _, w = np.polynomial.legendre.leggauss(n)
+    return w / 2.0
