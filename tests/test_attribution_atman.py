@@ -197,7 +197,12 @@ def test_attribute_word_level_one_pass_per_word(tiny_classifier, tokenizer):
     batch = make_batch(tokenizer, ["Bipartisanship matters."])
     scores, diag = A.attribute(tiny_classifier, batch, torch.tensor([0]), level="word")
     pieces = scores[0, batch["word_ids"][0] == 0]
-    assert len(pieces) == 3 and torch.all(pieces == pieces[0])
+    assert len(pieces) == 3 and torch.allclose(pieces, pieces[0].expand(3))
+    factors = torch.where(batch["word_ids"] == 0, 0.1, 1.0)
+    with torch.no_grad(), A.atman_attention(tiny_classifier):
+        orig = tiny_classifier(**model_inputs(batch)).logits.log_softmax(-1)[0, 0]
+        sup = tiny_classifier(**model_inputs(batch), atman_factors=factors).logits.log_softmax(-1)[0, 0]
+    assert pieces.sum().item() == pytest.approx((orig - sup).item(), abs=1e-6)  # pieces sum to the word's score
     assert diag["forward_passes"].item() == int(batch["word_ids"].max()) + 2
 
 

@@ -47,9 +47,11 @@ def test_attribute_shapes_zeros_and_passes(tiny_classifier, tokenizer):
 
 
 @pytest.mark.parametrize("replacement, token_id", [("mask", 103), ("unk", 100), ("pad", 0)])
-def test_attribute_matches_manual_replacement(tiny_classifier, tokenizer, replacement, token_id):
+@pytest.mark.parametrize("with_tokenizer", [True, False])
+def test_attribute_matches_manual_replacement(tiny_classifier, tokenizer, replacement, token_id, with_tokenizer):
     batch = make_batch(tokenizer, TEXTS[:1])
-    scores, diag = _loo.attribute(tiny_classifier, batch, torch.tensor([1]), replacement=replacement)
+    given = {"tokenizer": tokenizer} if with_tokenizer else {}
+    scores, diag = _loo.attribute(tiny_classifier, batch, torch.tensor([1]), replacement=replacement, **given)
     ids = batch["input_ids"][0]
     perturbed = ids.clone()
     perturbed[3] = token_id
@@ -67,6 +69,14 @@ def test_attribute_deletion_matches_manual_and_differs_from_replacement(tiny_cla
     expected = log_p(tiny_classifier, ids, 1).exp() - log_p(tiny_classifier, shorter, 1).exp()
     assert deleted[0, 3].item() == pytest.approx(expected.item(), abs=1e-6)
     assert not torch.allclose(deleted, masked)
+
+
+def test_attribute_replacement_id_overrides_tokenizer(tiny_classifier, tokenizer):
+    batch = make_batch(tokenizer, TEXTS[:1])
+    unk, _ = _loo.attribute(tiny_classifier, batch, torch.tensor([1]), replacement="unk")
+    forced, _ = _loo.attribute(tiny_classifier, batch, torch.tensor([1]), replacement="mask", replacement_id=100,
+                               tokenizer=tokenizer)
+    assert torch.equal(unk, forced)
 
 
 def test_attribute_loss_measure_has_same_signs(tiny_classifier, tokenizer):
@@ -98,7 +108,11 @@ def test_attribute_word_level_shares_scores_across_pieces(tiny_classifier, token
     assert pieces > 1
     scores, diag = _loo.attribute(tiny_classifier, batch, torch.tensor([0]), level="word")
     first_word = scores[0, batch["word_ids"][0] == 0]
-    assert torch.all(first_word == first_word[0])
+    assert torch.allclose(first_word, first_word[0].expand(pieces))  # the word's score, split evenly
+    whole = batch["input_ids"][0].clone()
+    whole[batch["word_ids"][0] == 0] = 103
+    expected = log_p(tiny_classifier, batch["input_ids"][0], 0).exp() - log_p(tiny_classifier, whole, 0).exp()
+    assert first_word.sum().item() == pytest.approx(expected.item(), abs=1e-6)
     n_words = int(batch["word_ids"].max()) + 1
     assert diag["forward_passes"].item() == n_words + 1
 

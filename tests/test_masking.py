@@ -129,10 +129,10 @@ def test_groups_bad_level_raises():
         M.groups(MASK, WORDS, "sentence")
 
 
-def test_spread_writes_group_values_to_positions():
+def test_spread_shares_group_values_over_positions():
     rows = M.groups(MASK[:6], WORDS[:6], "word")  # (3, 6)
     out = M.spread(rows, torch.tensor([1.0, 2.0, 3.0]), torch.arange(6), 8)
-    assert out.tolist() == [0, 1, 2, 2, 3, 0, 0, 0]
+    assert out.tolist() == [0, 1, 1, 1, 3, 0, 0, 0]  # the two-piece word: 2 split into 1 + 1
 
 
 def test_check_common_word_without_word_ids_warns_and_falls_back():

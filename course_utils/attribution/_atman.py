@@ -186,7 +186,8 @@ def attribute(
     Returns:
         ``(scores, diagnostics)``: scores FloatTensor ``(b, s)`` on the CPU, CE(suppressed) − CE(original)
         (positive = supports the target) — 0 at padding and at the special tokens ([CLS]/[SEP] are not
-        suppressed); at ``level="word"`` every WordPiece of a word carries the word's score. diagnostics:
+        suppressed); at ``level="word"`` the word's score is split evenly over its WordPieces
+        (they sum to it). diagnostics:
         ``forward_passes`` (n units + 1), ``n_units``, ``target_probability`` (p(target | original)),
         ``co_suppressed`` (mean number of extra positions suppressed per unit by conceptual suppression),
         each a 1-D tensor of length b.

@@ -30,6 +30,7 @@ def attribute(
     measure: str = "probability",
     replacement_id: int | None = None,
     internal_batch_size: int = 32,
+    tokenizer=None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Leave-one-out scores for a padded batch of documents.
 
@@ -44,14 +45,15 @@ def attribute(
             ``"delete"`` removes it and closes the gap.
         level: ``"token"`` one pass per WordPiece; ``"word"`` one pass per word (all its pieces together).
         measure: ``"probability"`` (difference of p(target)) or ``"loss"`` (difference of cross-entropy).
-        replacement_id: explicit token id for the replacement (e.g. ``tokenizer.mask_token_id``); default the
-            standard BERT vocabulary's id (``[MASK]`` 103, ``[UNK]`` 100, ``[PAD]`` = config.pad_token_id).
+        replacement_id: explicit token id for the replacement; default the ``tokenizer``'s id of that
+            token, else the standard BERT vocabulary's (``[MASK]`` 103, ``[UNK]`` 100, ``[PAD]`` 0).
         internal_batch_size: perturbed sequences per forward pass (memory grows with it).
+        tokenizer: optional, the model's tokenizer (``explain()`` passes it): source of the replacement ids.
 
     Returns:
         ``(scores, diagnostics)``: scores FloatTensor ``(b, s)`` on the CPU — 0 at padding and at the special
-        tokens ([CLS]/[SEP] are never removed); at ``level="word"`` every WordPiece of a word carries the
-        word's score. diagnostics: ``forward_passes`` (n units + 1), ``n_units`` and
+        tokens ([CLS]/[SEP] are never removed); at ``level="word"`` the word's score is split evenly over its
+        WordPieces (they sum to it). diagnostics: ``forward_passes`` (n units + 1), ``n_units`` and
         ``target_probability`` (p(target | unperturbed text)), each a 1-D tensor of length b.
     """
     if replacement not in REPLACEMENTS:
@@ -59,8 +61,10 @@ def attribute(
     if measure not in MEASURES:
         raise ValueError(f"measure={measure!r} is not supported; choose one of {MEASURES}")
     level = check_common(level, internal_batch_size, batch)
+    if replacement_id is None and tokenizer is not None and replacement != "delete":
+        replacement_id = getattr(tokenizer, f"{replacement}_token_id", None)
     token_id = replacement_token_id(replacement, model, replacement_id)
-    pad_id = getattr(model.config, "pad_token_id", None) or 0
+    pad_id = getattr(tokenizer, "pad_token_id", None) or getattr(model.config, "pad_token_id", None) or 0
     rows, row_targets, docs = [], [], []
     for (positions, row, word_ids), target in zip(documents(batch), targets.tolist()):
         units = groups(row["attention_mask"], word_ids, level)  # (n_units, n_d)

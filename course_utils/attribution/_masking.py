@@ -239,7 +239,10 @@ def check_common(level: str, internal_batch_size: int, batch: dict[str, torch.Te
 
 
 def spread(group_rows: torch.Tensor, values: torch.Tensor, positions: torch.Tensor, width: int) -> torch.Tensor:
-    """Scores of groups written back to padded positions: every position of group g gets ``values[g]``.
+    """Scores of groups written back to padded positions, shared equally by the positions of a group.
+
+    A word's score is split evenly over its WordPieces, so summing the pieces of a word (as
+    ``word_scores`` does) gives back the word's score; at token level every group is one position.
 
     Args:
         group_rows: ``(n_groups, n_d)`` bool, over the document's real positions.
@@ -249,7 +252,9 @@ def spread(group_rows: torch.Tensor, values: torch.Tensor, positions: torch.Tens
     Returns:
         ``(s,)`` float; 0 outside every group (special tokens, padding).
     """
-    per_token = (group_rows.float().cpu() * values[:, None]).sum(0)  # (n_d,) — groups do not overlap
+    rows = group_rows.float().cpu()  # (n_groups, n_d)
+    share = values / rows.sum(1).clamp(min=1)  # (n_groups,)
+    per_token = (rows * share[:, None]).sum(0)  # (n_d,) — groups do not overlap
     out = torch.zeros(width)
     out[positions.cpu()] = per_token
     return out
