@@ -1,0 +1,52 @@
+"""Shared fixtures: a tiny random BERT classifier with a matching tokenizer, the real cached classifier,
+and METHOD_CASES — the attribution methods every generic test in tests/test_attribution.py runs on.
+
+Adding a method to METHOD_CASES enrols it in every generic test (one row per token, dtypes, targets,
+determinism, batch-size invariance, bad input).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+LABELS = ("Democratic", "Republican")
+
+#: pytest.param((method name, small fast options), id=...). Add a case here to run a new method through the generic tests.
+METHOD_CASES = [
+    pytest.param(("ig", {"n_steps": 8}), id="ig"),
+    pytest.param(("ig", {"n_steps": "auto", "baseline": "mask", "quadrature": "riemann_trapezoid", "max_steps": 32}),
+                 id="ig-auto-mask"),
+]
+
+
+@pytest.fixture(scope="session")
+def packaged_tokenizer():
+    """The packaged MiniLM's WordPiece tokenizer (uncased, 30,522 tokens, offline)."""
+    from transformers import AutoTokenizer
+
+    from course_utils.models import PACKAGED, model_source
+
+    return AutoTokenizer.from_pretrained(model_source(PACKAGED))
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(packaged_tokenizer):
+    """``(tokenizer, model)``: a seeded random 2-layer BERT (hidden 32, 64 positions, eager attention) in eval
+    mode with labels Democratic/Republican, and the packaged tokenizer that matches its vocabulary."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(packaged_tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=37, max_position_embeddings=64, num_labels=2,
+                        id2label=dict(enumerate(LABELS)), label2id={lab: i for i, lab in enumerate(LABELS)},
+                        attn_implementation="eager", initializer_range=0.2)  # larger weights: outputs far from 0.5
+    return packaged_tokenizer, BertForSequenceClassification(config).eval()
+
+
+@pytest.fixture(scope="session")
+def real_classifier():
+    """``(tokenizer, model)``: the course's fine-tuned party classifier (from the cache; trains once if missing)."""
+    from course_utils.models import load_classifier
+
+    return load_classifier(progress=False)
