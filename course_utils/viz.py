@@ -40,6 +40,7 @@ __all__ = [
     "save_html",
     "heatmap_figure",
     "compare_methods_figure",
+    "completeness_figure",
     "ig_path_figure",
     "save",
 ]
@@ -137,17 +138,16 @@ def document_scores(table: pd.DataFrame, doc_id, level: str = "token", *, specia
     if level == "token":
         out = pd.DataFrame({"text": doc["token"].astype(str), "score": doc["score"].astype(float), "special": is_special})
         return out[keep_special | ~out["special"]].reset_index(drop=True)
-    words = doc[~is_special]
-    texts = words.groupby("word_id", sort=True)["word"].first() if "word" in words else \
-        words.groupby("word_id", sort=True)["token"].agg(lambda t: "".join(s.removeprefix("##") for s in t))
-    out = pd.DataFrame({"text": texts.astype(str), "score": words.groupby("word_id", sort=True)["score"].sum(),
-                        "special": False}).reset_index(drop=True)
+    from .attribution import word_scores  # the one place WordPieces are summed into words
+
+    words = word_scores(doc)  # one row per word, in word order, [CLS]/[SEP] dropped
+    out = pd.DataFrame({"text": words["word"].astype(str), "score": words["score"].astype(float), "special": False})
     if keep_special:
         specials = doc[is_special]
-        first = pd.DataFrame({"text": specials["token"].astype(str), "score": specials["score"].astype(float),
-                              "special": True, "position": specials["position"]})
-        head, tail = first[first["position"] <= words["position"].min()], first[first["position"] > words["position"].min()]
-        out = pd.concat([head.drop(columns="position"), out, tail.drop(columns="position")], ignore_index=True)
+        as_units = lambda rows: pd.DataFrame({"text": rows["token"].astype(str), "score": rows["score"].astype(float),  # noqa: E731
+                                              "special": True})
+        first = specials["position"] == doc["position"].min()
+        out = pd.concat([as_units(specials[first]), out, as_units(specials[~first])], ignore_index=True)
     return out
 
 
@@ -229,12 +229,12 @@ def _header_html(doc_id, info: dict, total: float) -> str:
     parts = [f"document <b>{_html.escape(str(doc_id))}</b>"]
     if info["method"] is not None:
         parts.append(f"method <b>{_html.escape(str(info['method']))}</b>")
-    parts.append(f"target <b>{_html.escape(_label(info))}</b>")
+    target = f"target <b>{_html.escape(_label(info))}</b>"
+    if info["probability"] is not None:
+        target += f" (p = {float(info['probability']):.2f})"
+    parts.append(target)
     if info["prediction"] is not None:
-        pred = f"prediction <b>{_html.escape(str(info['prediction']))}</b>"
-        if info["probability"] is not None:
-            pred += f" (p = {float(info['probability']):.2f})"
-        parts.append(pred)
+        parts.append(f"prediction <b>{_html.escape(str(info['prediction']))}</b>")
     parts.append(f"sum of scores {_fmt(total)}")
     return f'<div style="font-size:0.85em;color:#333333;margin-bottom:0.2em;">{" &middot; ".join(parts)}</div>'
 
@@ -381,7 +381,7 @@ def _colorbar(fig, vmax: float, label: str, rect) -> None:
 
 def _token_figure(rows: list[tuple[str, pd.DataFrame, float]], width: float, bar_label: str, bar_vmax: float, title: str):
     """A figure with one block of wrapped boxes per row ``(row label, units, vmax)`` and a colourbar."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     label_w = 70.0 if len(rows) > 1 else 0.0  # points reserved for row labels
     max_w = width * 72.0 - label_w - 20.0
@@ -390,7 +390,7 @@ def _token_figure(rows: list[tuple[str, pd.DataFrame, float]], width: float, bar
     block_h = n_lines * _LINE + 10.0
     top, bottom = 30.0, 48.0
     height_pt = top + len(rows) * block_h + bottom
-    fig = plt.figure(figsize=(width, height_pt / 72.0))
+    fig = Figure(figsize=(width, height_pt / 72.0))
     ax = fig.add_axes([0, bottom / height_pt, 1, 1 - (top + bottom) / height_pt])
     ax.set_xlim(-label_w - 10.0, width * 72.0 - label_w - 10.0)
     ax.set_ylim(0, len(rows) * block_h)
@@ -409,12 +409,12 @@ def _title(doc_id, info: dict, total: float | None = None) -> str:
     parts = [f"document {doc_id}"]
     if info["method"] is not None:
         parts.append(f"method {info['method']}")
-    parts.append(f"target {_label(info)}")
+    target = f"target {_label(info)}"
+    if info["probability"] is not None:
+        target += f" (p = {float(info['probability']):.2f})"
+    parts.append(target)
     if info["prediction"] is not None:
-        pred = f"prediction {info['prediction']}"
-        if info["probability"] is not None:
-            pred += f" (p = {float(info['probability']):.2f})"
-        parts.append(pred)
+        parts.append(f"prediction {info['prediction']}")
     if total is not None:
         parts.append(f"sum {_fmt(total)}")
     return " · ".join(parts)
@@ -446,21 +446,25 @@ def heatmap_figure(table: pd.DataFrame, doc_id=None, level: str = "token", *, me
 
 
 def compare_methods_figure(tables: Mapping[str, pd.DataFrame], doc_id, level: str = "token", *,
-                           special: bool | None = None, width: float = 8.0):
-    """The same text explained by several methods: one row of coloured boxes per method.
-
-    Methods measure in different units (IG: probability, leave-one-out: probability drop, AtMan: cross-entropy),
-    so each row is scaled by its own largest |score|; the colourbar reads "share of the row's maximum".
+                           scale: str = "row", special: bool | None = None, width: float = 8.0):
+    """The same text explained several ways (methods, baselines, targets): one row of coloured boxes each.
 
     Args:
         tables: ``{"row label": attribution table}``, e.g. ``{"IG": ig, "LOO": loo}`` (each with one method).
         doc_id: the document, present in every table with the same tokens.
+        scale: ``"row"`` (default): each row divided by its own largest |score| — needed when the rows
+            measure in different units (IG: probability, leave-one-out: probability drop, AtMan:
+            cross-entropy); ``"shared"``: one colour scale for all rows — for rows in the same unit
+            (e.g. IG with different baselines), so that stronger rows look stronger.
+        level, special, width: as for :func:`heatmap_figure`.
 
     Returns:
-        ``matplotlib.figure.Figure``. Taught in notebooks 04 and 05.
+        ``matplotlib.figure.Figure``. Taught in notebook 03 (baselines); used in notebooks 04 and 05.
     """
     if not isinstance(tables, Mapping) or not tables:
         raise TypeError(f"tables must be a non-empty dict {{label: attribution table}}, got {type(tables).__name__}")
+    if scale not in ("row", "shared"):
+        raise ValueError(f"scale must be 'row' or 'shared', got {scale!r}")
     _check_level(level)
     rows, reference, info = [], None, None
     for name, table in tables.items():
@@ -472,11 +476,58 @@ def compare_methods_figure(tables: Mapping[str, pd.DataFrame], doc_id, level: st
         elif list(units["text"]) != reference:
             raise ValueError(f"table {name!r} has other tokens for doc_id {doc_id!r} than the first table: "
                              "compare methods on the same texts with the same tokenizer")
-        scale = _auto_vmax(units["score"].to_numpy())
-        rows.append((str(name), units.assign(score=units["score"] / scale), 1.0))
+        rows.append((str(name), units, _auto_vmax(units["score"].to_numpy())))
     info = dict(info, method=None)
+    if scale == "shared":
+        vmax = max(r[2] for r in rows)
+        label = f"score: blue opposes {_label(info)}, red supports it (one scale for all rows)"
+        return _token_figure([(n, u, vmax) for n, u, _ in rows], width, label, vmax, _title(doc_id, info))
+    rows = [(n, u.assign(score=u["score"] / v), 1.0) for n, u, v in rows]
     label = f"score / largest |score| of the row: blue opposes {_label(info)}, red supports it"
     return _token_figure(rows, width, label, 1.0, _title(doc_id, info))
+
+
+def completeness_figure(errors: pd.DataFrame, *, tolerance: float = 0.01):
+    """Completeness error against the number of integration steps, one line per quadrature rule.
+
+    Args:
+        errors: one row per (document, rule, steps) with columns ``quadrature``, ``n_steps`` and
+            ``relative_error`` (|Σ scores − (f(x) − f(x′))| / |f(x) − f(x′)|), e.g. the stacked
+            ``table.attrs["documents"]`` of several ``integrated_gradients`` runs with a ``quadrature`` column.
+        tolerance: drawn as a dashed line (0.01 = 1 %).
+
+    Returns:
+        ``matplotlib.figure.Figure``: median over documents (line) and the worst document (dotted), log scales.
+        Taught in notebook 03.
+    """
+    from matplotlib.figure import Figure
+
+    if not isinstance(errors, pd.DataFrame):
+        raise TypeError(f"errors must be a pandas DataFrame, got {type(errors).__name__}")
+    missing = [c for c in ("quadrature", "n_steps", "relative_error") if c not in errors.columns]
+    if missing:
+        raise ValueError(f"errors is missing the column(s) {missing}; it needs quadrature, n_steps, relative_error")
+    stats = errors.groupby(["quadrature", "n_steps"])["relative_error"].agg(["median", "max"]).reset_index()
+    fig = Figure(figsize=(5.2, 3.4))
+    ax = fig.subplots()
+    colours = {"gauss_legendre": "#b2182b", "riemann_trapezoid": "#2166ac"}
+    for (rule, group), marker in zip(stats.groupby("quadrature", sort=True), "os^v"):
+        colour = colours.get(rule)
+        ax.plot(group["n_steps"], group["median"].clip(lower=1e-9), marker=marker, color=colour, label=f"{rule}: median")
+        ax.plot(group["n_steps"], group["max"].clip(lower=1e-9), marker=marker, color=colour, ls=":", mfc="none",
+                label=f"{rule}: worst document")
+    ax.axhline(tolerance, color="black", ls="--", lw=1)
+    ax.annotate(f"{tolerance:.0%} of |f(x) − f(x′)|", (stats["n_steps"].min(), tolerance), xytext=(2, 3),
+                textcoords="offset points", fontsize=8)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(sorted(stats["n_steps"].unique()), [str(n) for n in sorted(stats["n_steps"].unique())])
+    ax.set_xlabel("integration steps")
+    ax.set_ylabel("relative completeness error")
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title("How many steps are enough?", fontsize=10)
+    fig.set_layout_engine("tight")
+    return fig
 
 
 def ig_path_figure(n_points: int = 8, x=(2.0, 1.0), baseline=(0.0, 0.0)):
@@ -490,7 +541,7 @@ def ig_path_figure(n_points: int = 8, x=(2.0, 1.0), baseline=(0.0, 0.0)):
     Returns:
         ``matplotlib.figure.Figure``. Taught in notebook 03.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     if not isinstance(n_points, (int, np.integer)) or isinstance(n_points, bool) or n_points < 2:
         raise ValueError(f"n_points must be an integer >= 2, got {n_points!r}")
@@ -501,7 +552,8 @@ def ig_path_figure(n_points: int = 8, x=(2.0, 1.0), baseline=(0.0, 0.0)):
     f = lambda p: 1.0 / (1.0 + np.exp(-(p @ w + b)))  # noqa: E731
     lo, hi = np.minimum(x, x0) - 0.5, np.maximum(x, x0) + 0.5
     g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fig = Figure(figsize=(5.2, 3.8))
+    ax = fig.subplots()
     cs = ax.contourf(g1, g2, f(np.stack([g1, g2], -1)), levels=np.linspace(0, 1, 11), cmap="Greys", alpha=0.6)
     fig.colorbar(cs, ax=ax, label="model output f(x)")
     alphas = np.linspace(0, 1, n_points)
@@ -519,27 +571,26 @@ def ig_path_figure(n_points: int = 8, x=(2.0, 1.0), baseline=(0.0, 0.0)):
     ax.set_ylim(lo[1], hi[1])
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     ax.set_title("Integrated gradients walk the straight line from x' to x", fontsize=10)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
 # ----------------------------------------------------------------------------------------- saving
-def save(fig, path: str | Path, *, dpi: int = 150, close: bool = False) -> tuple[Path, Path]:
+def save(fig, path: str | Path, *, dpi: int = 150) -> tuple[Path, Path]:
     """Write ``fig`` as ``<path>.png`` and ``<path>.svg`` with the same bytes on every run.
 
     Deterministic: no dates or software versions in the metadata, a fixed SVG hash salt.
 
     Args:
         fig: a matplotlib Figure.
-        path: file name without suffix (a ``.png``/``.svg`` suffix is dropped), e.g. ``"figures/ig_heatmap"``;
+        path: file name without suffix (a ``.png``/``.svg`` suffix is dropped), e.g. ``"build/figures/heatmap"``;
             folders are created.
         dpi: resolution of the PNG.
-        close: close the figure afterwards (frees memory in loops).
 
     Returns:
         ``(png_path, svg_path)``. Taught in notebook 03.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib
     from matplotlib.figure import Figure
 
     if not isinstance(fig, Figure):
@@ -551,9 +602,8 @@ def save(fig, path: str | Path, *, dpi: int = 150, close: bool = False) -> tuple
         path = path.with_suffix("")
     path.parent.mkdir(parents=True, exist_ok=True)
     png, svg = path.parent / (path.name + ".png"), path.parent / (path.name + ".svg")
-    with plt.rc_context({"svg.hashsalt": SVG_HASHSALT, "svg.fonttype": "path"}):
-        fig.savefig(png, dpi=dpi, metadata={"Software": None}, bbox_inches="tight", pad_inches=0.05)
-        fig.savefig(svg, metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=0.05)
-    if close:
-        plt.close(fig)
+    style = {"bbox_inches": "tight", "pad_inches": 0.05, "facecolor": "white"}
+    with matplotlib.rc_context({"svg.hashsalt": SVG_HASHSALT, "svg.fonttype": "path"}):
+        fig.savefig(png, dpi=dpi, metadata={"Software": None}, **style)
+        fig.savefig(svg, metadata={"Date": None, "Creator": None}, **style)
     return png, svg

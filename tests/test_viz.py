@@ -95,7 +95,7 @@ def test_heatmap_html_colour_and_sign_marks_follow_the_score(table):
 def test_heatmap_html_legend_names_target_prediction_and_probability(table):
     html = viz.heatmap_html(table)
     assert "supports Republican" in html and "opposes Republican" in html
-    assert "prediction <b>Democratic</b> (p = 0.70)" in html
+    assert "target <b>Republican</b> (p = 0.70)" in html and "prediction <b>Democratic</b>" in html
 
 
 def test_heatmap_html_word_level_joins_wordpieces_and_sums_scores(table):
@@ -172,7 +172,7 @@ def test_heatmap_figure_save_writes_png_and_svg_deterministically(table, tmp_pat
     png, svg = viz.save(fig, tmp_path / "figures" / "heatmap")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and svg.read_text().lstrip().startswith("<?xml")
     first = png.read_bytes(), svg.read_bytes()
-    viz.save(viz.heatmap_figure(table, 0), tmp_path / "figures" / "heatmap.png", close=True)
+    viz.save(viz.heatmap_figure(table, 0), tmp_path / "figures" / "heatmap.png")
     assert (png.read_bytes(), svg.read_bytes()) == first
 
 
@@ -204,6 +204,49 @@ def test_compare_methods_figure_rejects_different_tokens(table):
         viz.compare_methods_figure({"IG": table, "LOO": other}, 0)
     with pytest.raises(TypeError, match="non-empty dict"):
         viz.compare_methods_figure([table], 0)
+
+
+def test_compare_methods_figure_shared_scale_keeps_units(table):
+    tables = {"[PAD]": table, "zero": table.assign(score=table["score"] / 10)}
+    fig = viz.compare_methods_figure(tables, 0, scale="shared")
+    faint = [p.get_facecolor() for p in fig.axes[0].patches]
+    n = len(TOKENS)
+    # the second row's strongest token is drawn fainter than the first row's on a shared scale
+    assert min(faint[n + 1][:3]) > min(faint[1][:3])
+    with pytest.raises(ValueError, match="scale must be"):
+        viz.compare_methods_figure(tables, 0, scale="log")
+
+
+def test_completeness_figure_one_line_pair_per_rule():
+    errors = pd.DataFrame({"quadrature": ["gauss_legendre"] * 4 + ["riemann_trapezoid"] * 4,
+                           "n_steps": [8, 8, 16, 16] * 2, "relative_error": [0.3, 0.1, 1e-3, 1e-4, 0.2, 0.1, 0.05, 0.01]})
+    fig = viz.completeness_figure(errors)
+    assert len(fig.axes[0].get_lines()) == 5  # median + worst per rule, and the tolerance line
+    with pytest.raises(ValueError, match="missing the column"):
+        viz.completeness_figure(errors.drop(columns="n_steps"))
+
+
+def test_heatmaps_of_explain_tables_for_several_methods():
+    """Real explain() tables (tiny random BERT, packaged vocabulary) for each method draw without error."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from course_utils import attribution, models
+
+    tokenizer = AutoTokenizer.from_pretrained(models.model_source(None))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=37, num_labels=2, id2label={0: "Democratic", 1: "Republican"},
+                        label2id={"Democratic": 0, "Republican": 1})
+    model = BertForSequenceClassification(config).eval()
+    texts = ["Taxpayers deserve <b>better</b> schools.", "We will defend freedom."]
+    tables = {m: attribution.explain(model, tokenizer, texts, method=m, **({"n_steps": 8} if m == "ig" else {}))
+              for m in ("ig", "loo")}
+    for name, t in tables.items():
+        html = viz.heatmap_html(t, level="word")
+        assert "&lt;b&gt;better&lt;/b&gt;" in html or "better" in html
+        assert "<b>better" not in html and html.count("document <b>") == 2
+    assert isinstance(viz.compare_methods_figure(tables, 1), Figure)
 
 
 def test_ig_path_figure_and_bad_points():
