@@ -41,7 +41,10 @@ def tiny_classifier(packaged_tokenizer):
                         intermediate_size=37, max_position_embeddings=64, num_labels=2,
                         id2label=dict(enumerate(LABELS)), label2id={lab: i for i, lab in enumerate(LABELS)},
                         attn_implementation="eager", initializer_range=0.2)  # larger weights: outputs far from 0.5
-    return packaged_tokenizer, BertForSequenceClassification(config).eval()
+    model = BertForSequenceClassification(config).eval()
+    with torch.no_grad():  # random init zeroes the [PAD] row; a trained BERT's is not zero (else "pad" = "zero" baseline)
+        model.get_input_embeddings().weight[packaged_tokenizer.pad_token_id].normal_(0.0, 0.2)
+    return packaged_tokenizer, model
 
 
 @pytest.fixture(scope="session")

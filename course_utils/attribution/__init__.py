@@ -167,7 +167,7 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
 
 def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str | int = "pad",
                          n_steps: int | str = "auto", quadrature: str = "gauss_legendre", output: str = "prob",
-                         tolerance: float = 0.01, max_steps: int = 256, normalize: str | None = None,
+                         tolerance: float = 0.01, atol: float = 1e-4, max_steps: int = 256, normalize: str | None = None,
                          internal_batch_size: int = 128, batch_size: int = 16, progress: bool | None = None,
                          max_length: int | None = None) -> pd.DataFrame:
     """Integrated gradients on the word-embedding layer: :func:`explain` with ``method="ig"``.
@@ -181,6 +181,8 @@ def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str 
         quadrature: ``"gauss_legendre"`` (default) or ``"riemann_trapezoid"``.
         output: explain the target's ``"prob"`` (softmax probability, default) or its ``"logit"``.
         tolerance: relative completeness error auto mode accepts (0.01 = 1 % of |f(x) − f(x′)|).
+        atol: absolute completeness error auto mode also accepts (1e-4, in f's units).
+        max_steps: the most points auto mode uses per document.
         normalize: None (default) or ``"l2"`` (each text's scores divided by their L2 norm, as Transformers
             Interpret does: scores then no longer sum to f(x) − f(x′) and cannot be compared across texts).
         internal_batch_size: (document, step) rows per forward/backward pass.
@@ -192,7 +194,7 @@ def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str 
     """
     return explain(model, tokenizer, texts, "ig", target, batch_size=batch_size, progress=progress,
                    max_length=max_length, baseline=baseline, n_steps=n_steps, quadrature=quadrature, output=output,
-                   tolerance=tolerance, max_steps=max_steps, normalize=normalize,
+                   tolerance=tolerance, atol=atol, max_steps=max_steps, normalize=normalize,
                    internal_batch_size=internal_batch_size)
 
 

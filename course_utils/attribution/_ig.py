@@ -34,7 +34,7 @@ from . import _quadrature
 BASELINES = ("pad", "mask", "zero")
 OUTPUTS = ("prob", "logit")
 AUTO_START = 16
-ATOL = 1e-4  # absolute completeness error always accepted in auto mode (f(x) ≈ f(x′) makes relative error meaningless)
+ATOL = 1e-4  # default absolute completeness error accepted in auto mode (when f(x) ≈ f(x′) relative error means little)
 
 
 def attribute(
@@ -47,6 +47,7 @@ def attribute(
     quadrature: str = "gauss_legendre",
     output: str = "prob",
     tolerance: float = 0.01,
+    atol: float = ATOL,
     max_steps: int = 256,
     internal_batch_size: int = 128,
     normalize: str | None = None,
@@ -66,10 +67,12 @@ def attribute(
             embedding (specials kept); an ``int``: that token id in place of every token.
         n_steps: number of quadrature points (an int ≥ 2), or ``"auto"`` (default): start with
             ``AUTO_START`` = 16 points and double them only for the documents whose completeness error
-            is above ``tolerance`` (relative) and above ``ATOL`` = 1e-4 (absolute), up to ``max_steps``.
+            is above ``tolerance`` (relative) and above ``atol`` (absolute), up to ``max_steps``.
         quadrature: ``"gauss_legendre"`` (default) or ``"riemann_trapezoid"``.
         output: f is the target's ``"prob"`` (softmax probability, default) or ``"logit"``.
         tolerance: relative completeness error accepted in auto mode (0.01 = 1 % of |f(x) − f(x′)|).
+        atol: absolute completeness error also accepted (default 1e-4, in f's units): a document whose
+            output barely moves (f(x) ≈ f(x′)) would otherwise need many steps for a meaningless ratio.
         max_steps: the most points auto mode will use; documents still above tolerance get a warning.
         internal_batch_size: (document, step) rows per forward/backward pass; lower it if memory is short.
         normalize: None (default) or ``"l2"``: divide each document's scores by their L2 norm, as
@@ -83,11 +86,11 @@ def attribute(
         each a 1-D tensor of length b: ``f_input`` f(x), ``f_baseline`` f(x′), ``sum_scores`` (before any
         normalisation), ``completeness_error`` |Σ scores − (f(x) − f(x′))|, ``relative_error`` (that over
         |f(x) − f(x′)|), ``n_steps`` (points used for the final estimate), ``converged`` (relative error ≤
-        tolerance or absolute ≤ ATOL) and ``forward_passes`` (forward+backward rows, all rounds, + 2).
+        tolerance or absolute ≤ atol) and ``forward_passes`` (forward+backward rows, all rounds, + 2).
     """
     rule = _quadrature.check_rule(quadrature)
     auto = _check_steps(n_steps, max_steps)
-    _check_choices(baseline, output, normalize, tolerance, internal_batch_size)
+    _check_choices(baseline, output, normalize, tolerance, atol, internal_batch_size)
     device = batch["input_ids"].device
     input_ids, mask = batch["input_ids"], batch["attention_mask"]  # (b, s), (b, s)
     token_type_ids = batch.get("token_type_ids")
@@ -114,7 +117,7 @@ def attribute(
         used[todo.cpu()] = steps
         passes[todo.cpu()] += steps
         error = (scores.sum(1) - delta).abs()  # (b,)
-        ok = (error <= tolerance * delta.abs()) | (error <= ATOL)  # (b,)
+        ok = (error <= tolerance * delta.abs()) | (error <= atol)  # (b,)
         todo = todo[~ok[todo]]
         if not auto or len(todo) == 0 or steps >= max_steps:
             break
@@ -253,7 +256,7 @@ def _check_steps(n_steps, max_steps) -> bool:
     return False
 
 
-def _check_choices(baseline, output, normalize, tolerance, internal_batch_size) -> None:
+def _check_choices(baseline, output, normalize, tolerance, atol, internal_batch_size) -> None:
     if isinstance(baseline, bool) or not (baseline in BASELINES or isinstance(baseline, (int, np.integer))):
         raise ValueError(f"baseline={baseline!r} is not supported; choose one of {list(BASELINES)} or a token id")
     if output not in OUTPUTS:
@@ -262,5 +265,7 @@ def _check_choices(baseline, output, normalize, tolerance, internal_batch_size) 
         raise ValueError(f"normalize={normalize!r} is not supported; use None (default) or 'l2'")
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance > 0:
         raise ValueError(f"tolerance={tolerance!r} must be a positive number (0.01 = 1 % completeness error)")
+    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0:
+        raise ValueError(f"atol={atol!r} must be a number ≥ 0 (absolute completeness error accepted)")
     if isinstance(internal_batch_size, bool) or not isinstance(internal_batch_size, (int, np.integer)) or internal_batch_size < 1:
         raise ValueError(f"internal_batch_size={internal_batch_size!r} must be a positive integer")

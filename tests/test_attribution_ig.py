@@ -1,0 +1,225 @@
+"""Tests for integrated gradients (course_utils.attribution._ig) and its quadrature rules (_quadrature)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils.attribution import _ig, _quadrature, documents, explain, integrated_gradients
+
+TEXTS = ["The economy is growing stronger every year.", "Taxes must be cut, and unbelievably fast!"]
+PARAGRAPH = ("Tonight I ask the Congress to join me in cutting taxes for every working family, in securing our "
+             "borders, and in keeping faith with the men and women who defend our freedom around the world. "
+             "We will not tire, we will not falter, and we will not fail.")
+
+
+def make_batch(tokenizer, texts):
+    enc = tokenizer(texts, padding=True, return_tensors="pt")
+    word_ids = [[-1 if w is None else w for w in enc.word_ids(i)] for i in range(len(texts))]
+    return {**{k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}, "word_ids": torch.tensor(word_ids)}
+
+
+# ------------------------------------------------------------------------------------------ quadrature
+S3, S35 = math.sqrt(3), math.sqrt(3 / 5)
+X4 = [math.sqrt(3 / 7 - 2 / 7 * math.sqrt(6 / 5)), math.sqrt(3 / 7 + 2 / 7 * math.sqrt(6 / 5))]
+W4 = [(18 + math.sqrt(30)) / 36, (18 - math.sqrt(30)) / 36]
+HAND = [  # (rule, n, alphas, weights) computed by hand
+    ("riemann_trapezoid", 2, [0, 1], [1 / 2, 1 / 2]),
+    ("riemann_trapezoid", 3, [0, 1 / 2, 1], [1 / 4, 1 / 2, 1 / 4]),
+    ("riemann_trapezoid", 4, [0, 1 / 3, 2 / 3, 1], [1 / 6, 1 / 3, 1 / 3, 1 / 6]),
+    ("gauss_legendre", 2, [(1 - 1 / S3) / 2, (1 + 1 / S3) / 2], [1 / 2, 1 / 2]),
+    ("gauss_legendre", 3, [(1 - S35) / 2, 1 / 2, (1 + S35) / 2], [5 / 18, 8 / 18, 5 / 18]),
+    ("gauss_legendre", 4, [(1 - X4[1]) / 2, (1 - X4[0]) / 2, (1 + X4[0]) / 2, (1 + X4[1]) / 2],
+     [W4[1] / 2, W4[0] / 2, W4[0] / 2, W4[1] / 2]),
+]
+
+
+@pytest.mark.parametrize("rule, n, alphas, weights", HAND)
+def test_quadrature_matches_hand_values(rule, n, alphas, weights):
+    np.testing.assert_allclose(_quadrature.alphas(n, rule), alphas, atol=1e-12)
+    np.testing.assert_allclose(_quadrature.weights(n, rule), weights, atol=1e-12)
+
+
+@pytest.mark.parametrize("rule", _quadrature.RULES)
+def test_quadrature_integrates_polynomials(rule):
+    a, w = _quadrature.alphas(8, rule), _quadrature.weights(8, rule)
+    assert w.sum() == pytest.approx(1.0)
+    exact_degree = 15 if rule == "gauss_legendre" else 1
+    assert (w * a**exact_degree).sum() == pytest.approx(1 / (exact_degree + 1), abs=1e-12)
+
+
+@pytest.mark.parametrize("n, rule, error, match", [
+    (1, "riemann_trapezoid", ValueError, "too small"),
+    (0, "gauss_legendre", ValueError, "too small"),
+    (2.5, "gauss_legendre", TypeError, "must be an integer"),
+    (4, "simpson", ValueError, r"quadrature='simpson' is not supported; choose one of \['gauss_legendre'"),
+])
+def test_quadrature_bad_input(n, rule, error, match):
+    with pytest.raises(error, match=match):
+        _quadrature.alphas(n, rule)
+
+
+# ---------------------------------------------------------------------------------------- completeness
+def test_attribute_completeness_tiny_model(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    scores, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps=64)
+    delta = diag["f_input"] - diag["f_baseline"]
+    assert (delta.abs() > 1e-3).all(), "the tiny model's output must move for the test to mean something"
+    np.testing.assert_allclose(scores.sum(1), delta, rtol=1e-3, atol=1e-6)
+    assert (diag["completeness_error"] < 1e-3 * delta.abs()).all()
+    assert (scores[batch["attention_mask"] == 0] == 0).all()
+    assert (diag["n_steps"] == 64).all() and (diag["forward_passes"] == 66).all()
+
+
+def test_attribute_endpoints_are_model_outputs(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    _, diag = _ig.attribute(model, batch, torch.tensor([1, 1]), n_steps=4)
+    with torch.no_grad():
+        probs = torch.softmax(model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits, -1)
+        base = batch["input_ids"].masked_fill((batch["word_ids"] >= 0), tokenizer.pad_token_id)
+        base_probs = torch.softmax(model(input_ids=base, attention_mask=batch["attention_mask"]).logits, -1)
+    np.testing.assert_allclose(diag["f_input"], probs[:, 1], atol=1e-6)
+    np.testing.assert_allclose(diag["f_baseline"], base_probs[:, 1], atol=1e-6)
+
+
+def test_attribute_logit_output_completeness(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    scores, diag = _ig.attribute(model, batch, torch.tensor([0, 1]), n_steps=64, output="logit")
+    with torch.no_grad():
+        logits = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits
+    np.testing.assert_allclose(diag["f_input"], logits[[0, 1], [0, 1]], atol=1e-5)
+    np.testing.assert_allclose(scores.sum(1), diag["f_input"] - diag["f_baseline"], rtol=1e-3, atol=1e-5)
+
+
+def test_attribute_gauss_legendre_converges_faster_than_trapezoid(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    target = torch.tensor([1, 0])
+    for n in (4, 8):
+        _, gl = _ig.attribute(model, batch, target, n_steps=n, quadrature="gauss_legendre")
+        _, tr = _ig.attribute(model, batch, target, n_steps=n, quadrature="riemann_trapezoid")
+        assert gl["completeness_error"].sum() < tr["completeness_error"].sum(), n
+
+
+def test_explain_completeness_real_model_paragraph(real_classifier):
+    tokenizer, model = real_classifier
+    table = explain(model, tokenizer, PARAGRAPH, n_steps="auto", tolerance=0.01)
+    doc = documents(table).iloc[0]
+    assert doc["relative_error"] <= 0.01 or doc["completeness_error"] <= _ig.ATOL
+    assert table["score"].sum() == pytest.approx(doc["f_input"] - doc["f_baseline"], rel=0.01, abs=_ig.ATOL)
+    assert doc["f_input"] == pytest.approx(doc["probability"], abs=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ Captum
+@pytest.mark.parametrize("baseline", ["pad", "mask"])
+def test_attribute_matches_captum_layer_integrated_gradients(tiny_classifier, baseline):
+    from captum.attr import LayerIntegratedGradients
+
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS[1:])
+    target = 1
+    ours, diag = _ig.attribute(model, batch, torch.tensor([target]), n_steps=16, baseline=baseline, tokenizer=tokenizer)
+
+    def forward(input_ids, attention_mask, token_type_ids):
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+        return torch.softmax(logits, dim=-1)
+
+    replacement = tokenizer.pad_token_id if baseline == "pad" else tokenizer.mask_token_id
+    reference = batch["input_ids"].masked_fill(batch["word_ids"] >= 0, replacement)
+    lig = LayerIntegratedGradients(forward, model.get_input_embeddings())
+    theirs, delta = lig.attribute(batch["input_ids"], baselines=reference, target=target, n_steps=16,
+                                  method="gausslegendre", return_convergence_delta=True,
+                                  additional_forward_args=(batch["attention_mask"], batch["token_type_ids"]))
+    np.testing.assert_allclose(ours, theirs.sum(-1).detach(), atol=1e-5)
+    assert float(diag["completeness_error"][0]) == pytest.approx(abs(float(delta[0])), abs=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------- options
+def test_attribute_auto_steps_meet_tolerance(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", quadrature="riemann_trapezoid",
+                            tolerance=1e-3, atol=0, max_steps=256)
+    assert set(diag["n_steps"].tolist()) <= {16, 32, 64, 128, 256}
+    assert diag["n_steps"].min() < diag["n_steps"].max(), "only the harder document gets more steps"
+    assert (diag["relative_error"] <= 1e-3).all() and diag["converged"].all()
+    assert (diag["forward_passes"] >= diag["n_steps"] + 2).all()
+
+
+def test_explain_auto_steps_real_model(real_classifier):
+    tokenizer, model = real_classifier
+    texts = [PARAGRAPH, "Taxes must be cut.", "We will expand health care for every child in America."]
+    docs = documents(explain(model, tokenizer, texts, n_steps="auto", tolerance=0.01))
+    assert docs["n_steps"].isin([16, 32, 64, 128, 256]).all()
+    assert ((docs["relative_error"] <= 0.01) | (docs["completeness_error"] <= _ig.ATOL)).all()
+
+
+def test_attribute_auto_warns_when_max_steps_too_low(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    with pytest.warns(UserWarning, match="above tolerance"):
+        _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", tolerance=1e-9, atol=0, max_steps=16)
+    assert not diag["converged"].all()
+
+
+def test_attribute_baselines_differ(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    target = torch.tensor([1, 0])
+    runs = {b: _ig.attribute(model, batch, target, n_steps=16, baseline=b, tokenizer=tokenizer) for b in ("pad", "mask", "zero")}
+    for a, b in [("pad", "zero"), ("pad", "mask"), ("mask", "zero")]:
+        assert not torch.allclose(runs[a][0], runs[b][0], atol=1e-4), (a, b)
+        assert not torch.allclose(runs[a][1]["f_baseline"], runs[b][1]["f_baseline"])
+    special = batch["word_ids"] < 0
+    for scores, _ in runs.values():  # [CLS]/[SEP] equal their baseline: no attribution
+        assert (scores[special] == 0).all()
+
+
+def test_attribute_l2_normalisation_unit_norm(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    raw, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps=8)
+    unit, diag_unit = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps=8, normalize="l2")
+    np.testing.assert_allclose(unit.norm(dim=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(unit, raw / raw.norm(dim=1, keepdim=True), atol=1e-6)
+    np.testing.assert_allclose(diag_unit["sum_scores"], diag["sum_scores"])  # diagnostics stay raw
+    assert not np.allclose(unit.sum(1), diag["f_input"] - diag["f_baseline"], atol=1e-3)  # completeness is lost
+
+
+def test_integrated_gradients_is_explain_ig(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    a = integrated_gradients(model, tokenizer, TEXTS, "Republican", n_steps=8, baseline="zero")
+    b = explain(model, tokenizer, TEXTS, "ig", "Republican", n_steps=8, baseline="zero")
+    np.testing.assert_array_equal(a["score"], b["score"])
+
+
+def test_attribute_without_word_ids_finds_specials(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    with_ids, _ = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps=8)
+    without, _ = _ig.attribute(model, {k: v for k, v in batch.items() if k != "word_ids"}, torch.tensor([1, 0]), n_steps=8)
+    np.testing.assert_allclose(with_ids, without, atol=1e-7)
+
+
+@pytest.mark.parametrize("options, error, match", [
+    ({"n_steps": 1}, ValueError, "too small"),
+    ({"n_steps": "many"}, ValueError, "not understood"),
+    ({"n_steps": 2.5}, TypeError, "integer or 'auto'"),
+    ({"baseline": "unk"}, ValueError, r"baseline='unk' is not supported; choose one of \['pad', 'mask', 'zero'\]"),
+    ({"baseline": 10**6}, ValueError, "outside the model's vocabulary"),
+    ({"output": "loss"}, ValueError, "output='loss' is not supported"),
+    ({"normalize": "l1"}, ValueError, "normalize='l1' is not supported"),
+    ({"quadrature": "simpson"}, ValueError, "quadrature='simpson' is not supported"),
+    ({"tolerance": 0}, ValueError, "must be a positive number"),
+    ({"max_steps": 4}, ValueError, "max_steps=4"),
+    ({"atol": -1}, ValueError, "atol=-1"),
+    ({"internal_batch_size": 0}, ValueError, "internal_batch_size=0"),
+])
+def test_attribute_bad_options(tiny_classifier, options, error, match):
+    tokenizer, model = tiny_classifier
+    with pytest.raises(error, match=match):
+        explain(model, tokenizer, TEXTS, "ig", **options)
