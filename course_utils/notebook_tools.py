@@ -69,13 +69,15 @@ def build_notebook(path: str | Path, title_markdown: str, cells: list[nbformat.N
     ]
     nb = nbformat.v4.new_notebook()
     nb.cells = head + list(cells)
+    for i, c in enumerate(nb.cells):  # stable ids: regenerating a notebook gives a small diff
+        c["id"] = f"cell-{i:03d}"
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
         "colab": {"provenance": []},
     }
-    nbformat.validator.normalize(nb)
     clean(nb)
+    nbformat.validate(nb)
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(path))
     return path
@@ -100,3 +102,27 @@ def tier_of(c: nbformat.NotebookNode) -> list[str]:
 def notebooks(folder: str | Path = NOTEBOOK_DIR) -> list[Path]:
     """The course notebooks in reading order (``00_…`` to ``07_…``)."""
     return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+
+
+def reading_map(folder: str | Path = NOTEBOOK_DIR) -> "pandas.DataFrame":  # noqa: F821
+    """Every section heading (``##``) of every notebook with its tier: the course map of notebook 00.
+
+    Returns:
+        DataFrame with columns ``notebook, section, tier`` in reading order.
+    """
+    import pandas as pd
+
+    rows = []
+    for path in notebooks(folder):
+        nb = nbformat.read(str(path), as_version=4)
+        for c in nb.cells:
+            tiers = tier_of(c)
+            if c.cell_type != "markdown" or not tiers:
+                continue
+            for line in c.source.splitlines():
+                if line.startswith("## "):
+                    section = line[3:].strip()
+                    for mark in TIER_MARK.values():
+                        section = section.replace(mark, "").strip()
+                    rows.append((path.stem, section, tiers[0]))
+    return pd.DataFrame(rows, columns=["notebook", "section", "tier"])
