@@ -5,6 +5,10 @@ Commands:
     figures         regenerate the committed illustrations in figures/
     datasheet       print the corpus counts that data/DATASHEET.md reports
     colab-install   install what Colab lacks, keeping Colab's own torch (used by the notebooks' setup cell)
+    student         student copies: `solution` cells replaced by exercise placeholders (build/student)
+    solutions       complete copies with the solutions (build/solutions)
+    paths           one copy of the course per reading path (build/paths/<path>)
+    badges          point every Colab badge and install URL at a fork: --repo OWNER/NAME --branch BRANCH
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     p_fig.add_argument("--out", default="figures")
     sub.add_parser("datasheet", help="print the counts for data/DATASHEET.md")
     sub.add_parser("colab-install", help="install what Colab lacks")
+    for name, default in (("student", "build/student"), ("solutions", "build/solutions"), ("paths", "build/paths")):
+        p = sub.add_parser(name, help=f"write copies of the notebooks into {default}")
+        p.add_argument("--out", default=default)
+        p.add_argument("--notebooks", default=None, help="folder of the source notebooks (default: notebooks/)")
+    p_badges = sub.add_parser("badges", help="point badges and install URLs at a fork/branch")
+    p_badges.add_argument("--repo", required=True, help="OWNER/NAME of the fork on GitHub")
+    p_badges.add_argument("--branch", default="main")
     args = parser.parse_args(argv)
 
     if args.command == "build":
@@ -67,6 +78,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "colab-install":
         return colab_install()
+    if args.command in ("student", "solutions", "paths"):
+        from . import instructor
+        from .notebook_tools import NOTEBOOK_DIR
+
+        folder = args.notebooks or NOTEBOOK_DIR
+        if args.command == "paths":
+            written = instructor.write_paths(folder, args.out)
+        else:
+            written = instructor.write_student(folder, args.out, solutions=args.command == "solutions")
+        print(f"wrote {len(written)} notebooks into {args.out}/")
+        return 0
+    if args.command == "badges":
+        from .instructor import set_badges
+
+        for path in set_badges(args.repo, args.branch):
+            print(f"rewrote {path}")
+        return 0
     return 2  # pragma: no cover
 
 
