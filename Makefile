@@ -35,6 +35,9 @@ $(STAMP): pyproject.toml
 
 course: $(STAMP)
 	$(PY) -m course_utils build --out build
+	$(PY) -m course_utils student --out build/student
+	$(PY) -m course_utils solutions --out build/solutions
+	$(PY) -m course_utils paths --out build/paths
 
 test: $(STAMP)
 	$(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks
