@@ -81,7 +81,7 @@ def _check_proba(proba, n: int, n_labels: int = len(LABELS)) -> np.ndarray:
         )
     if not np.all(np.isfinite(arr)) or arr.min() < 0 or not np.allclose(arr.sum(axis=1), 1, atol=1e-4):
         raise ValueError("proba rows must be probabilities (non-negative, summing to 1): apply softmax to logits first")
-    return arr
+    return arr / arr.sum(axis=1, keepdims=True)  # float32 softmax rows can miss 1 by ~1e-7
 
 
 def _check_labels_names(labels) -> tuple[str, ...]:
