@@ -15,7 +15,7 @@ def test_setup_returns_report(monkeypatch, capsys):
     assert isinstance(report, EnvironmentReport)
     assert report.seed == 7 and report.device in {"cpu", "cuda"}
     assert report.offline and not report.hub_reachable
-    assert report.versions["torch"] == "2.13.0"
+    assert report.versions["torch"].startswith("2.13.0")
     printed = capsys.readouterr().out
     assert "seed            7" in printed and "offline: using the packaged MiniLM" in printed
     assert report.as_dict()["offline"] is True
