@@ -1,0 +1,94 @@
+"""What an explanation costs: time per document, forward/backward passes and peak memory, per method.
+
+Measured in the running process on a small sample, so the numbers are indicative (other programs share the
+CPU). ``benchmarks/attribution_memory.py`` measures each method in a fresh process over text lengths.
+
+Peak memory is the most tensor memory torch held at once during the call, above what it held before
+(:func:`measure_peak_memory`: torch's profiler on the CPU, ``torch.cuda.max_memory_allocated`` on a GPU).
+The process's resident memory (RSS) would not show it: memory freed by earlier calls is reused.
+
+Taught in notebook 05 (evaluating explanations).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..attribution import explain
+
+
+def measure_peak_memory(fn: Callable[[], object], device: torch.device | None = None) -> tuple[object, float]:
+    """Call ``fn()`` and return ``(its result, peak tensor memory in MB)`` — memory allocated by torch
+    during the call above what was allocated before it.
+
+    On a GPU: ``torch.cuda.max_memory_allocated``. On the CPU: torch's profiler with
+    ``profile_memory=True`` records every allocation (on the operator that made it) and every free; the
+    running sum over time peaks at the answer. Allocations outside torch (Python objects) are not counted.
+    """
+    if device is not None and device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        result = fn()
+        return result, (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        result = fn()
+    deltas = []
+    for event in prof.events():  # frees outside an operator are "[memory]" events; operators carry their own net
+        delta = event.cpu_memory_usage if event.name == "[memory]" else event.self_cpu_memory_usage
+        if delta:
+            deltas.append((event.time_range.start, delta))
+    deltas.sort(key=lambda item: item[0])
+    running = np.cumsum([d for _, d in deltas]) if deltas else np.zeros(1)
+    return result, max(0.0, float(running.max())) / 2**20
+
+
+def _backward_passes(method: str, documents: pd.DataFrame) -> np.ndarray:
+    """Backward passes per document: IG differentiates every quadrature point (its ``forward_passes``
+    diagnostic counts them plus the 2 plain passes for f(x) and f(x′)); the masking methods need none."""
+    passes = documents["forward_passes"].to_numpy(dtype=float) if "forward_passes" in documents else np.zeros(len(documents))
+    return passes - 2 if method == "ig" else np.zeros(len(documents))
+
+
+def cost_table(model, tokenizer, texts, methods: Mapping[str, dict] | Sequence[str] = ("ig", "loo", "atman"), *,
+               warm_up: bool = True) -> pd.DataFrame:
+    """Time, passes and peak memory of each method on ``texts`` (a small sample: each runs twice —
+    once timed, once under the memory profiler, which slows it down).
+
+    Args:
+        model, tokenizer: the classifier and its tokenizer.
+        texts: what :func:`course_utils.attribution.explain` accepts.
+        methods: method names, or ``{name: options}`` (e.g. ``{"ig": {"n_steps": 16}, "loo": {}}``).
+        warm_up: first explain one text with each method, untimed (one-off start-up costs).
+
+    Returns:
+        DataFrame indexed by method: ``n_docs, seconds_per_doc, forward_passes_per_doc,
+        backward_passes_per_doc, peak_memory_mb``. Forward passes are counted per sequence (IG: one per
+        quadrature point, each followed by a backward pass). Taught in notebook 05.
+    """
+    if isinstance(methods, str):
+        methods = {methods: {}}
+    elif not isinstance(methods, Mapping):
+        methods = {name: {} for name in methods}
+    device = next(model.parameters()).device
+    first = texts if isinstance(texts, str) else list(texts)[:1]
+    rows = []
+    for name, opts in methods.items():
+        if warm_up:
+            explain(model, tokenizer, first, name, progress=False, **opts)
+        start = time.perf_counter()
+        table = explain(model, tokenizer, texts, name, progress=False, **opts)
+        seconds = time.perf_counter() - start
+        _, peak = measure_peak_memory(lambda: explain(model, tokenizer, texts, name, progress=False, **opts), device)
+        docs = table.attrs["documents"]
+        forward = docs["forward_passes"].to_numpy(dtype=float) if "forward_passes" in docs else np.full(len(docs), np.nan)
+        rows.append({"method": name, "n_docs": len(docs), "seconds_per_doc": seconds / len(docs),
+                     "forward_passes_per_doc": float(forward.mean()),
+                     "backward_passes_per_doc": float(_backward_passes(name, docs).mean()), "peak_memory_mb": peak})
+    return pd.DataFrame(rows).set_index("method")
