@@ -1,0 +1,415 @@
+"""Attributions for a whole corpus, cached on disk, and the tidy word and document tables made from them.
+
+    from course_utils.corpus import explain_corpus, word_table, document_table
+    table = explain_corpus(model, tokenizer, test, method="ig", target="Republican")   # resumable, cached
+    words = word_table(table, test)          # one row per word occurrence, with party, president, year …
+    docs = document_table(table, test)       # one row per paragraph: total, mass share of the top words …
+
+:func:`explain_corpus` runs :func:`course_utils.attribution.explain` on a DataFrame in chunks of
+``chunk_size`` rows and stores every finished chunk under ``cache_dir()/attributions/<key>/chunk-00000/``
+(Parquet files + a manifest with their SHA-256). ``<key>`` hashes the model (name and a checksum of its
+weights), the tokenizer, the data (ids and texts), the method and all its options, so any change gives a new
+folder. Chunks are written atomically (:func:`course_utils.models.write_atomically`): an interrupted run
+(Ctrl-C, crash) leaves only complete chunks, and the next run loads them — never rewriting them — and
+computes the rest. A damaged chunk (its manifest or a file's checksum does not match) is recomputed.
+
+The tables are R-friendly (:func:`course_utils.r_bridge.r_friendly`): plain strings, float64, int64 without
+missing values and bool (R logical), ready for ``%%R -i``.
+
+Taught in notebook 06 (downstream analysis in R).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .attribution import explain, method_options, word_scores
+from .attribution import documents as _documents
+from .environment import cache_dir
+from .models import write_atomically
+from .r_bridge import r_friendly
+
+CACHE_FORMAT = 1
+MANIFEST = "manifest.json"
+FILES = ("tokens.parquet", "documents.parquet")
+METADATA = ("party", "president", "year", "speech_id")
+
+
+# ------------------------------------------------------------------------------------------ checks
+def _check_frame(frame, text_column: str, id_column: str) -> tuple[np.ndarray, list[str]]:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame (one row per document), got {type(frame).__name__}")
+    for name, column in (("text_column", text_column), ("id_column", id_column)):
+        if column not in frame.columns:
+            raise ValueError(f"{name}={column!r} is not a column of frame; its columns are {list(frame.columns)}")
+    if len(frame) == 0:
+        raise ValueError("frame has no rows: give at least one document")
+    ids = frame[id_column]
+    if ids.isna().any():
+        raise ValueError(f"frame[{id_column!r}] has missing values: every document needs an id (drop or fill them)")
+    if not ids.is_unique:
+        dup = ids[ids.duplicated()].iloc[0]
+        raise ValueError(f"frame[{id_column!r}] is not unique (e.g. {dup!r} repeats): ids must name one document each")
+    return ids.to_numpy(), frame[text_column].tolist()
+
+
+def _check_chunk_size(chunk_size) -> int:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
+        raise TypeError(f"chunk_size must be an int (documents per cached chunk), got {type(chunk_size).__name__}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size={chunk_size} must be at least 1")
+    return int(chunk_size)
+
+
+def _check_target(target, n: int):
+    """None, a label name or an index (same for all rows), or one per row (then sliced per chunk)."""
+    if target is None or isinstance(target, (str, int, np.integer)):
+        return target
+    if isinstance(target, (pd.Series, np.ndarray, list, tuple)):
+        values = list(target)
+        if len(values) != n:
+            raise ValueError(f"target has {len(values)} entries but frame has {n} rows: give one per row or one for all")
+        return [v.item() if isinstance(v, np.generic) else v for v in values]
+    raise TypeError(f"target must be None, a label name, a class index or one per row, got {type(target).__name__}")
+
+
+# ------------------------------------------------------------------------------------------ the key
+def model_fingerprint(model) -> dict:
+    """What identifies a model for the cache: its name, class, labels and a checksum of its weights.
+
+    The checksum hashes, for every tensor of the state dict, its name, shape, float64 sum and a strided
+    sample of its values: any change to the weights (another fine-tune, other hyper-parameters) changes it.
+    """
+    digest = hashlib.sha256()
+    with torch.no_grad():
+        for name, tensor in sorted(model.state_dict().items()):
+            flat = tensor.detach().reshape(-1)
+            step = max(1, flat.numel() // 1024)
+            sample = flat[::step].to("cpu", torch.float64).numpy()  # (≤ ~1024,)
+            total = float(flat.to(torch.float64).sum()) if flat.numel() else 0.0
+            digest.update(f"{name}{tuple(tensor.shape)}{total!r}".encode())
+            digest.update(sample.tobytes())
+    config = model.config
+    return {"name": str(getattr(config, "_name_or_path", "") or getattr(model, "name_or_path", "")),
+            "class": type(model).__name__, "labels": {str(k): v for k, v in (config.id2label or {}).items()},
+            "weights": digest.hexdigest()[:24]}
+
+
+def _tokenizer_fingerprint(tokenizer) -> dict:
+    probe = tokenizer("Explaining BERT: 1984's unbelievable tax-cuts!")["input_ids"]
+    return {"class": type(tokenizer).__name__, "name": str(getattr(tokenizer, "name_or_path", "")),
+            "size": len(tokenizer), "probe": list(map(int, probe))}
+
+
+def _data_fingerprint(ids: np.ndarray, texts: list[str]) -> str:
+    digest = hashlib.sha256()
+    for i, text in zip(ids.tolist(), texts):
+        digest.update(json.dumps([i, text]).encode())
+    return digest.hexdigest()[:24]
+
+
+def corpus_key(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig", target=None, text_column: str = "text",
+               id_column: str = "paragraph_id", chunk_size: int = 32, batch_size: int = 16,
+               max_length: int | None = None, **options) -> str:
+    """The cache key of :func:`explain_corpus` for these arguments (a 16-character hex string).
+
+    It hashes the model (:func:`model_fingerprint`), the tokenizer, the data (ids and texts, in order), the
+    method with all its options (defaults included, so a changed default also changes the key), the
+    target, ``batch_size``, ``max_length`` and ``chunk_size``.
+    """
+    ids, texts = _check_frame(frame, text_column, id_column)
+    spec = {
+        "format": CACHE_FORMAT, "model": model_fingerprint(model), "tokenizer": _tokenizer_fingerprint(tokenizer),
+        "data": _data_fingerprint(ids, texts), "n": len(ids), "method": method,
+        "options": {**method_options(method), **options}, "target": _check_target(target, len(ids)),
+        "batch_size": batch_size, "max_length": max_length, "chunk_size": _check_chunk_size(chunk_size),
+    }
+    blob = json.dumps(spec, sort_keys=True, default=repr).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def corpus_folder(key: str) -> Path:
+    """Where the chunks of the run with ``key`` live: ``cache_dir()/attributions/<key>``."""
+    return cache_dir() / "attributions" / key
+
+
+# ---------------------------------------------------------------------------------------- chunks
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_chunk(tmp: Path, key: str, index: int, ids: list, tokens: pd.DataFrame, docs: pd.DataFrame) -> None:
+    tmp.mkdir(parents=True)
+    tokens.to_parquet(tmp / FILES[0], index=False)
+    docs.to_parquet(tmp / FILES[1], index=False)
+    manifest = {"format": CACHE_FORMAT, "key": key, "chunk": index, "ids": ids,
+                "files": {name: _sha256(tmp / name) for name in FILES}}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, default=repr))
+
+
+def _read_chunk(folder: Path, key: str, index: int, ids: list) -> tuple[pd.DataFrame, pd.DataFrame] | str:
+    """The chunk's (tokens, documents) if it is complete and intact, else the reason it is not."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        return f"unreadable manifest ({type(exc).__name__})"
+    expected = {"format": CACHE_FORMAT, "key": key, "chunk": index, "ids": json.loads(json.dumps(ids, default=repr))}
+    if any(manifest.get(k) != v for k, v in expected.items()):
+        return "its manifest belongs to other data"
+    for name in FILES:
+        if not (folder / name).is_file() or _sha256(folder / name) != manifest.get("files", {}).get(name):
+            return f"{name} is missing or its checksum does not match"
+    try:
+        return pd.read_parquet(folder / FILES[0]), pd.read_parquet(folder / FILES[1])
+    except Exception as exc:  # pyarrow raises several error types for damaged files
+        return f"Parquet could not be read ({type(exc).__name__})"
+
+
+def _chunk_dir(folder: Path, index: int) -> Path:
+    return folder / f"chunk-{index:05d}"
+
+
+def _explain_chunk(model, tokenizer, texts: list[str], start: int, ids: np.ndarray, method: str, target,
+                   batch_size: int, max_length: int | None, options: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Explain one chunk; doc_id becomes the frame's id (``ids[global row]``)."""
+    series = pd.Series(texts, index=np.arange(start, start + len(texts)))
+    table = explain(model, tokenizer, series, method, target, batch_size=batch_size, progress=False,
+                    max_length=max_length, **options)
+    docs = _documents(table).copy()
+    tokens = table.copy()
+    tokens.attrs = {}
+    tokens["doc_id"], docs["doc_id"] = ids[tokens["doc_id"].to_numpy()], ids[docs["doc_id"].to_numpy()]
+    return tokens, docs
+
+
+def _write_run_description(folder: Path, description: dict) -> None:
+    """``run.json``: what the cached run is (for people browsing the cache); temp file + ``os.replace``."""
+    path = folder / "run.json"
+    if path.is_file():
+        return
+    tmp = folder / f".tmp-run-{uuid.uuid4().hex[:8]}.json"
+    tmp.write_text(json.dumps(description, indent=2, sort_keys=True, default=repr))
+    os.replace(tmp, path)
+
+
+def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig", target=None, text_column: str = "text",
+                   id_column: str = "paragraph_id", chunk_size: int = 32, batch_size: int = 16,
+                   max_length: int | None = None, cache: bool = True, progress: bool = True, **options) -> pd.DataFrame:
+    """Explain every row of ``frame`` with one method, chunk by chunk, cached on disk and resumable.
+
+    Args:
+        model, tokenizer: the classifier and its tokenizer (e.g. ``load_classifier()``).
+        frame: one row per document, with a text column and a unique id column.
+        method: ``"ig"`` (default), ``"loo"`` or ``"atman"``; ``**options`` are its options (``n_steps=…``).
+        target: None (each document's predicted class), a label name (``"Republican"``) or class index for
+            every row, or one per row.
+        text_column, id_column: the columns holding the text and the document id (default ``"text"`` and
+            ``"paragraph_id"``).
+        chunk_size: documents per cached chunk (default 32): the most work an interruption can lose.
+        batch_size, max_length: as in :func:`course_utils.attribution.explain`.
+        cache: False computes everything and stores nothing.
+        progress: a tqdm bar over documents (cached chunks count at once).
+
+    Returns:
+        the tidy token table of :func:`~course_utils.attribution.explain` (``doc_id, position, token,
+        word_id, word, special, score, method, target, target_label, prediction, probability``) for all rows
+        in frame order, with ``doc_id`` = ``frame[id_column]`` (join the metadata on it, or use
+        :func:`word_table` / :func:`document_table`). ``attrs``: ``"documents"`` (per-document diagnostics,
+        same ``doc_id``), ``"options"``, and ``"cache"`` (``key``, ``folder``, ``loaded`` and ``computed``
+        chunk counts, ``recomputed`` damaged chunks).
+
+    Raises:
+        TypeError/ValueError: bad frame, columns, ids, chunk size, target, method or options.
+        KeyboardInterrupt: re-raised after an interruption; the finished chunks stay cached.
+    """
+    ids, texts = _check_frame(frame, text_column, id_column)
+    chunk_size = _check_chunk_size(chunk_size)
+    target = _check_target(target, len(ids))
+    key = corpus_key(model, tokenizer, frame, method=method, target=target, text_column=text_column,
+                     id_column=id_column, chunk_size=chunk_size, batch_size=batch_size, max_length=max_length, **options)
+    folder = corpus_folder(key)
+    if cache:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_run_description(folder, {"key": key, "model": model_fingerprint(model), "method": method,
+                                        "options": {**method_options(method), **options}, "target": target,
+                                        "n_documents": len(ids), "chunk_size": chunk_size, "id_column": id_column})
+    starts = list(range(0, len(ids), chunk_size))
+    tokens, docs, status = [], [], {"loaded": 0, "computed": 0, "recomputed": 0}
+    bar = tqdm(total=len(ids), desc=f"explain_corpus ({method})", unit="doc", disable=not progress)
+    try:
+        for index, start in enumerate(starts):
+            stop = min(start + chunk_size, len(ids))
+            chunk_ids = ids[start:stop].tolist()
+            where = _chunk_dir(folder, index)
+            found = _read_chunk(where, key, index, chunk_ids) if cache and where.exists() else None
+            if isinstance(found, tuple):
+                status["loaded"] += 1
+            else:
+                if isinstance(found, str):
+                    print(f"cached chunk {index} is damaged ({found}): recomputing it")
+                    status["recomputed"] += 1
+                chunk_target = target[start:stop] if isinstance(target, list) else target
+                found = _explain_chunk(model, tokenizer, texts[start:stop], start, ids, method, chunk_target,
+                                       batch_size, max_length, options)
+                if cache:
+                    write_atomically(where, lambda tmp: _write_chunk(tmp, key, index, chunk_ids, *found))
+                status["computed"] += 1
+            tokens.append(found[0])
+            docs.append(found[1])
+            bar.update(stop - start)
+            bar.set_postfix(cached=status["loaded"], computed=status["computed"])
+    except KeyboardInterrupt:
+        bar.close()
+        done = status["loaded"] + status["computed"]
+        print(f"interrupted: {done} of {len(starts)} chunks are cached in {folder}; run the same call again to continue")
+        raise
+    bar.close()
+    table = pd.concat(tokens, ignore_index=True)
+    table.attrs = {"documents": pd.concat(docs, ignore_index=True),
+                   "options": {"method": method, "target": target, "batch_size": batch_size, "chunk_size": chunk_size,
+                               **method_options(method), **options},
+                   "cache": {"key": key, "folder": str(folder) if cache else None, **status}}
+    return table
+
+
+# ------------------------------------------------------------------------------------------ tables
+def _metadata(frame: pd.DataFrame, id_column: str, metadata: Sequence[str], truth_column: str | None) -> pd.DataFrame:
+    columns = [id_column, *metadata] + ([truth_column] if truth_column and truth_column not in metadata else [])
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks column(s) {missing}; its columns are {list(frame.columns)} "
+                         f"(pass metadata=… / truth_column=None to use others)")
+    return frame[columns].rename(columns={id_column: "doc_id"})
+
+
+def _join(table: pd.DataFrame, frame: pd.DataFrame, id_column: str, metadata, truth_column) -> pd.DataFrame:
+    meta = _metadata(frame, id_column, metadata, truth_column)
+    unknown = ~table["doc_id"].isin(meta["doc_id"])
+    if unknown.any():
+        raise ValueError(f"doc_id {table.loc[unknown, 'doc_id'].iloc[0]!r} is not in frame[{id_column!r}]: pass the "
+                         f"frame that was explained (and its id_column)")
+    out = table.merge(meta, on="doc_id", how="left", validate="many_to_one")
+    if truth_column:
+        out["correct"] = (out["prediction"] == out[truth_column].astype("str")).to_numpy(dtype=bool)
+        if truth_column not in metadata:
+            out = out.drop(columns=truth_column)
+    return out
+
+
+def word_table(table: pd.DataFrame, frame: pd.DataFrame, *, id_column: str = "paragraph_id",
+               metadata: Sequence[str] = METADATA, truth_column: str | None = "party") -> pd.DataFrame:
+    """One row per word occurrence, with the document's metadata: the long table for word-level analysis.
+
+    Args:
+        table: a token table from :func:`explain_corpus` (``doc_id`` = the frame's ids).
+        frame: the explained DataFrame, holding ``id_column`` and the ``metadata`` columns.
+        metadata: document columns to copy onto every word (default party, president, year, speech_id).
+        truth_column: the column with the true label name; adds ``correct`` (bool: prediction == truth).
+
+    Returns:
+        R-friendly DataFrame: ``doc_id, word_id, word, term`` (the word lower-cased, as the uncased model
+        sees it), ``tokens, n_tokens, score`` (sum of the word's WordPiece scores), ``method, target,
+        target_label, prediction, probability``, the metadata columns and ``correct``; [CLS]/[SEP] dropped.
+    """
+    words = word_scores(table)
+    words.insert(words.columns.get_loc("word") + 1, "term", words["word"].str.lower())
+    return r_friendly(_join(words, frame, id_column, metadata, truth_column))
+
+
+def document_table(table: pd.DataFrame, frame: pd.DataFrame, *, k: int = 5, id_column: str = "paragraph_id",
+                   metadata: Sequence[str] = METADATA, truth_column: str | None = "party") -> pd.DataFrame:
+    """One row per document: how much attribution there is and how concentrated it is, with metadata.
+
+    Args:
+        table: a token table from :func:`explain_corpus`.
+        frame, id_column, metadata, truth_column: as in :func:`word_table`.
+        k: how many top words the concentration measure uses (default 5).
+
+    Returns:
+        R-friendly DataFrame, one row per document in table order: ``doc_id``, ``total`` (sum of all token
+        scores: for IG ≈ f(x) − f(x′)), ``mass`` (sum of |word scores|), ``positive_share`` (share of the mass
+        on words supporting the target), ``top{k}_share`` (share of the mass on the k words with the
+        largest |score|), ``n_words``, ``n_tokens`` (int64), ``method, target_label, prediction,
+        probability``, the metadata and ``correct``.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k={k!r} must be a positive integer (number of top words)")
+    words = word_scores(table)
+    words["abs"] = words["score"].abs()
+    words["rank"] = words.groupby("doc_id", sort=False)["abs"].rank(method="first", ascending=False)
+    grouped = words.groupby("doc_id", sort=False)
+    mass = grouped["abs"].sum()
+    per_doc = pd.DataFrame({
+        "mass": mass,
+        "positive_share": grouped["score"].apply(lambda s: s.clip(lower=0).sum()) / mass,
+        f"top{k}_share": words[words["rank"] <= k].groupby("doc_id", sort=False)["abs"].sum() / mass,
+        "n_words": grouped.size().astype(np.int64),
+    })
+    per_token = table.groupby("doc_id", sort=False).agg(
+        total=("score", "sum"), n_tokens=("score", "size"), method=("method", "first"),
+        target_label=("target_label", "first"), prediction=("prediction", "first"), probability=("probability", "first"))
+    docs = per_token.join(per_doc, how="left").reset_index()
+    docs["n_tokens"] = docs["n_tokens"].astype(np.int64)
+    order = ["doc_id", "total", "mass", "positive_share", f"top{k}_share", "n_words", "n_tokens", "method",
+             "target_label", "prediction", "probability"]
+    docs = _join(docs[order], frame, id_column, metadata, truth_column)
+    return r_friendly(docs)
+
+
+def top_words(words: pd.DataFrame, by: str | None = "party", *, k: int = 10, min_docs: int = 3) -> pd.DataFrame:
+    """The terms with the largest mean attribution (towards the target), and the smallest, per group.
+
+    Args:
+        words: a :func:`word_table`.
+        by: a column to rank within (default ``"party"``), or None for the whole corpus.
+        k: terms per group and direction.
+        min_docs: keep terms that occur in at least this many documents of the group (rare words have noisy means).
+
+    Returns:
+        DataFrame ``<by>, direction`` ("for"/"against" the target), ``rank`` (1 = strongest), ``term,
+        mean_score, n, n_docs``.
+    """
+    keys = [by] if by else []
+    stats = words.groupby(keys + ["term"], sort=True).agg(
+        mean_score=("score", "mean"), n=("score", "size"), n_docs=("doc_id", "nunique")).reset_index()
+    stats = stats[stats["n_docs"] >= min_docs]
+    parts = []
+    for direction, ascending in (("for", False), ("against", True)):
+        ranked = stats.sort_values(keys + ["mean_score", "term"], ascending=[True] * len(keys) + [ascending, True])
+        top = ranked.groupby(keys, sort=True).head(k) if keys else ranked.head(k)
+        top = top.assign(direction=direction)
+        top["rank"] = top.groupby(keys, sort=False).cumcount() + 1 if keys else np.arange(1, len(top) + 1)
+        parts.append(top)
+    out = pd.concat(parts, ignore_index=True)
+    return out[keys + ["direction", "rank", "term", "mean_score", "n", "n_docs"]].reset_index(drop=True)
+
+
+def term_trend(words: pd.DataFrame, terms: dict[str, Sequence[str]], by: str = "year") -> pd.DataFrame:
+    """Per ``by`` value (default year): the mean attribution per document carried by each set of ``terms``.
+
+    Args:
+        words: a :func:`word_table`.
+        terms: name → list of terms, e.g. ``{"Republican-leaning": [...], "Democratic-leaning": [...]}``.
+
+    Returns:
+        long DataFrame ``<by>, terms, score_per_doc`` (sum of the set's word scores / documents in that
+        year), ``n_docs`` (documents in that year) and ``occurrences``.
+    """
+    n_docs = words.groupby(by)["doc_id"].nunique()
+    rows = []
+    for name, members in terms.items():
+        hit = words[words["term"].isin(list(members))]
+        agg = hit.groupby(by)["score"].agg(["sum", "size"]).reindex(n_docs.index, fill_value=0)
+        rows.append(pd.DataFrame({by: n_docs.index, "terms": name, "score_per_doc": agg["sum"].to_numpy() / n_docs.to_numpy(),
+                                  "n_docs": n_docs.to_numpy(), "occurrences": agg["size"].to_numpy().astype(np.int64)}))
+    return pd.concat(rows, ignore_index=True)
