@@ -70,7 +70,8 @@ def atman_attention_forward(
             # row minimum over real keys only: padded keys get +huge (the mask is 0 or the dtype minimum)
             real = scores if attention_mask is None else scores - attention_mask  # (b, heads, q, k)
             row_min = real.amin(dim=-1, keepdim=True)  # (b, heads, q, 1)
-            scores = scores - (1 - factors) * (scores - row_min)  # (b, heads, q, k)
+            del real  # one (b, heads, q, k) temporary at a time: memory stays near eager attention's
+            scores = torch.addcmul(scores, scores - row_min, factors - 1)  # S − (1 − f)(S − min)  (b, heads, q, k)
         else:
             scores = scores * factors  # (b, heads, q, k) — the sign trap: negative scores move up
     if attention_mask is not None:

@@ -1,0 +1,101 @@
+"""Measure what an explanation costs: wall-clock time and peak memory (RSS) of one call.
+
+Taught in notebook 04 (the cost of masking attribution vs integrated gradients); used by
+``benchmarks/attribution_memory.py`` and notebook 05's runtime/memory table.
+
+Peak memory is the process's peak resident set size during the call minus its size just before, so torch's
+CPU tensors count (``tracemalloc`` does not see them). On Linux (Colab included) the kernel's peak counter
+is reset before the call (``/proc/self/clear_refs``) and freed heap memory is handed back first
+(``malloc_trim``), so one process can measure several calls in a row. Elsewhere the memory is reported as
+NaN. For isolated numbers run each call in a fresh process, as the benchmark script does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+@dataclass
+class Measurement:
+    """``seconds`` of wall-clock time, ``peak_mb`` extra resident memory (MiB; NaN if unmeasurable), ``result``."""
+
+    seconds: float
+    peak_mb: float
+    result: Any = None
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _trim_heap() -> None:
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter to the current RSS; False where that is not possible."""
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return _status_kb("VmHWM") is not None
+
+
+def measure(fn: Callable[..., Any], *args, **kwargs) -> Measurement:
+    """Run ``fn(*args, **kwargs)`` once and return its time, peak extra memory and result.
+
+    Returns:
+        :class:`Measurement`; ``peak_mb`` is ``peak RSS during the call − RSS before`` in MiB, NaN where the
+        peak counter cannot be reset (not Linux).
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    _trim_heap()
+    before = _status_kb("VmRSS")
+    can_reset = before is not None and reset_peak_rss()
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    seconds = time.perf_counter() - start
+    peak = _status_kb("VmHWM") if can_reset else None
+    peak_mb = max(peak - before, 0) / 1024 if peak is not None else math.nan
+    return Measurement(seconds, peak_mb, result)
+
+
+def paragraph_of_length(tokenizer, texts, n_tokens: int) -> str:
+    """``texts`` joined and cut so that the tokenizer turns the result into at most ``n_tokens`` tokens.
+
+    Args:
+        texts: strings to join (e.g. test paragraphs); they must hold at least ``n_tokens`` tokens together.
+        n_tokens: target length including ``[CLS]`` and ``[SEP]`` (at least 3).
+
+    Returns:
+        a string of ``n_tokens`` tokens (a token or two fewer when decoding merged pieces).
+    """
+    if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 3:
+        raise ValueError(f"n_tokens={n_tokens!r} must be an int ≥ 3 ([CLS], one token, [SEP])")
+    ids = tokenizer(" ".join(texts), add_special_tokens=False)["input_ids"]
+    if len(ids) < n_tokens - 2:
+        raise ValueError(f"the texts hold only {len(ids)} tokens, fewer than the {n_tokens - 2} needed; pass more texts")
+    ids = ids[: n_tokens - 2]
+    text = tokenizer.decode(ids)
+    while len(tokenizer(text)["input_ids"]) > n_tokens:  # decoding can split a piece differently: trim to fit
+        ids = ids[:-1]
+        text = tokenizer.decode(ids)
+    return text
