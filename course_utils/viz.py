@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import figures as _figures  # noqa: F401  (importing it lets Jupyter/Colab show a bare Figure as an image)
+
 CMAP = "RdBu_r"  # diverging: blue (negative) - white (0) - red (positive)
-MARK_SHARE = 0.1  # |score| >= MARK_SHARE * vmax gets the sign mark (bold/solid or dotted underline)
+MARK_SHARE = 0.25  # |score| >= MARK_SHARE * vmax gets the sign mark (bold/solid or dotted underline)
 DARK_TEXT_SHARE = 0.6  # above this share of the scale the background is dark enough for white text
 LEVELS = ("token", "word")
 REQUIRED_COLUMNS = ("doc_id", "position", "token", "word_id", "score", "method")
