@@ -26,7 +26,7 @@ import torch
 WORD_RE = re.compile(r"[^\W_]+")
 
 __all__ = ["words_of", "group_markers", "find_words", "swap_words", "counterfactual", "marker_word_scores",
-           "attention_explanation", "model_card"]
+           "attention_explanation", "lexicon_explanation", "model_card"]
 
 
 # ---------------------------------------------------------------------------------------------- words
@@ -302,3 +302,40 @@ def model_card(title: str, sections: Mapping[str, object]) -> str:
     parts = [f"# Model card: {title.strip()}"]
     parts += [f"## {heading}\n\n{_render(content)}" for heading, content in sections.items()]
     return "\n\n".join(parts) + "\n"
+
+
+def lexicon_explanation(table: pd.DataFrame, weights: Mapping[str, float], *, positive: int = 1,
+                        name: str = "lexicon") -> pd.DataFrame:
+    """A dictionary "explanation": every word scores its weight in a lexicon, whatever the model does.
+
+    Social scientists often read a text through a word list (a sentiment dictionary, the coefficients
+    of a bag-of-words model). Put into the shape of an attribution table, such a list is a *plausible*
+    explanation — it says what a reader expects — and the faithfulness tests of
+    :mod:`course_utils.evaluation` show how little of the *model's* behaviour it describes.
+
+    Args:
+        table: an :func:`~course_utils.attribution.explain` table of the texts (one method; tokens reused).
+        weights: lower-case word → weight towards class ``positive`` (e.g. logistic-regression coefficients);
+            words not in it score 0.
+        positive: the class the weights point to; a document explained for another class gets −weight.
+        name: the ``method`` value of the result.
+
+    Returns:
+        a copy of ``table`` with ``method = name`` and ``score`` = the word's weight (signed for the
+        target), split evenly over the word's WordPieces; [CLS]/[SEP] score 0. Taught in notebook 07.
+    """
+    if not isinstance(table, pd.DataFrame) or not {"doc_id", "word_id", "word", "special", "target"} <= set(table.columns):
+        raise TypeError("table must be the DataFrame returned by course_utils.attribution.explain()")
+    if table["method"].nunique() != 1:
+        raise ValueError("table must hold one method (its tokens are reused)")
+    if not isinstance(weights, Mapping):
+        raise TypeError(f"weights must be a dict {{word: weight}}, got {type(weights).__name__}")
+    out = table.copy()
+    out.attrs = {}
+    lookup = {str(k).lower(): float(v) for k, v in weights.items()}
+    weight = out["word"].str.lower().map(lookup).fillna(0.0).where(~out["special"], 0.0)
+    pieces = out.groupby(["doc_id", "word_id"])["word_id"].transform("size")
+    sign = np.where(out["target"] == positive, 1.0, -1.0)
+    out["score"] = (weight / pieces * sign).astype(np.float64)
+    out["method"] = name
+    return out

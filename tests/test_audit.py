@@ -187,3 +187,32 @@ def test_model_card_renders_every_kind_of_section():
 def test_model_card_bad_input(title, sections, error):
     with pytest.raises(error):
         audit.model_card(title, sections)
+
+
+def test_lexicon_explanation_scores_words_by_weight(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    table = explain(model, tokenizer, ["wonderful folks", "wonderful folks"], "loo", target=[1, 0])
+    lex = audit.lexicon_explanation(table, {"Wonderful": 2.0, "folks": -1.0})
+    assert set(lex["method"]) == {"lexicon"} and len(lex) == len(table)
+    per_word = lex[~lex["special"]].groupby(["doc_id", "word"])["score"].sum()
+    assert per_word[(0, "wonderful")] == pytest.approx(2.0) and per_word[(0, "folks")] == pytest.approx(-1.0)
+    assert per_word[(1, "wonderful")] == pytest.approx(-2.0)  # explained for the other class: sign flips
+    assert (lex.loc[lex["special"], "score"] == 0).all()
+
+
+def test_lexicon_explanation_unknown_words_score_zero(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    lex = audit.lexicon_explanation(explain(model, tokenizer, ["entirely unknown"], "loo"), {})
+    assert (lex["score"] == 0).all()
+
+
+@pytest.mark.parametrize("table,weights,error", [("x", {}, TypeError), (None, {}, TypeError)])
+def test_lexicon_explanation_bad_input(table, weights, error):
+    with pytest.raises(error):
+        audit.lexicon_explanation(table, weights)
+
+
+def test_lexicon_explanation_bad_weights(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    with pytest.raises(TypeError, match="weights"):
+        audit.lexicon_explanation(explain(model, tokenizer, ["text"], "loo"), [("a", 1.0)])
