@@ -247,14 +247,17 @@ def enable_colab_widgets() -> bool:
         return False
 
 
-def explorer(model, tokenizer, examples=None, *, level: str = "token", max_length: int | None = None, **options):
+def explorer(model, tokenizer, examples=None, *, level: str = "token", max_length: int | None = None,
+             options: Mapping[str, Mapping] | None = None):
     """The interactive explorer: examples menu, text box, method and class selectors, a button, the result.
 
     Args:
         model, tokenizer: the classifier to explore.
         examples: menu entries (see :func:`examples_from`: a DataFrame, list of texts or ``{name: text}``);
             None leaves only the text box.
-        level, max_length, **options: passed to :func:`explain_for_widget` on every click.
+        level, max_length: passed to :func:`explain_for_widget` on every click.
+        options: each method's options, e.g. ``{"ig": {"n_steps": 16}, "atman": {"multiplier": 0.1}}``
+            (methods not named use their defaults).
 
     Returns:
         an ``ipywidgets.VBox``; display it (a bare expression at the end of a cell). Nothing is computed
@@ -264,6 +267,10 @@ def explorer(model, tokenizer, examples=None, *, level: str = "token", max_lengt
     import ipywidgets as w
     from IPython.display import HTML
 
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(METHODS.values()))
+    if unknown:
+        raise ValueError(f"options for unknown method(s) {unknown}; the explorer offers {list(METHODS.values())}")
     enable_colab_widgets()
     choices = examples_from(examples) if examples is not None else {}
     first = next(iter(choices.values()), "")
@@ -285,7 +292,7 @@ def explorer(model, tokenizer, examples=None, *, level: str = "token", max_lengt
         button.disabled, button.description = True, "Working …"
         try:
             page = render_explanation(model, tokenizer, textbox.value, method.value, target.value, level=level,
-                                      max_length=max_length, **options)
+                                      max_length=max_length, **options.get(method.value, {}))
             out.outputs = ()  # replace the previous result (works with and without a running kernel)
             out.append_display_data(HTML(page))
         finally:

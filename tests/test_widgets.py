@@ -206,9 +206,20 @@ def test_explorer_click_on_empty_text_shows_message(tiny_classifier):
     assert len(out.outputs) == 1 and "explaining-bert-heatmap" in out.outputs[0]["data"]["text/html"]
 
 
-def test_explorer_passes_method_options(tiny_classifier):
+def test_explorer_passes_each_method_its_options(tiny_classifier):
     tokenizer, model = tiny_classifier
-    box = widgets.explorer(model, tokenizer, [TEXT], n_steps=2)
+    box = widgets.explorer(model, tokenizer, [TEXT], options={"ig": {"n_steps": 2}, "atman": {"multiplier": 0.5}})
+    menu, textbox, method, target, button, out = _parts(box)
+    for name in ("ig", "loo", "atman"):  # LOO must not receive IG's n_steps
+        method.value = name
+        box.explain()
+        assert "explaining-bert-heatmap" in out.outputs[0]["data"]["text/html"], name
+    box = widgets.explorer(model, tokenizer, [TEXT], options={"ig": {"n_steps": "many"}})
     box.explain()
-    page = box.children[-1].outputs[0]["data"]["text/html"]
-    assert "explaining-bert-heatmap" in page
+    assert "explaining-bert-error" in box.children[-1].outputs[0]["data"]["text/html"]
+
+
+def test_explorer_rejects_options_for_unknown_methods(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    with pytest.raises(ValueError, match="unknown method"):
+        widgets.explorer(model, tokenizer, [TEXT], options={"shap": {}})
