@@ -99,10 +99,12 @@ def cost_figure(costs: pd.DataFrame, *, width: float = 11.0):
     if missing:
         raise ValueError(f"costs lacks columns {sorted(missing)}")
     fig, axes = plt.subplots(1, 3, figsize=(width, 3.2), constrained_layout=True)
-    labels = {"forward_passes": "forward passes", "seconds": "seconds", "peak_mb": "peak memory (MiB)"}
+    labels = {"forward_passes": "forward passes (IG: steps, each + backward)", "seconds": "seconds",
+              "peak_mb": "peak memory (MiB)"}
+    styles = ["-o", "--s", ":^", "-.d"]  # lines that coincide (LOO and AtMan passes) stay visible
     for ax, (column, label) in zip(axes, labels.items()):
-        for method, rows in costs.sort_values("n_tokens").groupby("method", sort=True):
-            ax.plot(rows["n_tokens"], rows[column], marker="o", label=method)
+        for k, (method, rows) in enumerate(costs.sort_values("n_tokens").groupby("method", sort=True)):
+            ax.plot(rows["n_tokens"], rows[column], styles[k % len(styles)], label=method, alpha=0.85)
         ax.set_xlabel("tokens in the paragraph")
         ax.set_title(label, fontsize=10)
     axes[0].legend(frameon=False)
