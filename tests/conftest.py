@@ -17,6 +17,10 @@ METHOD_CASES = [
     pytest.param(("ig", {"n_steps": 8}), id="ig"),
     pytest.param(("ig", {"n_steps": "auto", "baseline": "mask", "quadrature": "riemann_trapezoid", "max_steps": 32}),
                  id="ig-auto-mask"),
+    pytest.param(("loo", {}), id="loo"),
+    pytest.param(("loo", {"replacement": "delete", "level": "word", "measure": "loss"}), id="loo-delete-word"),
+    pytest.param(("atman", {}), id="atman"),
+    pytest.param(("atman", {"conceptual": True, "level": "word", "shift": False}), id="atman-conceptual-word"),
 ]
 
 
