@@ -144,8 +144,9 @@ def test_attribute_auto_steps_meet_tolerance(tiny_classifier):
     batch = make_batch(tokenizer, TEXTS)
     _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", quadrature="riemann_trapezoid",
                             tolerance=1e-3, atol=0, max_steps=256)
-    assert set(diag["n_steps"].tolist()) <= {16, 32, 64, 128, 256}
-    assert diag["n_steps"].min() < diag["n_steps"].max(), "only the harder document gets more steps"
+    assert (diag["n_steps"] >= _ig.AUTO_START).all()
+    assert diag["n_steps"].max() > _ig.AUTO_START, "a strict tolerance needs more than the first points"
+    assert (diag["forward_passes"] >= diag["n_steps"] + _ig.AUTO_PIECES + 1).all()
     assert (diag["relative_error"] <= 1e-3).all() and diag["converged"].all()
     assert (diag["forward_passes"] >= diag["n_steps"] + 2).all()
 
@@ -154,7 +155,8 @@ def test_explain_auto_steps_real_model(real_classifier):
     tokenizer, model = real_classifier
     texts = [PARAGRAPH, "Taxes must be cut.", "We will expand health care for every child in America."]
     docs = documents(explain(model, tokenizer, texts, n_steps="auto", tolerance=0.01))
-    assert docs["n_steps"].isin([16, 32, 64, 128, 256]).all()
+    assert docs["n_steps"].between(_ig.AUTO_START, 256).all()
+    assert (docs["forward_passes"] > docs["n_steps"]).all()
     assert ((docs["relative_error"] <= 0.01) | (docs["completeness_error"] <= _ig.ATOL)).all()
 
 

@@ -10,9 +10,11 @@ Interpret does) or its logit (``output="logit"``). The integral is a quadrature 
 embeddings, exactly as Captum's ``LayerIntegratedGradients`` on ``embeddings.word_embeddings`` does.
 
 Completeness: Σᵢ score_i = f(x) − f(x′) exactly for the true integral; the quadrature's shortfall is the
-**completeness error**, reported per document. With ``n_steps="auto"`` each document starts with
-``AUTO_START`` Gauss–Legendre steps and only the documents whose relative error is still above
-``tolerance`` are recomputed with twice as many steps, up to ``max_steps``.
+**completeness error**, reported per document. Completeness also holds on every piece [a, c] of the path
+(the scores of a piece sum to f(γ(c)) − f(γ(a))), which ``n_steps="auto"`` uses: it cuts each path into
+``AUTO_PIECES`` pieces, finds with cheap forward passes where f changes, spends ``AUTO_START`` gradient
+points mostly there, and then adds points only to the pieces of the documents whose error — known
+exactly per piece — is still above ``tolerance``.
 
 Batching: all (document, step) pairs of a batch are rows of one big job, cut into chunks of
 ``internal_batch_size`` rows; each chunk is trimmed to its longest document, so there is no padding
@@ -33,7 +35,8 @@ from . import _quadrature
 
 BASELINES = ("pad", "mask", "zero")
 OUTPUTS = ("prob", "logit")
-AUTO_START = 16
+AUTO_PIECES = 8  # auto mode: the path is cut into this many pieces (f is scanned at their ends) …
+AUTO_START = 16  # … which share this many gradient points at first (also the smallest max_steps allowed)
 ATOL = 1e-4  # default absolute completeness error accepted in auto mode (when f(x) ≈ f(x′) relative error means little)
 
 
@@ -65,9 +68,10 @@ def attribute(
             ``[CLS]``/``[SEP]`` kept; ``"mask"``: the same with ``[MASK]`` (needs ``tokenizer`` or
             ``model.config.mask_token_id``); ``"zero"``: the zero vector instead of each token's word
             embedding (specials kept); an ``int``: that token id in place of every token.
-        n_steps: number of quadrature points (an int ≥ 2), or ``"auto"`` (default): start with
-            ``AUTO_START`` = 16 points and double them only for the documents whose completeness error
-            is above ``tolerance`` (relative) and above ``atol`` (absolute), up to ``max_steps``.
+        n_steps: number of quadrature points over the whole path (an int ≥ 2), or ``"auto"`` (default):
+            adaptive composite quadrature (see :func:`_adaptive`) — 16 gradient points per document at
+            first, placed where f changes, more only where a document's completeness error is above
+            ``tolerance`` (relative) and ``atol`` (absolute), up to ``max_steps`` points.
         quadrature: ``"gauss_legendre"`` (default) or ``"riemann_trapezoid"``.
         output: f is the target's ``"prob"`` (softmax probability, default) or ``"logit"``.
         tolerance: relative completeness error accepted in auto mode (0.01 = 1 % of |f(x) − f(x′)|).
@@ -86,7 +90,8 @@ def attribute(
         each a 1-D tensor of length b: ``f_input`` f(x), ``f_baseline`` f(x′), ``sum_scores`` (before any
         normalisation), ``completeness_error`` |Σ scores − (f(x) − f(x′))|, ``relative_error`` (that over
         |f(x) − f(x′)|), ``n_steps`` (points used for the final estimate), ``converged`` (relative error ≤
-        tolerance or absolute ≤ atol) and ``forward_passes`` (forward+backward rows, all rounds, + 2).
+        tolerance or absolute ≤ atol) and ``forward_passes`` (every row the model ran: gradient points of
+        all rounds, including recomputed pieces, plus forward-only evaluations).
     """
     rule = _quadrature.check_rule(quadrature)
     auto = _check_steps(n_steps, max_steps)
@@ -105,25 +110,17 @@ def attribute(
     delta = f_input - f_base  # (b,)
 
     b = input_ids.shape[0]
-    scores = torch.zeros(input_ids.shape, dtype=torch.float32, device=device)  # (b, s)
-    used = torch.zeros(b, dtype=torch.long)
-    passes = torch.full((b,), 2, dtype=torch.long)
-    todo = torch.arange(b, device=device)
-    steps = AUTO_START if auto else int(n_steps)
-    while True:
-        avg_grad = _path_gradients(model, x_base, diff, mask, token_type_ids, targets, todo,
-                                   steps, rule, output, internal_batch_size)  # (len(todo), s, h)
-        scores[todo] = (diff[todo] * avg_grad).sum(-1).float()  # (len(todo), s)
-        used[todo.cpu()] = steps
-        passes[todo.cpu()] += steps
-        error = (scores.sum(1) - delta).abs()  # (b,)
-        ok = (error <= tolerance * delta.abs()) | (error <= atol)  # (b,)
-        todo = todo[~ok[todo]]
-        if not auto or len(todo) == 0 or steps >= max_steps:
-            break
-        steps = min(2 * steps, max_steps)
-    if auto and len(todo):
-        warnings.warn(f"{len(todo)} document(s) kept a completeness error above tolerance={tolerance} after "
+    run = _Path(model, x_base, diff, mask, token_type_ids, targets, output, internal_batch_size)
+    if auto:
+        scores, used, passes = _adaptive(run, f_input, f_base, rule, tolerance, atol, max_steps)  # (b, s), (b,), (b,)
+    else:
+        scores = _fixed(run, torch.arange(b, device=device), int(n_steps), rule)  # (b, s)
+        used = torch.full((b,), int(n_steps), dtype=torch.long)
+        passes = used + 2
+    error = (scores.sum(1) - delta).abs()  # (b,)
+    ok = (error <= tolerance * delta.abs()) | (error <= atol)  # (b,)
+    if auto and not ok.all():
+        warnings.warn(f"{int((~ok).sum())} document(s) kept a completeness error above tolerance={tolerance} after "
                       f"max_steps={max_steps} steps; their scores are less exact (see relative_error). "
                       "Raise max_steps to go further.", UserWarning, stacklevel=3)
     sum_scores = scores.sum(1)  # (b,)
@@ -143,30 +140,128 @@ def attribute(
 
 
 # ------------------------------------------------------------------------------------------ the maths
-def _path_gradients(model, x_base, diff, mask, token_type_ids, targets, docs, n_steps, rule, output, chunk):
-    """Σₖ wₖ ∇f(x′ + αₖ(x − x′)) for the documents ``docs``: ``(len(docs), s, h)``.
+class _Path:
+    """Evaluate points γ(α) = x′ + α(x − x′) on the straight paths of a batch, many (document, α) rows at once."""
 
-    Rows are (document, step) pairs, document-major, processed ``chunk`` rows at a time.
-    """
-    device, dtype = diff.device, diff.dtype
-    alpha = torch.as_tensor(_quadrature.alphas(n_steps, rule), dtype=dtype, device=device)  # (m,)
-    weight = torch.as_tensor(_quadrature.weights(n_steps, rule), dtype=dtype, device=device)  # (m,)
-    local = torch.arange(len(docs), device=device).repeat_interleave(n_steps)  # (len(docs) * m,)
+    def __init__(self, model, x_base, diff, mask, token_type_ids, targets, output, chunk):
+        self.model, self.x_base, self.diff, self.mask = model, x_base, diff, mask  # (b, s, h), (b, s, h), (b, s)
+        self.token_type_ids, self.targets, self.output, self.chunk = token_type_ids, targets, output, chunk
+        self.lengths = mask.sum(1)  # (b,)
+
+    def __call__(self, docs: torch.Tensor, alpha: torch.Tensor, grad: bool = True) -> torch.Tensor:
+        """For rows (docs[r], alpha[r]): with ``grad`` the token integrands (x − x′)·∇f(γ(α)) summed over
+        the hidden dimension ``(r, s)``; without, f(γ(α)) ``(r,)`` (forward passes only)."""
+        out = []
+        for start in range(0, len(docs), self.chunk):
+            d, a = docs[start : start + self.chunk], alpha[start : start + self.chunk]  # (r,), (r,)
+            s = int(self.lengths[d].max())  # trim to this chunk's longest document
+            emb = self.x_base[d, :s] + a[:, None, None].to(self.diff.dtype) * self.diff[d, :s]  # (r, s, h)
+            tt = None if self.token_type_ids is None else self.token_type_ids[d, :s]
+            if not grad:
+                with torch.inference_mode():
+                    out.append(_target_output(self.model, emb, self.mask[d, :s], tt, self.targets[d], self.output))
+                continue
+            with torch.enable_grad():
+                emb.requires_grad_(True)
+                f = _target_output(self.model, emb, self.mask[d, :s], tt, self.targets[d], self.output)  # (r,)
+                (g,) = torch.autograd.grad(f.sum(), emb)  # (r, s, h); rows are independent
+            c = torch.zeros((len(d), self.diff.shape[1]), dtype=torch.float32, device=emb.device)  # (r, s_max)
+            c[:, :s] = (self.diff[d, :s] * g).sum(-1).float()  # (r, s)
+            out.append(c)
+        return torch.cat(out)
+
+
+def _fixed(run: _Path, docs: torch.Tensor, n_steps: int, rule: str) -> torch.Tensor:
+    """Scores ``(len(docs), s)`` with one ``n_steps``-point rule over the whole path [0, 1]."""
+    device = docs.device
+    alpha = torch.as_tensor(_quadrature.alphas(n_steps, rule), device=device)  # (m,)
+    weight = torch.as_tensor(_quadrature.weights(n_steps, rule), dtype=torch.float32, device=device)  # (m,)
+    rows = torch.arange(len(docs), device=device).repeat_interleave(n_steps)  # (len(docs) * m,) document-major
     step = torch.arange(n_steps, device=device).repeat(len(docs))  # (len(docs) * m,)
-    lengths = mask.sum(1)  # (b,)
-    total = torch.zeros((len(docs),) + diff.shape[1:], dtype=dtype, device=device)  # (len(docs), s, h)
-    with _frozen(model), torch.enable_grad():
-        for start in range(0, len(local), chunk):
-            rows, k = local[start : start + chunk], step[start : start + chunk]  # (r,), (r,)
-            d = docs[rows]  # (r,) batch index of each row
-            s = int(lengths[d].max())  # trim to this chunk's longest document
-            a = alpha[k][:, None, None]  # (r, 1, 1)
-            emb = (x_base[d, :s] + a * diff[d, :s]).requires_grad_(True)  # (r, s, h)
-            f = _target_output(model, emb, mask[d, :s], None if token_type_ids is None else token_type_ids[d, :s],
-                               targets[d], output)  # (r,)
-            (grad,) = torch.autograd.grad(f.sum(), emb)  # (r, s, h); rows are independent
-            total[:, :s].index_add_(0, rows, grad * weight[k][:, None, None])
-    return total
+    g = run(docs[rows], alpha[step])  # (rows, s)
+    scores = torch.zeros((len(docs), g.shape[1]), dtype=torch.float32, device=device)  # (len(docs), s)
+    return scores.index_add_(0, rows, g * weight[step][:, None])
+
+
+def _adaptive(run: _Path, f_input, f_base, rule, tolerance, atol, max_steps):
+    """Adaptive composite quadrature: scores ``(b, s)``, gradient points used ``(b,)``, all passes ``(b,)``.
+
+    1. Scan: f at ``AUTO_PIECES − 1`` inner points of each path (forward passes only, cheap) cuts the path
+       into ``AUTO_PIECES`` equal pieces and shows where f changes.
+    2. Allocate ``AUTO_START`` gradient points: one per piece, the rest in proportion to how much f
+       changes on the piece (|f(c) − f(a)|), so the points go where the integrand is large.
+    3. Completeness holds on every piece — its token scores must sum to f(c) − f(a) — so each piece's error
+       is known exactly. While a document's total error exceeds ``tolerance`` (relative) and ``atol``, its
+       pieces whose error is above their share are recomputed with twice the points (others are kept),
+       within ``max_steps`` gradient points per document.
+    """
+    device = f_input.device
+    b, s = len(f_input), run.diff.shape[1]
+    k = AUTO_PIECES
+    cuts = [j / k for j in range(k + 1)]
+    inner = torch.tensor(cuts[1:-1] * b, dtype=torch.float64, device=device)  # (b * (k − 1),)
+    f_inner = run(torch.arange(b, device=device).repeat_interleave(k - 1), inner, grad=False).view(b, k - 1)
+    f_cut = torch.cat([f_base[:, None], f_inner.to(f_base.dtype), f_input[:, None]], 1).double()  # (b, k + 1)
+    change = f_cut.diff(dim=1).abs()  # (b, k)
+    share = change / change.sum(1, keepdim=True).clamp_min(1e-12)  # (b, k)
+    nodes = 1 + _largest_remainder(share * max(AUTO_START - k, 0))  # (b, k) points per piece
+    f_cut, nodes = f_cut.tolist(), nodes.tolist()
+    # a piece: [doc, a, c, f(a), f(c), points]; its token scores are values[i]
+    pieces = [[d, cuts[j], cuts[j + 1], f_cut[d][j], f_cut[d][j + 1], nodes[d][j]] for d in range(b) for j in range(k)]
+    values: list[torch.Tensor | None] = [None] * len(pieces)
+    todo = list(range(len(pieces)))
+    spent, passes = [0] * b, [2 + k - 1] * b
+    while todo:
+        docs, alpha, weight = [], [], []
+        for i in todo:
+            d, a, c, _, _, n = pieces[i]
+            docs += [d] * n
+            alpha += (a + (c - a) * _quadrature.alphas(n, _piece_rule(rule, n))).tolist()
+            weight += ((c - a) * _quadrature.weights(n, _piece_rule(rule, n))).tolist()
+            spent[d] += n
+            passes[d] += n
+        g = run(torch.tensor(docs, device=device), torch.tensor(alpha, dtype=torch.float64, device=device))  # (rows, s)
+        g = g * torch.tensor(weight, dtype=torch.float32, device=device)[:, None]  # (rows, s)
+        owner = torch.tensor([j for j, i in enumerate(todo) for _ in range(pieces[i][5])], device=device)  # (rows,)
+        integral = torch.zeros((len(todo), s), dtype=torch.float32, device=device).index_add_(0, owner, g)  # (n, s)
+        for i, v in zip(todo, integral):
+            values[i] = v
+        todo = []
+        for d in range(b):
+            mine = [i for i, p in enumerate(pieces) if p[0] == d]
+            sums = {i: float(values[i].sum()) for i in mine}
+            errors = {i: abs(sums[i] - (pieces[i][4] - pieces[i][3])) for i in mine}
+            total = abs(sum(sums.values()) - float(f_input[d] - f_base[d]))
+            allowed = max(tolerance * abs(float(f_input[d] - f_base[d])), atol)
+            if total <= allowed:
+                continue
+            worst = sorted(mine, key=errors.get, reverse=True)
+            redo = [i for i in worst if errors[i] > allowed / len(mine)] or worst[:1]
+            for i in redo:
+                if spent[d] + 2 * pieces[i][5] > max_steps:
+                    break
+                pieces[i][5] *= 2
+                todo.append(i)
+    scores = torch.zeros((b, s), dtype=torch.float32, device=device)  # (b, s)
+    used = [0] * b
+    for p, v in zip(pieces, values):
+        scores[p[0]] += v
+        used[p[0]] += p[5]
+    return scores, torch.tensor(used), torch.tensor(passes)
+
+
+def _piece_rule(rule: str, n: int) -> str:
+    """The trapezoid rule needs 2 points; a 1-point piece falls back to the midpoint (1-point Gauss–Legendre)."""
+    return "gauss_legendre" if n < 2 else rule
+
+
+def _largest_remainder(x: torch.Tensor) -> torch.Tensor:
+    """Round each row of ``x`` ``(b, k)`` to integers with the same (rounded) row sum."""
+    base = x.floor()
+    left = (x.sum(1) - base.sum(1)).round().long()  # (b,)
+    order = (x - base).argsort(dim=1, descending=True)  # (b, k)
+    extra = (torch.arange(x.shape[1])[None, :] < left[:, None]).to(x.dtype)  # (b, k) in remainder order
+    return (base.scatter_add(1, order, extra)).long()
 
 
 def _target_output(model, emb, mask, token_type_ids, targets, output):
