@@ -413,3 +413,72 @@ def term_trend(words: pd.DataFrame, terms: dict[str, Sequence[str]], by: str = "
         rows.append(pd.DataFrame({by: n_docs.index, "terms": name, "score_per_doc": agg["sum"].to_numpy() / n_docs.to_numpy(),
                                   "n_docs": n_docs.to_numpy(), "occurrences": agg["size"].to_numpy().astype(np.int64)}))
     return pd.concat(rows, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------------------- figures
+def mass_curve(words: pd.DataFrame, max_rank: int = 20) -> pd.DataFrame:
+    """How concentrated attribution is: the share of each document's |attribution| on its top r words.
+
+    Returns:
+        DataFrame ``rank`` (1 … max_rank), ``mean_share`` (mean over documents of the share of the mass on
+        the ``rank`` words with the largest |score|), ``uniform_share`` (the same if every word had the
+        same |score|: rank / n_words, capped at 1).
+    """
+    absolute = words.assign(abs=words["score"].abs()).sort_values(["doc_id", "abs"], ascending=[True, False])
+    grouped = absolute.groupby("doc_id", sort=False)["abs"]
+    share = grouped.cumsum() / grouped.transform("sum")
+    rank = grouped.cumcount() + 1
+    n_words = grouped.transform("size")
+    rows = []
+    for r in range(1, max_rank + 1):
+        at = share.where(rank == r).groupby(absolute["doc_id"]).max()  # NaN for documents shorter than r
+        filled = at.fillna(1.0)  # a document with fewer than r words has all its mass in its top r
+        uniform = np.minimum(1.0, r / n_words.groupby(absolute["doc_id"]).first())
+        rows.append((r, float(filled.mean()), float(uniform.mean())))
+    return pd.DataFrame(rows, columns=["rank", "mean_share", "uniform_share"])
+
+
+def mass_figure(words: pd.DataFrame, docs: pd.DataFrame, *, k: int = 5, max_rank: int = 20):
+    """Two panels: the mean share of attribution mass on the top r words (vs. a uniform spread), and the
+    distribution of the top-``k`` share for correct and wrong predictions. Taught in notebook 06."""
+    from matplotlib.figure import Figure
+
+    from .figures import OKABE_ITO
+
+    curve = mass_curve(words, max_rank)
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.plot(curve["rank"], curve["mean_share"], marker="o", color=OKABE_ITO["blue"], label="attribution")
+    left.plot(curve["rank"], curve["uniform_share"], ls="--", color=OKABE_ITO["black"], label="uniform over words")
+    left.set(xlabel="top r words (by |score|)", ylabel="mean share of |attribution|", ylim=(0, 1.02),
+             title="How much of a paragraph's attribution sits on few words")
+    left.legend(frameon=False)
+    column = f"top{k}_share"
+    bins = np.linspace(0, 1, 21)
+    for correct, colour, label in ((True, OKABE_ITO["bluish_green"], "correct"), (False, OKABE_ITO["vermillion"], "wrong")):
+        values = docs.loc[docs["correct"] == correct, column]
+        right.hist(values, bins=bins, alpha=0.6, color=colour, label=f"{label} (n={len(values)})")
+    right.set(xlabel=f"share of |attribution| on the top {k} words", ylabel="paragraphs",
+              title="Concentration by prediction correctness")
+    right.legend(frameon=False)
+    return fig
+
+
+def party_words_figure(trend: pd.DataFrame, by: str = "year", *, title: str | None = None):
+    """Lines of :func:`term_trend`: attribution per paragraph carried by each set of terms, over ``by``.
+
+    Taught in notebook 06 ("party words over time").
+    """
+    from matplotlib.figure import Figure
+
+    from .figures import OKABE_ITO
+
+    colours = [OKABE_ITO[c] for c in ("vermillion", "blue", "bluish_green", "orange", "reddish_purple")]
+    fig = Figure(figsize=(7.5, 3.6), layout="constrained")
+    ax = fig.subplots()
+    for (name, part), colour in zip(trend.groupby("terms", sort=False), colours * 3):
+        ax.plot(part[by], part["score_per_doc"], marker="o", color=colour, label=name)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(xlabel=by, ylabel="attribution per paragraph", title=title or "Party words over time")
+    ax.legend(frameon=False)
+    return fig
