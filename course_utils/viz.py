@@ -519,8 +519,8 @@ def completeness_figure(errors: pd.DataFrame, *, tolerance: float = 0.01):
         ax.plot(group["n_steps"], group["max"].clip(lower=1e-9), marker=marker, color=colour, ls=":", mfc="none",
                 label=f"{rule}: worst document")
     ax.axhline(tolerance, color="black", ls="--", lw=1)
-    ax.annotate(f"{tolerance:.0%} of |f(x) − f(x′)|", (stats["n_steps"].min(), tolerance), xytext=(2, 3),
-                textcoords="offset points", fontsize=8)
+    ax.annotate(f"{tolerance:.0%} of |f(x) − f(x′)|", (stats["n_steps"].max(), tolerance), xytext=(0, 3),
+                textcoords="offset points", fontsize=8, ha="right")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(sorted(stats["n_steps"].unique()), [str(n) for n in sorted(stats["n_steps"].unique())])
