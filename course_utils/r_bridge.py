@@ -53,9 +53,15 @@ def install_hint(packages: Sequence[str]) -> str:
 
 def missing_packages(packages: Sequence[str]) -> list[str]:
     """The R packages among ``packages`` that are not installed (R must be usable through rpy2)."""
-    from rpy2.robjects.packages import isinstalled
+    import rpy2.robjects as ro
 
-    return [p for p in _check_names(packages) if not isinstalled(p)]
+    # system.file() finds an installed package without loading it; rpy2's isinstalled() calls library(),
+    # which leaves "library … contains no packages" warnings behind on Debian's R (empty site library)
+    found = ro.r("function(p) vapply(p, function(x) nzchar(system.file(package = x)), logical(1))")
+    names = list(_check_names(packages))
+    if not names:
+        return []
+    return [p for p, ok in zip(names, found(ro.StrVector(names))) if not ok]
 
 
 def r_check(required: Sequence[str] = DEFAULT_PACKAGES) -> tuple[bool, str]:
