@@ -261,8 +261,10 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
                 chunk_target = target[start:stop] if isinstance(target, list) else target
                 found = _explain_chunk(model, tokenizer, texts[start:stop], start, ids, method, chunk_target,
                                        batch_size, max_length, options)
-                if cache:
-                    write_atomically(where, lambda tmp: _write_chunk(tmp, key, index, chunk_ids, *found))
+                if cache:  # another process may have finished this chunk meanwhile: keep its files untouched
+                    done = _read_chunk(where, key, index, chunk_ids) if where.exists() else None
+                    if not isinstance(done, tuple):
+                        write_atomically(where, lambda tmp: _write_chunk(tmp, key, index, chunk_ids, *found))
                 status["computed"] += 1
             tokens.append(found[0])
             docs.append(found[1])

@@ -248,3 +248,20 @@ def test_top_words_and_term_trend(tiny_classifier, frame):
     expected = we.groupby("year")["score"].sum() / words.groupby("year")["doc_id"].nunique()
     got = trend[trend["terms"] == "we"].set_index("year")["score_per_doc"]
     np.testing.assert_allclose(got.loc[expected.index], expected.fillna(0))
+
+
+def test_explain_corpus_keeps_a_chunk_another_process_finished(tiny_classifier, frame, cache, monkeypatch):
+    first = _run(tiny_classifier, frame)
+    folder = cache / "attributions" / first.attrs["cache"]["key"]
+    before = _chunk_files(folder)
+    # simulate a second process that found chunk 0 missing, computed it, and finds it written when done
+    real = corpus._read_chunk
+    calls = []
+
+    def missing_once(where, *args):
+        calls.append(where.name)
+        return "missing (simulated)" if len(calls) == 1 else real(where, *args)
+
+    monkeypatch.setattr(corpus, "_read_chunk", missing_once)
+    again = _run(tiny_classifier, frame)
+    assert again.attrs["cache"]["computed"] == 1 and _chunk_files(folder) == before
