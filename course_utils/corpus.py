@@ -379,7 +379,8 @@ def top_words(words: pd.DataFrame, by: str | None = "party", *, k: int = 10, min
 
     Returns:
         DataFrame ``<by>, direction`` ("for"/"against" the target), ``rank`` (1 = strongest), ``term,
-        mean_score, n, n_docs``.
+        mean_score, n, n_docs``: at most ``k`` terms per group and direction, "for" terms with a positive
+        mean score, "against" terms with a negative one (fewer than ``k`` when there are not enough).
     """
     keys = [by] if by else []
     stats = words.groupby(keys + ["term"], sort=True).agg(
@@ -387,7 +388,8 @@ def top_words(words: pd.DataFrame, by: str | None = "party", *, k: int = 10, min
     stats = stats[stats["n_docs"] >= min_docs]
     parts = []
     for direction, ascending in (("for", False), ("against", True)):
-        ranked = stats.sort_values(keys + ["mean_score", "term"], ascending=[True] * len(keys) + [ascending, True])
+        signed = stats[stats["mean_score"] > 0] if direction == "for" else stats[stats["mean_score"] < 0]
+        ranked = signed.sort_values(keys + ["mean_score", "term"], ascending=[True] * len(keys) + [ascending, True])
         top = ranked.groupby(keys, sort=True).head(k) if keys else ranked.head(k)
         top = top.assign(direction=direction)
         top["rank"] = top.groupby(keys, sort=False).cumcount() + 1 if keys else np.arange(1, len(top) + 1)
