@@ -167,3 +167,18 @@ def test_r_friendly_round_trip_keeps_missing_values():
     assert n_na == 1
     assert back["year"].iloc[0] == 1982 and np.isnan(back["year"].iloc[1])
     assert back["ok"].tolist() == [True, False]
+
+
+def test_r_check_without_r_on_path_in_a_fresh_process(tmp_path):
+    """A real "no R" machine: PATH without R and no R_HOME (in a subprocess, since R may be running here)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"R_HOME", "COURSE_REQUIRE_R", "COURSE_DISABLE_R"}}
+    env["PATH"] = str(tmp_path)  # an empty folder: no R, no Rscript
+    code = "from course_utils.r_bridge import r_check; ok, why = r_check(); print(ok); print(why)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    ok, why = out.stdout.splitlines()[:2]
+    assert ok == "False" and "no `R` on PATH" in why and "apt-get install" in why
