@@ -111,12 +111,13 @@ def attribute(
 
     b = input_ids.shape[0]
     run = _Path(model, x_base, diff, mask, token_type_ids, targets, output, internal_batch_size)
-    if auto:
-        scores, used, passes = _adaptive(run, f_input, f_base, rule, tolerance, atol, max_steps)  # (b, s), (b,), (b,)
-    else:
-        scores = _fixed(run, torch.arange(b, device=device), int(n_steps), rule)  # (b, s)
-        used = torch.full((b,), int(n_steps), dtype=torch.long)
-        passes = used + 2
+    with _frozen(model):  # gradients with respect to the inputs only
+        if auto:
+            scores, used, passes = _adaptive(run, f_input, f_base, rule, tolerance, atol, max_steps)  # (b, s), (b,), (b,)
+        else:
+            scores = _fixed(run, torch.arange(b, device=device), int(n_steps), rule)  # (b, s)
+            used = torch.full((b,), int(n_steps), dtype=torch.long)
+            passes = used + 2
     error = (scores.sum(1) - delta).abs()  # (b,)
     ok = (error <= tolerance * delta.abs()) | (error <= atol)  # (b,)
     if auto and not ok.all():
