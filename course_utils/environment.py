@@ -166,7 +166,7 @@ def setup(seed: int = 42, *, check_r: bool = True, check_hub: bool = True, verbo
 
     Args:
         seed: seed for python, numpy and torch (default 42).
-        check_r: try to start R through rpy2 (about a second when R is there).
+        check_r: try to start R through rpy2 and look for the course's R packages (about a second).
         check_hub: probe the model hub (at most ~2 s; skipped when ``HF_HUB_OFFLINE=1``).
         verbose: print the report.
 
@@ -180,7 +180,12 @@ def setup(seed: int = 42, *, check_r: bool = True, check_hub: bool = True, verbo
         import torch
 
         gpu_name = torch.cuda.get_device_name(0)
-    r_ok, r_message = r_status() if check_r else (False, "not checked")
+    if check_r:
+        from .r_bridge import r_check  # R, rpy2 and the R packages the course uses
+
+        r_ok, r_message = r_check()
+    else:
+        r_ok, r_message = False, "not checked"
     report = EnvironmentReport(
         seed=seed,
         device=str(device),
