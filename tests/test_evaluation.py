@@ -373,16 +373,23 @@ def test_sanity_check_rejects_models_without_layers(key_model, packaged_tokenize
 
 
 # ------------------------------------------------------------------------------------------------ cost
-def test_cost_table_counts_passes(tiny_classifier):
+@pytest.mark.parametrize("memory", ["rss", "torch"])
+def test_cost_table_counts_passes(tiny_classifier, memory):
     tokenizer, model = tiny_classifier
     texts = ["the nation is strong", "taxes"]
-    cost = ev.cost_table(model, tokenizer, texts, {"ig": {"n_steps": 4}, "loo": {}})
+    cost = ev.cost_table(model, tokenizer, texts, {"ig": {"n_steps": 4}, "loo": {}}, memory=memory)
     assert list(cost.index) == ["ig", "loo"]
     assert cost.loc["ig", "backward_passes_per_doc"] == 4
     n_tokens = [len(tokenizer(t)["input_ids"]) - 2 for t in texts]
     assert cost.loc["loo", "forward_passes_per_doc"] == pytest.approx(np.mean(n_tokens) + 1)
     assert cost.loc["loo", "backward_passes_per_doc"] == 0
     assert (cost["seconds_per_doc"] > 0).all() and (cost["peak_memory_mb"] >= 0).all()
+
+
+def test_cost_table_rejects_unknown_memory(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    with pytest.raises(ValueError, match="memory='gpu'"):
+        ev.cost_table(model, tokenizer, ["taxes"], ["loo"], memory="gpu")
 
 
 def test_measure_peak_memory_sees_a_large_tensor():

@@ -3,9 +3,10 @@
 Measured in the running process on a small sample, so the numbers are indicative (other programs share the
 CPU). ``benchmarks/attribution_memory.py`` measures each method in a fresh process over text lengths.
 
-Peak memory is the most tensor memory torch held at once during the call, above what it held before
-(:func:`measure_peak_memory`: torch's profiler on the CPU, ``torch.cuda.max_memory_allocated`` on a GPU).
-The process's resident memory (RSS) would not show it: memory freed by earlier calls is reused.
+Peak memory is, by default, the rise of the process's resident memory during the call
+(:func:`course_utils.benchmarking.measure`, as in notebook 04 and the benchmarks); ``memory="torch"`` counts
+torch's own tensor memory instead (:func:`measure_peak_memory`: torch's profiler on the CPU,
+``torch.cuda.max_memory_allocated`` on a GPU), which is deterministic and leaves out the allocator's slack.
 
 Taught in notebook 05 (evaluating explanations).
 """
@@ -56,22 +57,32 @@ def _backward_passes(method: str, documents: pd.DataFrame) -> np.ndarray:
     return passes - 2 if method == "ig" else np.zeros(len(documents))
 
 
+MEMORY = ("rss", "torch")
+
+
 def cost_table(model, tokenizer, texts, methods: Mapping[str, dict] | Sequence[str] = ("ig", "loo", "atman"), *,
-               warm_up: bool = True) -> pd.DataFrame:
-    """Time, passes and peak memory of each method on ``texts`` (a small sample: each runs twice —
-    once timed, once under the memory profiler, which slows it down).
+               memory: str = "rss", warm_up: bool = True) -> pd.DataFrame:
+    """Time, passes and peak memory of each method on ``texts`` (a small sample: each method runs once).
 
     Args:
         model, tokenizer: the classifier and its tokenizer.
         texts: what :func:`course_utils.attribution.explain` accepts.
         methods: method names, or ``{name: options}`` (e.g. ``{"ig": {"n_steps": 16}, "loo": {}}``).
+        memory: ``"rss"`` (default): the rise of the process's resident memory, measured by
+            :func:`course_utils.benchmarking.measure` as in notebook 04 and ``benchmarks/`` (includes the
+            allocator's slack; varies a little from run to run); ``"torch"``: torch's own tensor memory
+            (:func:`measure_peak_memory`; deterministic, the time then includes the profiler's overhead).
         warm_up: first explain one text with each method, untimed (one-off start-up costs).
 
     Returns:
         DataFrame indexed by method: ``n_docs, seconds_per_doc, forward_passes_per_doc,
         backward_passes_per_doc, peak_memory_mb``. Forward passes are counted per sequence (IG: one per
-        quadrature point, each followed by a backward pass). Taught in notebook 05.
+        quadrature point, each followed by a backward pass, plus f(x) and f(x′)). Taught in notebook 05.
     """
+    from ..benchmarking import measure
+
+    if memory not in MEMORY:
+        raise ValueError(f"memory={memory!r} is not supported; choose one of {MEMORY}")
     if isinstance(methods, str):
         methods = {methods: {}}
     elif not isinstance(methods, Mapping):
@@ -82,10 +93,14 @@ def cost_table(model, tokenizer, texts, methods: Mapping[str, dict] | Sequence[s
     for name, opts in methods.items():
         if warm_up:
             explain(model, tokenizer, first, name, progress=False, **opts)
-        start = time.perf_counter()
-        table = explain(model, tokenizer, texts, name, progress=False, **opts)
-        seconds = time.perf_counter() - start
-        _, peak = measure_peak_memory(lambda: explain(model, tokenizer, texts, name, progress=False, **opts), device)
+        run = lambda: explain(model, tokenizer, texts, name, progress=False, **opts)  # noqa: E731
+        if memory == "rss":
+            result = measure(run)
+            table, seconds, peak = result.result, result.seconds, result.peak_mb
+        else:
+            start = time.perf_counter()
+            table, peak = measure_peak_memory(run, device)
+            seconds = time.perf_counter() - start
         docs = table.attrs["documents"]
         forward = docs["forward_passes"].to_numpy(dtype=float) if "forward_passes" in docs else np.full(len(docs), np.nan)
         rows.append({"method": name, "n_docs": len(docs), "seconds_per_doc": seconds / len(docs),
