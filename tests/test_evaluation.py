@@ -423,6 +423,12 @@ def test_metrics_reject_bad_tables(key_model, packaged_tokenizer, table, error, 
         ev.aopc_comprehensiveness(key_model, packaged_tokenizer, table, progress=False)
 
 
+def test_metrics_reject_a_foreign_tokenizer(key_model, packaged_tokenizer, key_tables):
+    foreign = key_tables.assign(token=key_tables["token"].where(key_tables["special"], "▁wörtchen"))
+    with pytest.raises(ValueError, match="does not know"):
+        ev.deletion_curve(key_model, packaged_tokenizer, foreign, progress=False)
+
+
 def test_aopc_rejects_zero_bin(key_model, packaged_tokenizer, key_tables):
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         ev.aopc_sufficiency(key_model, packaged_tokenizer, key_tables, bins=[0.0, 0.1], progress=False)

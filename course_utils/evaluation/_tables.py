@@ -115,7 +115,12 @@ def documents(table: pd.DataFrame, tokenizer, level: str = "token") -> list[Docu
     """
     out = []
     for (method, doc_id), rows in table.groupby(["method", "doc_id"], sort=False):
-        ids = tokenizer.convert_tokens_to_ids(rows["token"].tolist())
+        tokens = rows["token"].tolist()
+        ids = tokenizer.convert_tokens_to_ids(tokens)
+        unknown = [t for t, i in zip(tokens, ids) if i == tokenizer.unk_token_id and t != tokenizer.unk_token]
+        if unknown:
+            raise ValueError(f"doc_id {doc_id} ({method}) has tokens this tokenizer does not know, e.g. {unknown[:3]}: "
+                             "evaluate with the tokenizer that made the explanation")
         input_ids = torch.tensor(ids, dtype=torch.long)  # (n,)
         word_ids = torch.tensor(rows["word_id"].to_numpy(), dtype=torch.long)  # (n,)
         word_ids = word_ids.masked_fill(torch.tensor(rows["special"].to_numpy(dtype=bool)), -1)
