@@ -126,12 +126,29 @@ def r_status() -> tuple[bool, str]:
         return False, f"no `R` on PATH. {R_INSTALL_HINT}"
     if importlib.util.find_spec("rpy2") is None:
         return False, "R is installed but rpy2 is not: RPY2_CFFI_MODE=ABI pip install 'explaining-bert[r]'"
-    os.environ.setdefault("RPY2_CFFI_MODE", "ABI")
     try:
-        import rpy2.robjects  # noqa: F401  (starts the embedded R)
+        start_r()
     except Exception as exc:  # rpy2 raises many kinds of errors when R is broken
         return False, f"rpy2 could not start R ({type(exc).__name__}: {exc}). {R_INSTALL_HINT}"
     return True, "ready"
+
+
+def start_r() -> None:
+    """Start the embedded R (``import rpy2.robjects``) without leaking R's settings to child processes.
+
+    R's start-up puts ``/usr/lib/x86_64-linux-gnu`` (Debian) on ``LD_LIBRARY_PATH``; a Python started later
+    from this process (a Jupyter kernel, ``!pip``) would then load the system's libpython and fail to import
+    ``ssl``. The variable is restored once R runs; R itself has already loaded its libraries.
+    """
+    os.environ.setdefault("RPY2_CFFI_MODE", "ABI")
+    saved = os.environ.get("LD_LIBRARY_PATH")
+    try:
+        import rpy2.robjects  # noqa: F401  (starts the embedded R)
+    finally:
+        if saved is None:
+            os.environ.pop("LD_LIBRARY_PATH", None)
+        else:
+            os.environ["LD_LIBRARY_PATH"] = saved
 
 
 def seed_everything(seed: int = 42) -> None:

@@ -75,3 +75,15 @@ def test_r_status_without_r_says_how_to_install(monkeypatch):
 @pytest.mark.skipif(os.environ.get("COURSE_REQUIRE_R") != "1", reason="R is required only where COURSE_REQUIRE_R=1 (CI)")
 def test_r_status_with_r_installed():
     assert environment.r_status() == (True, "ready")
+
+
+@pytest.mark.skipif(not environment.r_status()[0], reason="needs R and rpy2")
+def test_start_r_leaves_child_processes_a_working_python():
+    import subprocess
+    import sys
+
+    before = os.environ.get("LD_LIBRARY_PATH")
+    environment.start_r()
+    assert os.environ.get("LD_LIBRARY_PATH") == before
+    child = subprocess.run([sys.executable, "-c", "import ssl"], capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr  # a Jupyter kernel started after R must import ssl

@@ -11,6 +11,17 @@ import pytest
 
 from course_utils import widgets
 
+
+@pytest.fixture(autouse=True)
+def _html_display(monkeypatch):
+    """Output.append_display_data formats with the process's IPython shell; IPython's *test* shell (started
+    by other test modules, e.g. test_r_bridge) formats text/plain only, unlike Jupyter and Colab."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    if InteractiveShell.initialized():
+        formatter = InteractiveShell.instance().display_formatter
+        monkeypatch.setattr(formatter, "active_types", sorted({*formatter.active_types, "text/html"}))
+
 TEXT = "We will cut taxes and strengthen our families."
 
 
