@@ -76,12 +76,22 @@ def save_figure(fig: Figure, name: str, out_dir: str | os.PathLike) -> list[Path
     if not re.fullmatch(r"[\w.-]+", name):
         raise ValueError(f"name={name!r}: use letters, digits, '_', '-' or '.', e.g. 'bert_input_embeddings'")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    return list(write_png_svg(fig, out / name))
+
+
+def write_png_svg(fig: Figure, stem: Path, *, dpi: int = PNG_DPI, **style) -> tuple[Path, Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` without dates or versions and with a fixed SVG hash salt.
+
+    The one place that makes the course's figure files reproducible (``viz.save`` uses it too); ``style``
+    goes to ``Figure.savefig`` (e.g. ``bbox_inches="tight"``). Folders are created.
+    """
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, svg = stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg"
+    style = {"facecolor": "white", **style}
     with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}):
-        fig.savefig(png, dpi=PNG_DPI, metadata={"Software": None}, facecolor="white")
-        fig.savefig(svg, metadata={"Date": None, "Creator": None}, facecolor="white")
-    return [png, svg]
+        fig.savefig(png, dpi=dpi, metadata={"Software": None}, **style)
+        fig.savefig(svg, metadata={"Date": None, "Creator": None}, **style)
+    return png, svg
 
 
 # ------------------------------------------------------------------------------------- the input diagram

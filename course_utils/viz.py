@@ -32,7 +32,6 @@ MARK_SHARE = 0.25  # |score| >= MARK_SHARE * vmax gets the sign mark (bold/solid
 DARK_TEXT_SHARE = 0.6  # above this share of the scale the background is dark enough for white text
 LEVELS = ("token", "word")
 REQUIRED_COLUMNS = ("doc_id", "position", "token", "word_id", "score", "method")
-SVG_HASHSALT = "explaining-bert"
 
 __all__ = [
     "score_color",
@@ -592,7 +591,6 @@ def save(fig, path: str | Path, *, dpi: int = 150) -> tuple[Path, Path]:
     Returns:
         ``(png_path, svg_path)``. Taught in notebook 03.
     """
-    import matplotlib
     from matplotlib.figure import Figure
 
     if not isinstance(fig, Figure):
@@ -602,10 +600,4 @@ def save(fig, path: str | Path, *, dpi: int = 150) -> tuple[Path, Path]:
     path = Path(path)
     if path.suffix.lower() in (".png", ".svg"):
         path = path.with_suffix("")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = path.parent / (path.name + ".png"), path.parent / (path.name + ".svg")
-    style = {"bbox_inches": "tight", "pad_inches": 0.05, "facecolor": "white"}
-    with matplotlib.rc_context({"svg.hashsalt": SVG_HASHSALT, "svg.fonttype": "path"}):
-        fig.savefig(png, dpi=dpi, metadata={"Software": None}, **style)
-        fig.savefig(svg, metadata={"Date": None, "Creator": None}, **style)
-    return png, svg
+    return _figures.write_png_svg(fig, path, dpi=dpi, bbox_inches="tight", pad_inches=0.05)
