@@ -50,7 +50,8 @@ def execute_notebook(path: Path, out_dir: Path, *, timeout: int = 1800, kernel_n
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(path), as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, resources={"metadata": {"path": str(path.parent)}},
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel start-up chatter in the log
     start = time.perf_counter()
     error = None
     try:
