@@ -184,8 +184,8 @@ def test_explain_bad_input_raises_before_work(tiny_classifier, case):
 
 def test_explain_unknown_method_lists_choices(tiny_classifier):
     tokenizer, model = tiny_classifier
-    with pytest.raises(ValueError, match=r"method='shap' is not supported; choose one of \['ig'"):
-        explain(model, tokenizer, TEXTS, "shap")
+    with pytest.raises(ValueError, match=r"method='gradcam' is not supported; choose one of \['ig', 'loo', 'atman', 'shap', 'lime'\]"):
+        explain(model, tokenizer, TEXTS, "gradcam")
 
 
 def test_explain_unknown_option_lists_options(tiny_classifier):

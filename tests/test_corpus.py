@@ -173,7 +173,7 @@ def test_explain_corpus_per_row_target(tiny_classifier, frame):
     ({"chunk_size": 0}, ValueError, "chunk_size=0 must be at least 1"),
     ({"chunk_size": 2.5}, TypeError, "chunk_size must be an int"),
     ({"target": ["Democratic"]}, ValueError, "target has 1 entries but frame has 10 rows"),
-    ({"method": "shap"}, ValueError, "not supported"),
+    ({"method": "gradcam"}, ValueError, "not supported"),
     ({"n_step": 3}, TypeError, "unknown option"),
 ])
 def test_explain_corpus_bad_input(tiny_classifier, frame, kwargs, error, match):

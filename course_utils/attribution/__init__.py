@@ -6,9 +6,15 @@
     word_scores(table)            # WordPieces summed into words
 
 Methods (:data:`SUPPORTED_METHODS`): ``"ig"`` integrated gradients (notebook 03), ``"loo"`` leave-one-out
-occlusion and ``"atman"`` attention manipulation (notebook 04). Each lives in a private module exposing
+occlusion and ``"atman"`` attention manipulation (notebook 04), and the model-agnostic ``"shap"`` (the shap
+library's Partition explainer, Owen values of words) and ``"lime"`` (the lime library's local linear
+surrogate over words). Each lives in a private module exposing
 ``attribute(model, batch, targets, *, <options>) -> (scores, diagnostics)``; :func:`explain` only
 coordinates: check inputs → encode → length-sorted batches → the method → the tidy table.
+
+SHAP and LIME explain *words*, not WordPieces: each word's score is shared equally by its WordPieces, so
+``word_scores(table)`` returns their word scores exactly, and ``documents(table)["granularity"]`` says
+``"word"``. Their scores, like LOO's default, are changes in the target's probability.
 
 Taught in notebook 03 (integrated gradients); used in notebooks 04–07.
 """
@@ -38,7 +44,7 @@ AUTO_PROGRESS = 20  # progress=None shows a bar above this many texts
 class _Methods(Mapping):
     """Method name → its ``attribute`` function, imported on first use (a broken module breaks only its method)."""
 
-    _modules = {"ig": "._ig", "loo": "._loo", "atman": "._atman"}
+    _modules = {"ig": "._ig", "loo": "._loo", "atman": "._atman", "shap": "._shap", "lime": "._lime"}
 
     def __getitem__(self, name: str):
         if name not in self._modules:
@@ -92,7 +98,7 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
             mode for the call and restored afterwards.
         tokenizer: its fast tokenizer (from the same checkpoint).
         texts: a string, a list/tuple of strings, or a pandas Series such as ``df["text"]``.
-        method: ``"ig"`` (default), ``"loo"`` or ``"atman"`` — see :data:`SUPPORTED_METHODS`.
+        method: ``"ig"`` (default), ``"loo"``, ``"atman"``, ``"shap"`` or ``"lime"`` — see :data:`SUPPORTED_METHODS`.
         target: the class to explain: None (default: each text's predicted class), a label name
             (``"Republican"``), a class index, or a list with one of those per text.
         batch_size: documents per batch (batches are sorted by length, so padding is minimal).
@@ -100,7 +106,8 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
         max_length: tokens per text (default the model's maximum, 512 for BERT); longer texts are
             truncated with one warning saying how many tokens were dropped from which texts.
         **options: the method's own options, e.g. for ``"ig"`` ``n_steps``, ``baseline``, ``quadrature``,
-            ``output``, ``tolerance``, ``normalize`` (see :func:`integrated_gradients`);
+            ``output``, ``tolerance``, ``normalize`` (see :func:`integrated_gradients`); for ``"shap"``
+            ``max_evals``, ``seed``; for ``"lime"`` ``num_samples``, ``kernel_width``, ``seed``;
             :func:`method_options` lists them.
 
     Returns:
@@ -113,7 +120,9 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
         ``prediction`` (predicted label), ``probability`` (the model's probability of the target class on
         the unaltered text). ``table.attrs["documents"]`` is a DataFrame with one row per document
         (``doc_id, n_tokens, n_dropped, method, target, target_label, prediction, probability`` + the
-        method's diagnostics, for IG ``f_input, f_baseline, completeness_error, relative_error, n_steps``…);
+        method's diagnostics, for IG ``f_input, f_baseline, completeness_error, relative_error, n_steps``…,
+        for SHAP ``granularity, base_value, f_input, additivity_error, forward_passes``…, for LIME
+        ``granularity, intercept, r2, local_prediction, forward_passes``…);
         ``table.attrs["options"]`` the options used. Use :func:`concat` to stack tables (``pd.concat``
         cannot compare the DataFrames kept in ``attrs``).
 

@@ -1,0 +1,154 @@
+"""SHAP for text: Owen values of a document's words from the ``shap`` library's Partition explainer.
+
+Written on top of ``shap.explainers.Partition`` with its ``shap.maskers.Text`` masker (Lundberg & Lee, NeurIPS
+2017). The words of a document are the players of a game whose payoff is the target's probability when
+only some words are visible (the hidden ones replaced by one ``[MASK]`` each):
+
+    v(S) = p(target | text with the words outside S masked)
+
+Shapley values share v(all) − v(none) = f(x) − f(all masked) among the words by averaging each word's
+marginal contribution over coalitions. The Partition explainer restricts the coalitions to a hierarchy of
+words (the masker's tree: pieces of a phrase merge first, commas and sentence ends last) and returns the
+Owen values of that hierarchy. It descends the tree from the whole text, always expanding the node whose
+output changes most, until ``max_evals`` model evaluations are spent; a node it does not expand passes its
+credit down to its words in proportion to their number. So, whatever the budget,
+
+    Σ_words score = f(x) − base_value        (additivity: ``additivity_error`` ≈ 1e-16 in the documents table)
+
+where ``base_value`` = p(target | every word masked). Scores are in probability units, like leave-one-out
+with ``measure="probability"``: positive = the word supports the target class.
+
+Units: SHAP's players are *words* (see :mod:`._words`): a word's score is shared equally by its WordPieces
+in the table, so ``word_scores(table)`` gives back SHAP's values; [CLS]/[SEP] get 0; the per-document
+table says ``granularity == "word"``.
+
+Cost: one evaluation per coalition, batched — each call from shap to the model is one forward pass over
+≤ ``internal_batch_size`` texts. ``max_evals="auto"`` spends ``min(500, max(100, 10 · n_words))`` (shap's
+own default is a flat 500); the full tree costs about n_words² evaluations.
+
+Determinism: shap breaks ties in its priority queue with numpy's global random generator; it is seeded
+with ``seed`` for each document (and its previous state restored), so reruns are identical.
+
+Taught in notebook 04 (masking attribution) beside leave-one-out and AtMan; evaluated in notebook 05.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from ._words import (GRANULARITY, TextClassifier, WordDocument, check_positive_int, check_seed, eval_mode,
+                     require_tokenizer, word_documents)
+
+MIN_EVALS = 4
+
+
+def import_shap():
+    """The ``shap`` module, imported without the deprecation notices its plotting colours raise on import."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        import shap
+    return shap
+
+
+def auto_max_evals(n_words: int) -> int:
+    """The budget ``max_evals="auto"`` gives a document of ``n_words`` words: ``min(500, max(100, 10·n_words))``."""
+    return int(min(500, max(100, 10 * n_words)))
+
+
+def check_max_evals(max_evals) -> int | str:
+    """``"auto"`` or an int ≥ 4 (SHAP needs f(x), f(∅) and at least one split of the text)."""
+    if isinstance(max_evals, str):
+        if max_evals != "auto":
+            raise ValueError(f"max_evals={max_evals!r} is not supported; give 'auto' or an integer ≥ {MIN_EVALS}")
+        return max_evals
+    return check_positive_int(max_evals, "max_evals", MIN_EVALS)
+
+
+def text_masker(tokenizer):
+    """shap's Text masker over space-separated words: each hidden word becomes one ``[MASK]`` (not collapsed)."""
+    return import_shap().maskers.Text(r" ", mask_token=tokenizer.mask_token, collapse_mask_token=False)
+
+
+def shap_words(doc: WordDocument, classifier: TextClassifier, masker, max_evals: int, batch_size: int,
+               seed: int) -> tuple[np.ndarray, float]:
+    """SHAP values ``(n_words,)`` of one document's words and the base value p(target | all masked)."""
+    shap = import_shap()
+    if len(doc) == 1:  # the Partition tree needs two words; with one, its value is f(x) − f([MASK])
+        f_x, f_none = classifier([doc.text, classifier.tokenizer.mask_token])
+        return np.array([f_x - f_none]), float(f_none)
+    explainer = shap.explainers.Partition(classifier, masker)
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        result = explainer([doc.text], max_evals=max_evals, batch_size=batch_size, silent=True)
+    finally:
+        np.random.set_state(state)
+    values = np.asarray(result.values[0], dtype=np.float64).reshape(-1)  # (n_words,)
+    if len(values) != len(doc):
+        raise RuntimeError(f"shap split the text into {len(values)} parts but it has {len(doc)} words; "
+                           "please report this text")
+    return values, float(np.asarray(result.base_values[0]).reshape(-1)[0])
+
+
+def attribute(
+    model,
+    batch: dict[str, torch.Tensor],
+    targets: torch.Tensor,
+    *,
+    max_evals: int | str = "auto",
+    internal_batch_size: int = 32,
+    seed: int = 0,
+    tokenizer=None,
+) -> tuple[torch.Tensor, dict[str, list]]:
+    """SHAP (Partition explainer, Owen values) scores for a padded batch of documents.
+
+    Args:
+        model: a ``…ForSequenceClassification`` model.
+        batch: ``input_ids``, ``attention_mask`` (``token_type_ids``) and ``word_ids`` ``(b, s)`` (word index
+            per token, -1 for [CLS]/[SEP] and padding), as :func:`explain` builds them.
+        targets: LongTensor ``(b,)`` the class to explain per document.
+        max_evals: model evaluations per document, or ``"auto"`` (default: ``min(500, max(100, 10·n_words))``).
+            More evaluations = closer to the exact Owen values (the full tree needs about n_words²).
+        internal_batch_size: texts per forward pass (shap asks for coalitions in pairs, so at least 2 per pass).
+        seed: seeds shap's tie-breaking for every document (reruns are identical).
+        tokenizer: the model's tokenizer (``explain()`` passes it); needed to rebuild and re-read the text.
+
+    Returns:
+        ``(scores, diagnostics)``: scores FloatTensor ``(b, s)`` on the CPU — a word's SHAP value split
+        equally over its WordPieces, 0 at [CLS]/[SEP] and padding. diagnostics, one entry per document:
+        ``granularity`` ("word"), ``n_words``, ``max_evals`` (the budget), ``forward_passes`` (sequences the
+        model evaluated for shap), ``model_calls`` (batched forward passes), ``base_value``
+        (p(target | all words masked)), ``f_input`` (p(target | text)), ``additivity_error``
+        (f_input − base_value − Σ scores).
+    """
+    tokenizer = require_tokenizer(tokenizer, "shap")
+    max_evals = check_max_evals(max_evals)
+    internal_batch_size = check_positive_int(internal_batch_size, "internal_batch_size")
+    seed = check_seed(seed)
+    pair_batch = max(2, internal_batch_size - internal_batch_size % 2)  # shap adds coalitions two at a time
+    masker = text_masker(tokenizer)
+    scores = torch.zeros(batch["input_ids"].shape)  # (b, s)
+    diagnostics: dict[str, list] = {k: [] for k in ("granularity", "n_words", "max_evals", "forward_passes",
+                                                    "model_calls", "base_value", "f_input", "additivity_error")}
+    with eval_mode(model):
+        for d, (doc, target) in enumerate(zip(word_documents(batch, tokenizer), targets.tolist())):
+            doc.check_round_trip(tokenizer, "shap")
+            budget = auto_max_evals(len(doc)) if max_evals == "auto" else max_evals
+            classifier = TextClassifier(model, tokenizer, internal_batch_size=internal_batch_size, target=target)
+            values, base = shap_words(doc, classifier, masker, budget, pair_batch, seed)
+            used, calls = classifier.n_texts, classifier.n_calls
+            f_input = float(classifier([doc.text])[0])
+            scores[d] = doc.spread(values, scores.shape[1])
+            diagnostics["granularity"].append(GRANULARITY)
+            diagnostics["n_words"].append(len(doc))
+            diagnostics["max_evals"].append(budget)
+            diagnostics["forward_passes"].append(used)
+            diagnostics["model_calls"].append(calls)
+            diagnostics["base_value"].append(base)
+            diagnostics["f_input"].append(f_input)
+            diagnostics["additivity_error"].append(f_input - base - float(values.sum()))
+    return scores, diagnostics

@@ -1,0 +1,162 @@
+"""Words as the units of the model-agnostic methods (SHAP and LIME), and the text classifier they call.
+
+SHAP's Text masker and LIME's ``LimeTextExplainer`` perturb *strings*: they split a text into units, hide
+some of them and ask a function for the model's probabilities on the altered strings. Their units must be
+the table's words, or their scores could not be put on the table's rows. So each document is turned back
+into a string whose space-separated parts are exactly its BERT words (``word_id`` 0, 1, … of the table):
+
+    [CLS] we will defend our freedom , and un ##bel ##ie ##va ##bly … [SEP]
+    → "we will defend our freedom , and unbelievably …"       (WordPieces of a word joined, words by spaces)
+
+BERT's pre-tokenizer splits on whitespace *and* punctuation, so "freedom," is two words ("freedom" and
+","), while a plain ``\\W+`` split (LIME's default) would drop the comma and a whitespace split of the raw
+text would keep "freedom," together. Splitting the rebuilt string on single spaces gives back the BERT words
+one for one; the tokenizer reads it back into the very same input ids (checked for every document).
+A hidden word is replaced by one ``[MASK]`` token (however many WordPieces it had).
+
+Scores come back per word and are written onto the table's WordPieces with
+:func:`course_utils.attribution._masking.spread`: a word's score is shared equally by its pieces, so
+``word_scores(table)`` returns exactly the method's own word scores. [CLS]/[SEP] get 0.
+
+Taught in notebook 04 (masking attribution: SHAP and LIME beside leave-one-out and AtMan).
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from ._masking import documents, spread
+
+GRANULARITY = "word"
+
+
+def check_positive_int(value, name: str, minimum: int = 1) -> int:
+    """``value`` as an int ≥ ``minimum``; TypeError for other types, ValueError below the minimum."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} ({value!r})")
+    if value < minimum:
+        raise ValueError(f"{name}={value} is too small: use an integer ≥ {minimum}")
+    return int(value)
+
+
+def check_seed(seed) -> int:
+    """The seed as a non-negative int (numpy's generators take 0 … 2**32 − 1)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__} ({seed!r})")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed={seed} must be between 0 and 2**32 − 1")
+    return int(seed)
+
+
+def require_tokenizer(tokenizer, method: str):
+    """The tokenizer, or a TypeError saying that this method needs it."""
+    if tokenizer is None or not callable(tokenizer):
+        raise TypeError(f"method {method!r} perturbs text and needs the model's tokenizer: call it through "
+                        f"explain(model, tokenizer, texts, {method!r}) or pass tokenizer=")
+    return tokenizer
+
+
+class WordDocument:
+    """One document of a padded batch as words: the rebuilt text and which positions belong to which word.
+
+    Attributes:
+        positions: LongTensor ``(n_d,)`` — the document's real positions in the padded batch.
+        words: ``list[str]`` of length ``n_words``, the BERT words in order (WordPieces joined).
+        groups: BoolTensor ``(n_words, n_d)`` — row k marks the WordPieces of word k.
+        text: the words joined by single spaces (what SHAP and LIME perturb).
+    """
+
+    def __init__(self, tokenizer, positions: torch.Tensor, row: dict[str, torch.Tensor], word_ids: torch.Tensor):
+        ids = row["input_ids"].tolist()  # (n_d,)
+        wids = word_ids.tolist()  # (n_d,) -1 at [CLS]/[SEP]
+        order = sorted({w for w in wids if w >= 0})
+        tokens = tokenizer.convert_ids_to_tokens(ids)
+        self.positions = positions
+        self.words = [tokenizer.convert_tokens_to_string([t for t, w in zip(tokens, wids) if w == k]).strip()
+                      for k in order]
+        wid = torch.as_tensor(wids)
+        self.groups = wid[None, :] == torch.as_tensor(order, dtype=wid.dtype)[:, None]  # (n_words, n_d)
+        self.text = " ".join(self.words)
+        self.input_ids = ids
+        bad = [w for w in self.words if not w or any(c.isspace() for c in w)]
+        if bad:
+            raise ValueError(f"cannot rebuild the words {bad!r} as space-free strings; SHAP and LIME need words "
+                             "without spaces (is the tokenizer a BERT WordPiece tokenizer?)")
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def check_round_trip(self, tokenizer, method: str) -> bool:
+        """True if the tokenizer reads :attr:`text` back into the document's input ids; else warn and False."""
+        again = tokenizer(self.text, add_special_tokens=True)["input_ids"]
+        if list(again) == self.input_ids:
+            return True
+        warnings.warn(f"{method}: the text rebuilt from the words of a document does not tokenize back into the same "
+                      f"WordPieces ({len(again)} vs {len(self.input_ids)} tokens); {method} explains the rebuilt text "
+                      "(its f(x) is in the per-document table)", UserWarning, stacklevel=4)
+        return False
+
+    def spread(self, word_values: np.ndarray, width: int) -> torch.Tensor:
+        """Word scores ``(n_words,)`` → ``(width,)`` padded-position scores, each word's shared by its pieces."""
+        return spread(self.groups, torch.as_tensor(np.asarray(word_values), dtype=torch.float32), self.positions,
+                      width)
+
+
+@contextmanager
+def eval_mode(model):
+    """The model in eval mode (no dropout) inside the block; its previous mode afterwards, even after an error."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def word_documents(batch: dict[str, torch.Tensor], tokenizer) -> list[WordDocument]:
+    """Each document of a padded batch as a :class:`WordDocument` (needs ``batch["word_ids"]``)."""
+    if batch.get("word_ids") is None:
+        raise ValueError("SHAP and LIME explain words: the batch needs 'word_ids' (explain() provides them)")
+    return [WordDocument(tokenizer, positions, row, word_ids) for positions, row, word_ids in documents(batch)]
+
+
+class TextClassifier:
+    """The function SHAP and LIME call: strings → the model's class probabilities, in batched forward passes.
+
+    ``classifier(texts)`` tokenizes all ``texts`` (``[CLS]``/``[SEP]`` added, padded to the longest, truncated
+    at ``max_length``) and runs them through the model in chunks of ``internal_batch_size`` — one forward
+    pass per chunk, under ``torch.inference_mode()``, on the model's device.
+
+    Returns ``(n, n_labels)`` float64 probabilities, or ``(n,)`` the ``target`` column when ``target`` is set.
+    Counts ``n_texts`` (sequences evaluated) and ``n_calls`` (forward passes) as it goes.
+    """
+
+    def __init__(self, model, tokenizer, *, internal_batch_size: int = 32, target: int | None = None,
+                 max_length: int | None = None):
+        self.model, self.tokenizer, self.target = model, tokenizer, target
+        self.internal_batch_size = internal_batch_size
+        self.max_length = max_length or int(getattr(model.config, "max_position_embeddings", 512))
+        self.device = next(model.parameters()).device
+        self.n_texts = 0
+        self.n_calls = 0
+
+    def __call__(self, texts) -> np.ndarray:
+        texts = [str(t) for t in (texts.tolist() if hasattr(texts, "tolist") else texts)]
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.internal_batch_size):
+                chunk = texts[start : start + self.internal_batch_size]
+                enc = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
+                                     return_tensors="pt")
+                enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+                logits = self.model(**enc).logits.float()  # (chunk, n_labels)
+                out.append(torch.softmax(logits, dim=-1).cpu().double().numpy())
+                self.n_calls += 1
+        self.n_texts += len(texts)
+        n_labels = int(self.model.config.num_labels)
+        probs = np.concatenate(out) if out else np.zeros((0, n_labels))  # (n, n_labels)
+        return probs if self.target is None else probs[:, self.target]
