@@ -23,8 +23,9 @@ the target's probability. A negative score marks an **opposing** example.
   Captum's ``TracInCP`` gives the same numbers with one checkpoint and learning rate 1.
 
 :func:`fit_head` retrains the head as L2-regularised logistic regression with the same ``λ`` (the damping
-is then exactly the regulariser), and :func:`removal_check` tests the influence estimates by retraining it
-without the most supportive training examples.
+is then exactly the regulariser); :func:`damping_table` picks the ``λ`` whose retrained head is closest to
+the fine-tuned one; :func:`removal_check` tests the influence estimates by retraining the head without the
+most supportive training examples.
 """
 
 from __future__ import annotations
@@ -320,11 +321,15 @@ def group_share(scores, test_groups, train_groups, *, k: int = 10, test_targets=
     return out
 
 
-def group_share_figure(shares: pd.DataFrame, *, k: int | None = None, title: str | None = None):
+def group_share_figure(shares: pd.DataFrame, *, k: int | None = None, group_name: str = "group", title: str | None = None):
     """Bars per group: the share of top supporters from the test example's own group vs. the chance levels.
 
     Args:
         shares: :func:`group_share`'s table (``share_label`` drawn when present).
+        k: the number of top supporters (for the legend); group_name: what a group is (for the axis label).
+
+    Returns:
+        a matplotlib ``Figure`` (one bar group per test group, its number of test examples under its name).
     """
     from matplotlib.figure import Figure
 
@@ -343,7 +348,7 @@ def group_share_figure(shares: pd.DataFrame, *, k: int | None = None, title: str
         ax.bar(x + (i - (len(columns) - 1) / 2) * width, means[column], width, label=label, color=colour,
                alpha=1.0 if column == "share_top" else 0.6)
     ax.set_xticks(x, [f"{g}\n({counts[g]} test paragraphs)" for g in means.index], fontsize=8)
-    ax.set(ylabel="share from the same group", title=title or "Do the most supportive training examples share the group?")
+    ax.set(ylabel=f"share by the same {group_name}", title=title or f"Do the top supporters share the {group_name}?")
     ax.legend(frameon=False, fontsize=8)
     return fig
 
