@@ -22,7 +22,7 @@ METHOD_CASES = [
     pytest.param(("atman", {}), id="atman"),
     pytest.param(("atman", {"conceptual": True, "level": "word", "shift": False}), id="atman-conceptual-word"),
     pytest.param(("shap", {"max_evals": 40}), id="shap"),
-    pytest.param(("shap", {"max_evals": "auto", "internal_batch_size": 3, "seed": 7}), id="shap-auto"),
+    pytest.param(("shap", {"internal_batch_size": 3, "seed": 7}), id="shap-defaults-small-batches"),
     pytest.param(("lime", {"num_samples": 100}), id="lime"),
     pytest.param(("lime", {"num_samples": 60, "kernel_width": 10.0, "internal_batch_size": 7, "seed": 3}), id="lime-narrow"),
 ]

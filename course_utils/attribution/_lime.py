@@ -19,8 +19,11 @@ and ``split_expression`` that splits on those spaces, with ``bow=False`` so that
 its own feature (as every token is its own row in the table). A word's coefficient is shared equally by
 its WordPieces, so ``word_scores(table)`` gives back LIME's coefficients; [CLS]/[SEP] get 0.
 
-Cost: ``num_samples`` evaluations per document (default 1000), in forward passes of ``internal_batch_size``
-texts. Determinism: LIME's sampler is seeded with ``seed`` for every document, so a document's scores do
+Cost and stability: ``num_samples`` evaluations per document, in forward passes of ``internal_batch_size``
+texts (≈12 ms per evaluation for a 40-word paragraph on one CPU thread). LIME's scores are random: on 8 test
+paragraphs of the course (≈40 words), two seeds ranked the words alike at median Spearman 0.69 (min 0.22)
+with 250 samples, 0.81 (0.58) with 500 and 0.88 (0.75) with 1000 — hence the default of 1000 (≈12 s per
+paragraph); use 2000+ when single words matter, 250 for a quick look. Determinism: LIME's sampler is seeded with ``seed`` for every document, so a document's scores do
 not depend on the other documents or on the batch size, and reruns are identical.
 
 Taught in notebook 04 (masking attribution) beside leave-one-out and AtMan; evaluated in notebook 05.
@@ -85,7 +88,7 @@ def attribute(
             per token, -1 for [CLS]/[SEP] and padding), as :func:`explain` builds them.
         targets: LongTensor ``(b,)`` the class to explain per document.
         num_samples: perturbed copies per document, the text itself included (default 1000; LIME's own
-            default is 5000). Fewer = faster and noisier: see notebook 04 for how two seeds agree.
+            default is 5000). Fewer = faster and noisier (see the module docstring for how two seeds agree).
         kernel_width: width of LIME's exponential kernel on the cosine distance × 100 (LIME's default 25).
         internal_batch_size: texts per forward pass.
         seed: LIME's ``random_state`` for every document (reruns are identical).

@@ -22,9 +22,12 @@ Units: SHAP's players are *words* (see :mod:`._words`): a word's score is shared
 in the table, so ``word_scores(table)`` gives back SHAP's values; [CLS]/[SEP] get 0; the per-document
 table says ``granularity == "word"``.
 
-Cost: one evaluation per coalition, batched — each call from shap to the model is one forward pass over
-≤ ``internal_batch_size`` texts. ``max_evals="auto"`` spends ``min(500, max(100, 10 · n_words))`` (shap's
-own default is a flat 500); the full tree costs about n_words² evaluations.
+Cost: one model evaluation per coalition, batched — each call from shap to the model is one forward pass
+over ≤ ``internal_batch_size`` texts. The default budget is shap's own, ``max_evals=500``. The full tree costs
+about n_words² evaluations (≈1,560 for the 40-word test paragraphs of the course); on 12 of them, the ranks
+of the words under 500 evaluations agreed with the full tree's at median Spearman 0.95 (min 0.82), under
+1,000 at 0.99 (0.91), under 100 at 0.71 — and each evaluation costs a forward pass (≈15 ms for such a
+paragraph on one CPU thread), so 500 evaluations take about 7 s per paragraph.
 
 Determinism: shap breaks ties in its priority queue with numpy's global random generator; it is seeded
 with ``seed`` for each document (and its previous state restored), so reruns are identical.
@@ -54,17 +57,8 @@ def import_shap():
     return shap
 
 
-def auto_max_evals(n_words: int) -> int:
-    """The budget ``max_evals="auto"`` gives a document of ``n_words`` words: ``min(500, max(100, 10·n_words))``."""
-    return int(min(500, max(100, 10 * n_words)))
-
-
-def check_max_evals(max_evals) -> int | str:
-    """``"auto"`` or an int ≥ 4 (SHAP needs f(x), f(∅) and at least one split of the text)."""
-    if isinstance(max_evals, str):
-        if max_evals != "auto":
-            raise ValueError(f"max_evals={max_evals!r} is not supported; give 'auto' or an integer ≥ {MIN_EVALS}")
-        return max_evals
+def check_max_evals(max_evals) -> int:
+    """``max_evals`` as an int ≥ 4 (SHAP needs f(x), f(all masked) and at least one split of the text)."""
     return check_positive_int(max_evals, "max_evals", MIN_EVALS)
 
 
@@ -99,7 +93,7 @@ def attribute(
     batch: dict[str, torch.Tensor],
     targets: torch.Tensor,
     *,
-    max_evals: int | str = "auto",
+    max_evals: int = 500,
     internal_batch_size: int = 32,
     seed: int = 0,
     tokenizer=None,
@@ -111,8 +105,8 @@ def attribute(
         batch: ``input_ids``, ``attention_mask`` (``token_type_ids``) and ``word_ids`` ``(b, s)`` (word index
             per token, -1 for [CLS]/[SEP] and padding), as :func:`explain` builds them.
         targets: LongTensor ``(b,)`` the class to explain per document.
-        max_evals: model evaluations per document, or ``"auto"`` (default: ``min(500, max(100, 10·n_words))``).
-            More evaluations = closer to the exact Owen values (the full tree needs about n_words²).
+        max_evals: model evaluations per document (default 500, shap's default). More = closer to the exact
+            Owen values (the full tree needs about n_words²; short texts stop earlier); fewer = faster.
         internal_batch_size: texts per forward pass (shap asks for coalitions in pairs, so at least 2 per pass).
         seed: seeds shap's tie-breaking for every document (reruns are identical).
         tokenizer: the model's tokenizer (``explain()`` passes it); needed to rebuild and re-read the text.
@@ -137,15 +131,14 @@ def attribute(
     with eval_mode(model):
         for d, (doc, target) in enumerate(zip(word_documents(batch, tokenizer), targets.tolist())):
             doc.check_round_trip(tokenizer, "shap")
-            budget = auto_max_evals(len(doc)) if max_evals == "auto" else max_evals
             classifier = TextClassifier(model, tokenizer, internal_batch_size=internal_batch_size, target=target)
-            values, base = shap_words(doc, classifier, masker, budget, pair_batch, seed)
+            values, base = shap_words(doc, classifier, masker, max_evals, pair_batch, seed)
             used, calls = classifier.n_texts, classifier.n_calls
             f_input = float(classifier([doc.text])[0])
             scores[d] = doc.spread(values, scores.shape[1])
             diagnostics["granularity"].append(GRANULARITY)
             diagnostics["n_words"].append(len(doc))
-            diagnostics["max_evals"].append(budget)
+            diagnostics["max_evals"].append(max_evals)
             diagnostics["forward_passes"].append(used)
             diagnostics["model_calls"].append(calls)
             diagnostics["base_value"].append(base)
