@@ -101,7 +101,9 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
         method: ``"ig"`` (default), ``"loo"``, ``"atman"``, ``"shap"`` or ``"lime"`` — see :data:`SUPPORTED_METHODS`.
         target: the class to explain: None (default: each text's predicted class), a label name
             (``"Republican"``), a class index, or a list with one of those per text.
-        batch_size: documents per batch (batches are sorted by length, so padding is minimal).
+        batch_size: documents per batch (batches are sorted by length, so padding is minimal). SHAP and LIME
+            explain one document at a time whatever the batch (their forward passes batch the perturbed
+            texts), so ``batch_size=1`` gives them a progress bar that moves with every document.
         progress: show a tqdm bar over batches; None (default) shows it for more than 20 texts.
         max_length: tokens per text (default the model's maximum, 512 for BERT); longer texts are
             truncated with one warning saying how many tokens were dropped from which texts.
