@@ -22,8 +22,9 @@ its WordPieces, so ``word_scores(table)`` gives back LIME's coefficients; [CLS]/
 Cost and stability: ``num_samples`` evaluations per document, in forward passes of ``internal_batch_size``
 texts (≈12 ms per evaluation for a 40-word paragraph on one CPU thread). LIME's scores are random: on 8 test
 paragraphs of the course (≈40 words), two seeds ranked the words alike at median Spearman 0.69 (min 0.22)
-with 250 samples, 0.81 (0.58) with 500 and 0.88 (0.75) with 1000 — hence the default of 1000 (≈12 s per
-paragraph); use 2000+ when single words matter, 250 for a quick look. Determinism: LIME's sampler is seeded with ``seed`` for every document, so a document's scores do
+with 250 samples, 0.81 (0.58) with 500 and 0.88 (0.75) with 1000; on the 30 paragraphs of
+``benchmarks/model_agnostic.py``, 0.84 (0.55) with 1000 — hence the default of 1000 (≈12–13 s per paragraph);
+use 2000+ when single words matter, 250 for a quick look. Determinism: LIME's sampler is seeded with ``seed`` for every document, so a document's scores do
 not depend on the other documents or on the batch size, and reruns are identical.
 
 Taught in notebook 04 (masking attribution) beside leave-one-out and AtMan; evaluated in notebook 05.
