@@ -164,7 +164,7 @@ def test_attribute_auto_warns_when_max_steps_too_low(tiny_classifier):
     tokenizer, model = tiny_classifier
     batch = make_batch(tokenizer, TEXTS)
     with pytest.warns(UserWarning, match="above tolerance"):
-        _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", tolerance=1e-9, atol=0, max_steps=16)
+        _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", tolerance=1e-9, atol=0, max_steps=_ig.AUTO_START)
     assert not diag["converged"].all()
 
 

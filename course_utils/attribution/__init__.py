@@ -188,7 +188,7 @@ def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str 
         baseline: ``"pad"`` (default; every token → ``[PAD]``, ``[CLS]``/``[SEP]`` kept — the Transformers
             Interpret default), ``"mask"`` (→ ``[MASK]``), ``"zero"`` (zero vector), or a token id.
         n_steps: quadrature points per document, or ``"auto"`` (default): adaptive composite quadrature —
-            16 gradient points placed where the output changes along the path, more only for the parts of
+            18 gradient points placed where the output changes along the path, more only for the parts of
             the path where a document's completeness error is still above ``tolerance``, up to ``max_steps``.
         quadrature: ``"gauss_legendre"`` (default) or ``"riemann_trapezoid"``.
         output: explain the target's ``"prob"`` (softmax probability, default) or its ``"logit"``.
