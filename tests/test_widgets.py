@@ -75,7 +75,7 @@ BAD_INPUTS = [
     ("", "ig", None, ValueError, "empty"),
     ("   \n ", "ig", None, ValueError, "empty"),
     (None, "ig", None, TypeError, "must be a string"),
-    (TEXT, "shap", None, ValueError, "not offered"),
+    (TEXT, "gradcam", None, ValueError, "not offered"),
     (TEXT, "loo", "Green", ValueError, "Green"),
 ]
 
@@ -233,4 +233,16 @@ def test_explorer_passes_each_method_its_options(tiny_classifier):
 def test_explorer_rejects_options_for_unknown_methods(tiny_classifier):
     tokenizer, model = tiny_classifier
     with pytest.raises(ValueError, match="unknown method"):
-        widgets.explorer(model, tokenizer, [TEXT], options={"shap": {}})
+        widgets.explorer(model, tokenizer, [TEXT], options={"gradcam": {}})
+
+
+def test_explorer_offers_shap_and_lime_with_small_budgets(tiny_classifier):
+    from course_utils import widgets
+
+    tokenizer, model = tiny_classifier
+    assert {"shap", "lime"} <= set(widgets.METHODS.values())
+    assert set(widgets.DEFAULT_OPTIONS) <= set(widgets.METHODS.values())
+    for method in ("shap", "lime"):
+        result = widgets.explain_for_widget(model, tokenizer, "Taxes must be cut now.", method,
+                                            **widgets.DEFAULT_OPTIONS[method])
+        assert (result.table["method"] == method).all() and result.table["score"].abs().sum() > 0
