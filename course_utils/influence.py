@@ -37,6 +37,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .classification import _check_k
+
 METHODS: tuple[str, ...] = ("influence", "tracin")
 DEFAULT_DAMPING = 0.01
 METADATA = ("text", "president", "party", "year", "label")
@@ -101,14 +103,6 @@ def _check_classes(values, n: int, n_labels: int, name: str) -> torch.Tensor:
     if arr.min() < 0 or arr.max() >= n_labels:
         raise ValueError(f"{name} must be in 0..{n_labels - 1}, got values from {arr.min()} to {arr.max()}")
     return torch.tensor(arr, dtype=torch.int64)
-
-
-def _check_k(k, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(k).__name__} {k!r}")
-    if k < 1:
-        raise ValueError(f"{name} must be at least 1, got {k}")
-    return int(k)
 
 
 # -------------------------------------------------------------------------------------------- features
