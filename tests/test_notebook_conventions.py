@@ -26,6 +26,12 @@ def test_notebook_opens_with_colab_badge(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_readme_links_every_notebook(path):
+    readme = (path.parent.parent / "README.md").read_text(encoding="utf-8")
+    assert badge_url(path.name) in readme, f"README.md's notebook table must link {path.name} ({badge_url(path.name)})"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_first_code_cell_installs_in_colab_and_calls_setup(path):
     nb = nbformat.read(str(path), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
