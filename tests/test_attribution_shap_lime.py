@@ -3,7 +3,8 @@
 The generic tests (one row per token, targets, determinism, batch-size invariance, bad texts) run through
 conftest.METHOD_CASES; here: the words SHAP and LIME perturb line up with the tokenizer's words, SHAP's
 additivity, word scores that are the libraries' own, a key-word model whose answer is known, batched
-forwards in inference mode, and the methods' own bad options.
+forwards in inference mode, the methods' own bad options, and exact Shapley values on games whose values are
+known by hand.
 """
 
 from __future__ import annotations
@@ -161,6 +162,69 @@ def test_shap_seed_changes_only_tie_breaks(tiny_classifier):
     a = explain(model, tokenizer, TEXTS, "shap", max_evals=20, seed=0)
     b = explain(model, tokenizer, TEXTS, "shap", max_evals=20, seed=1)
     np.testing.assert_allclose(a.groupby("doc_id")["score"].sum(), b.groupby("doc_id")["score"].sum(), atol=1e-6)
+
+
+# ------------------------------------------------------------------------------ exact Shapley values
+def test_coalitions_enumerate_every_subset_once():
+    masks = _shap.coalitions(3)
+    assert masks.shape == (8, 3) and masks.dtype == bool
+    assert not masks[0].any() and masks[-1].all()  # v(∅) first, v(N) last
+    assert masks[5].tolist() == [True, False, True]  # row k holds player j iff bit j of k is 1: 5 = 0b101
+    assert len({tuple(row) for row in masks.tolist()}) == 8
+
+
+def test_exact_shapley_of_an_additive_game_is_each_players_weight():
+    weights = np.array([0.5, -1.0, 2.0, 0.25])
+    values, payoffs = _shap.exact_shapley(lambda masks: 3.0 + masks @ weights, 4)
+    np.testing.assert_allclose(values, weights, atol=1e-12)
+    assert payoffs[0] == 3.0 and payoffs[-1] == pytest.approx(3.0 + weights.sum())
+
+
+def test_exact_shapley_of_the_glove_game():
+    # player 0 holds a left glove, players 1 and 2 a right glove each; a pair is worth 1. Over the 6 orders,
+    # 0 completes a pair unless it comes first (4 of 6); 1 only in the order 0, 1, 2 (1 of 6); 2 likewise.
+    glove = lambda masks: (masks[:, 0] & (masks[:, 1] | masks[:, 2])).astype(float)
+    values, _ = _shap.exact_shapley(glove, 3)
+    np.testing.assert_allclose(values, [2 / 3, 1 / 6, 1 / 6], atol=1e-12)
+
+
+def test_exact_shapley_is_efficient_and_asks_for_all_payoffs_at_once():
+    payoffs = np.random.default_rng(0).normal(size=2**5)
+    calls = []
+    values, returned = _shap.exact_shapley(lambda masks: calls.append(masks.shape) or payoffs, 5)
+    assert calls == [(32, 5)]
+    assert values.sum() == pytest.approx(payoffs[-1] - payoffs[0], abs=1e-12)
+    np.testing.assert_array_equal(returned, payoffs)
+
+
+def test_exact_shapley_matches_the_partition_explainer_on_two_words(tiny_classifier):
+    # with two players the Partition tree is a single split, so its Owen values are the Shapley values
+    tokenizer, model = tiny_classifier
+    table = explain(model, tokenizer, ["taxes rise"], "shap", "Republican")
+    words = word_scores(table)["word"].tolist()
+    assert words == ["taxes", "rise"]
+    classifier = _words.TextClassifier(model, tokenizer, target=1)
+    values, payoffs = _shap.exact_shapley(
+        lambda masks: classifier([" ".join(w if k else tokenizer.mask_token for w, k in zip(words, keep))
+                                  for keep in masks]), 2)
+    np.testing.assert_allclose(word_scores(table)["score"], values, atol=1e-6)
+    assert documents(table)["base_value"].item() == pytest.approx(payoffs[0], abs=1e-6)
+
+
+BAD_GAMES = [
+    (lambda m: m.sum(1), 0, ValueError, r"n_players=0 is too small"),
+    (lambda m: m.sum(1), 17, ValueError, r"2\*\*17 coalitions; exact Shapley values are for at most 16"),
+    (lambda m: m.sum(1), True, TypeError, "n_players must be an integer"),
+    (lambda m: m.sum(1)[:-1], 3, ValueError, r"payoff must return 8 finite numbers .* got shape \(7,\)"),
+    (lambda m: np.full(len(m), np.nan), 2, ValueError, "with NaN/inf"),
+    ([1.0, 2.0], 1, TypeError, "payoff must be a function of the coalitions"),
+]
+
+
+@pytest.mark.parametrize("payoff, n_players, error, match", BAD_GAMES)
+def test_exact_shapley_bad_input(payoff, n_players, error, match):
+    with pytest.raises(error, match=match):
+        _shap.exact_shapley(payoff, n_players)
 
 
 # ------------------------------------------------------------------------------------------- LIME

@@ -29,6 +29,10 @@ of the words under 500 evaluations agreed with the full tree's at median Spearma
 1,000 at 0.99 (0.91), under 100 at 0.71 — and each evaluation costs a forward pass (≈15 ms for such a
 paragraph on one CPU thread), so 500 evaluations take about 7 s per paragraph.
 
+Exact Shapley values: :func:`exact_shapley` enumerates all 2^n coalitions of a small game (n ≤ 16) and
+averages the marginal contributions directly — the reference against which notebook 04 checks the Partition
+explainer's Owen values on a short sentence.
+
 Determinism: shap breaks ties in its priority queue with numpy's global random generator; it is seeded
 with ``seed`` for each document (and its previous state restored), so reruns are identical.
 
@@ -37,7 +41,9 @@ Taught in notebook 04 (masking attribution) beside leave-one-out and AtMan; eval
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -46,6 +52,7 @@ from ._words import (GRANULARITY, TextClassifier, WordDocument, check_positive_i
                      require_tokenizer, word_documents)
 
 MIN_EVALS = 4
+MAX_EXACT_PLAYERS = 16  # 2**16 = 65,536 coalitions: the most an exact computation should attempt
 
 
 def import_shap():
@@ -65,6 +72,54 @@ def check_max_evals(max_evals) -> int:
 def text_masker(tokenizer):
     """shap's Text masker over space-separated words: each hidden word becomes one ``[MASK]`` (not collapsed)."""
     return import_shap().maskers.Text(r" ", mask_token=tokenizer.mask_token, collapse_mask_token=False)
+
+
+def coalitions(n_players: int) -> np.ndarray:
+    """All 2**n coalitions of ``n_players`` as a bool array ``(2**n, n)``: row k holds player j iff bit j of k is 1.
+
+    Row 0 is the empty coalition, row 2**n − 1 the grand coalition (every player).
+    """
+    n = check_positive_int(n_players, "n_players")
+    if n > MAX_EXACT_PLAYERS:
+        raise ValueError(f"n_players={n} needs 2**{n} coalitions; exact Shapley values are for at most "
+                         f"{MAX_EXACT_PLAYERS} players (use explain(..., 'shap') for longer texts)")
+    return ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1) == 1  # (2**n, n)
+
+
+def exact_shapley(payoff: Callable[[np.ndarray], np.ndarray], n_players: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Shapley values of a game with ``n_players`` (≤ 16), by enumerating every coalition.
+
+    φ_i = Σ_{S ⊆ N∖{i}} |S|! (n − |S| − 1)! / n! · (v(S ∪ {i}) − v(S)): player i's marginal contribution
+    averaged over all n! orders in which the players can arrive. The values add up to v(N) − v(∅).
+
+    Args:
+        payoff: the game v, called once with :func:`coalitions` ``(2**n, n)`` (True = the player is in the
+            coalition, e.g. the word is visible) and returning their payoffs ``(2**n,)`` — so a model can
+            evaluate all coalitions in batched forward passes.
+        n_players: n, an int from 1 to 16 (2**n payoffs are needed).
+
+    Returns:
+        ``(values, payoffs)``: values float64 ``(n,)`` — the Shapley values; payoffs float64 ``(2**n,)`` —
+        v of each coalition in the order of :func:`coalitions` (``payoffs[0]`` = v(∅), ``payoffs[-1]`` = v(N)).
+
+    Taught in notebook 04 (SHAP: the exact Shapley values of a short sentence vs the Partition explainer).
+    """
+    if not callable(payoff):
+        raise TypeError(f"payoff must be a function of the coalitions, got {type(payoff).__name__}")
+    masks = coalitions(n_players)  # (2**n, n)
+    n = masks.shape[1]
+    payoffs = np.asarray(payoff(masks), dtype=np.float64).reshape(-1)  # (2**n,)
+    if payoffs.shape != (2**n,) or not np.isfinite(payoffs).all():
+        raise ValueError(f"payoff must return {2**n} finite numbers (one per coalition), got shape "
+                         f"{np.shape(payoffs)}{'' if np.isfinite(payoffs).all() else ' with NaN/inf'}")
+    size = masks.sum(1)  # (2**n,) |S|
+    weight = np.array([math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n) for k in range(n)])
+    values = np.zeros(n)
+    for i in range(n):
+        without = ~masks[:, i]  # (2**n,) the coalitions S that do not hold player i
+        rows = np.flatnonzero(without)
+        values[i] = (weight[size[rows]] * (payoffs[rows | (1 << i)] - payoffs[rows])).sum()
+    return values, payoffs
 
 
 def shap_words(doc: WordDocument, classifier: TextClassifier, masker, max_evals: int, batch_size: int,
