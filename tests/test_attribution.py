@@ -272,3 +272,14 @@ def test_concat_stacks_tables_and_documents(tiny_classifier):
     assert len(both) == len(a) + len(b)
     assert len(documents(both)) == 2 * len(TEXTS)
     assert len(a.attrs["documents"]) == len(TEXTS)  # inputs untouched
+
+
+def test_building_blocks_are_public_and_lazy():
+    import course_utils.attribution as attribution
+
+    for name, module in attribution.BUILDING_BLOCKS.items():
+        obj = getattr(attribution, name)
+        assert obj.__module__ == f"course_utils.attribution{module}", name
+        assert name in attribution.__all__
+    with pytest.raises(AttributeError, match="no attribute 'not_a_block'"):
+        attribution.not_a_block

@@ -33,8 +33,22 @@ from tqdm.auto import tqdm
 from . import _inputs, _quadrature
 from ._inputs import TABLE_COLUMNS, check_target, check_texts, label_names
 
+#: building blocks the notebooks teach with, imported from their method's module on first use (so a missing
+#: optional library, e.g. shap, breaks only what needs it): name → module
+BUILDING_BLOCKS = {
+    "atman_attention": "._atman", "atman_attention_forward": "._atman", "attention_weights": "._atman",
+    "concept_similarity": "._atman", "suppression_factors": "._atman",
+    "exact_shapley": "._shap", "coalitions": "._shap", "TextClassifier": "._words",
+}
+
 __all__ = ["explain", "integrated_gradients", "word_scores", "documents", "concat", "SUPPORTED_METHODS",
-           "TABLE_COLUMNS", "check_texts", "check_target", "label_names", "method_options"]
+           "TABLE_COLUMNS", "check_texts", "check_target", "label_names", "method_options", *BUILDING_BLOCKS]
+
+
+def __getattr__(name: str):
+    if name in BUILDING_BLOCKS:
+        return getattr(importlib.import_module(BUILDING_BLOCKS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: keyword arguments :func:`explain` fills in itself when a method's ``attribute`` declares them
 PROVIDED = ("tokenizer",)
