@@ -121,6 +121,30 @@ def test_deletion_curve_summary_and_comparison(key_model, packaged_tokenizer, ke
     assert "deletion" in curves._repr_html_()
 
 
+def test_curves_select_keeps_the_chosen_documents_and_methods(key_model, packaged_tokenizer, key_tables):
+    curves = ev.deletion_curve(key_model, packaged_tokenizer, key_tables, progress=False)
+    some = [3, 0, 7]
+    chosen = curves.select(some)
+    assert chosen.kind == "deletion" and chosen.options == curves.options
+    assert set(chosen.points["doc_id"]) == set(chosen.auc["doc_id"]) == set(some)
+    assert set(chosen.auc["method"]) == {"oracle", "anti", "random"} and len(chosen.auc) == 3 * len(some)
+    expected = curves.auc[curves.auc["doc_id"].isin(some)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(chosen.auc, expected)
+    assert len(chosen.compare_to_random()) == 2  # oracle and anti, paired with random on the same 3 documents
+    only = curves.select(methods=["oracle", "random"])
+    assert set(only.auc["method"]) == {"oracle", "random"} and only.auc["doc_id"].nunique() == 40
+    assert set(curves.select(some, "oracle").mean_curve()["method"]) == {"oracle"}
+    assert len(curves.auc) == 3 * 40  # the original is untouched
+
+
+@pytest.mark.parametrize("kwargs, message", [({"doc_ids": [0, 999]}, "999"), ({"doc_ids": []}, "empty"),
+                                             ({"methods": ["shap"]}, "shap"), ({"methods": []}, "choose among")])
+def test_curves_select_rejects_what_is_not_there(key_model, packaged_tokenizer, key_tables, kwargs, message):
+    curves = ev.deletion_curve(key_model, packaged_tokenizer, key_tables, progress=False)
+    with pytest.raises(ValueError, match=message):
+        curves.select(**kwargs)
+
+
 @pytest.mark.parametrize("replacement", ["mask", "unk", "pad", "delete"])
 def test_deletion_curve_never_removes_special_tokens(packaged_tokenizer, replacement):
     model = KeyTokenModel(packaged_tokenizer.convert_tokens_to_ids(KEY))

@@ -4,6 +4,7 @@
     tables = attribution.concat([ig, loo, atman])               # tidy tables of explain()
     deletion = ev.deletion_curve(model, tokenizer, tables)      # + a random-order baseline
     ev.curves_figure(deletion, ev.insertion_curve(model, tokenizer, tables))
+    deletion.select(doc_ids)                                    # the same curves on fewer documents/methods
     comp = ev.aopc_comprehensiveness(model, tokenizer, tables)  # ERASER, per document
     ev.aopc_table(comp, ev.aopc_sufficiency(model, tokenizer, tables))   # per method, bootstrap intervals
     ev.agreement(tables)                                        # Spearman / Kendall / top-k per document

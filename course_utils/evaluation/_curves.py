@@ -61,6 +61,39 @@ class Curves:
         return _stats.compare_to_baseline(self.auc, "auc", higher_is_better=self.higher_is_better,
                                           n_boot=n_boot, seed=seed)
 
+    def select(self, doc_ids=None, methods=None) -> "Curves":
+        """The same curves restricted to some documents and/or methods (e.g. those every method explained).
+
+        Args:
+            doc_ids: the documents to keep (any iterable of doc ids, e.g. ``df.index``); None keeps all.
+            methods: the methods to keep (a name or a list); None keeps all. The random baseline is kept only
+                if listed, and :meth:`compare_to_random` needs it.
+
+        Returns:
+            a new :class:`Curves` (``points`` and ``auc`` filtered, same ``kind`` and ``options``).
+
+        Raises:
+            ValueError: a doc id or method that these curves do not hold (the message lists them).
+        """
+        points, auc = self.points, self.auc
+        if doc_ids is not None:
+            wanted = pd.Index([doc_ids] if np.isscalar(doc_ids) else list(doc_ids))
+            if len(wanted) == 0:
+                raise ValueError("doc_ids is empty: pass at least one doc id (or None for every document)")
+            missing = wanted.difference(pd.Index(auc["doc_id"].unique()))
+            if len(missing):
+                raise ValueError(f"doc_ids {missing.tolist()[:10]} are not in these {self.kind} curves (they hold "
+                                 f"{auc['doc_id'].nunique()} documents); pass doc ids of explained documents")
+            points, auc = points[points["doc_id"].isin(wanted)], auc[auc["doc_id"].isin(wanted)]
+        if methods is not None:
+            wanted_methods = [methods] if isinstance(methods, str) else list(methods)
+            unknown = sorted(set(wanted_methods) - set(self.auc["method"]))
+            if not wanted_methods or unknown:
+                raise ValueError(f"methods {unknown} are not in these {self.kind} curves; "
+                                 f"choose among {sorted(self.auc['method'].unique())}")
+            points, auc = points[points["method"].isin(wanted_methods)], auc[auc["method"].isin(wanted_methods)]
+        return Curves(self.kind, points.reset_index(drop=True), auc.reset_index(drop=True), dict(self.options))
+
     def _repr_html_(self) -> str:
         better = "higher" if self.higher_is_better else "lower"
         return f"<p><b>{self.kind} curves</b> ({better} area = more faithful)</p>" + self.summary().to_html(index=False)

@@ -14,12 +14,13 @@ import pandas as pd
 from ._curves import Curves
 
 RANDOM_STYLE = {"color": "0.45", "ls": "--"}
-COLOURS = {"ig": "#b2182b", "loo": "#2166ac", "atman": "#1b7837", "random": "0.45"}
-MARKERS = {"ig": "o", "loo": "s", "atman": "^", "random": ""}
+COLOURS = {"ig": "#b2182b", "loo": "#2166ac", "atman": "#1b7837", "shap": "#e08214", "lime": "#762a83",
+           "random": "0.45"}
+MARKERS = {"ig": "o", "loo": "s", "atman": "^", "shap": "v", "lime": "P", "random": ""}
 
 
 def _style(method: str, i: int) -> dict:
-    fallback = ["#762a83", "#e08214", "#35978f", "#8c510a"]
+    fallback = ["#35978f", "#8c510a", "#c51b7d", "#4d4d4d"]
     style = {"color": COLOURS.get(method, fallback[i % len(fallback)]), "marker": MARKERS.get(method, "D"), "ms": 4}
     return {**style, **RANDOM_STYLE} if method == "random" else style
 
