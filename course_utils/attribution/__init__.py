@@ -193,7 +193,7 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
 def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str | int = "pad",
                          n_steps: int | str = "auto", quadrature: str = "gauss_legendre", output: str = "prob",
                          tolerance: float = 0.01, atol: float = 1e-4, max_steps: int = 256, normalize: str | None = None,
-                         internal_batch_size: int = 128, batch_size: int = 16, progress: bool | None = None,
+                         internal_batch_size: int = 32, batch_size: int = 16, progress: bool | None = None,
                          max_length: int | None = None) -> pd.DataFrame:
     """Integrated gradients on the word-embedding layer: :func:`explain` with ``method="ig"``.
 

@@ -53,7 +53,7 @@ def attribute(
     tolerance: float = 0.01,
     atol: float = ATOL,
     max_steps: int = 256,
-    internal_batch_size: int = 128,
+    internal_batch_size: int = 32,
     normalize: str | None = None,
     tokenizer=None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -79,7 +79,8 @@ def attribute(
         atol: absolute completeness error also accepted (default 1e-4, in f's units): a document whose
             output barely moves (f(x) ≈ f(x′)) would otherwise need many steps for a meaningless ratio.
         max_steps: the most points auto mode will use; documents still above tolerance get a warning.
-        internal_batch_size: (document, step) rows per forward/backward pass; lower it if memory is short.
+        internal_batch_size: (document, step) rows per forward/backward pass (default 32: on 2 CPU cores 8–50
+            rows run at the same speed per row and 128 rows 40 % slower, as activations outgrow the caches).
         normalize: None (default) or ``"l2"``: divide each document's scores by their L2 norm, as
             Transformers Interpret does. That breaks completeness (scores no longer sum to
             f(x) − f(x′)) and makes scores incomparable across documents; only the ranking is kept.
