@@ -99,10 +99,7 @@ def _aopc(kind, model, tokenizer, table, bins, replacement, level, random_baseli
     docs = _tables.documents(table, tokenizer, level)
     sequences, targets, rows = [], [], []
     for doc in docs:
-        order = _tables.ranking(doc, seed)
-        ks = [_tables.n_units_at(f, doc.n_units) for f in bins]
-        top = torch.stack([_tables.top_k(doc, order, k) for k in ks])  # (n_bins, n)
-        remove = top if kind == "comprehensiveness" else doc.units.any(0)[None, :] & ~top  # (n_bins, n)
+        ks, remove = _tables.removal_masks(doc, bins, seed, kind == "comprehensiveness")  # (n_bins, n)
         nothing = torch.zeros(1, len(doc.input_ids), dtype=torch.bool)  # the unaltered text first
         sequences += _removal.copies(doc.input_ids, torch.cat([nothing, remove]), token_id, pad_id)
         targets += [doc.target] * (len(ks) + 1)

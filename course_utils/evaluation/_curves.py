@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import _removal, _stats, _tables
 
@@ -162,10 +161,7 @@ def _curve(kind, model, tokenizer, table, fractions, replacement, level, random_
     docs = _tables.documents(table, tokenizer, level)
     sequences, targets, rows = [], [], []
     for doc in docs:
-        order = _tables.ranking(doc, seed)
-        ks = [_tables.n_units_at(f, doc.n_units) for f in fractions]
-        top = torch.stack([_tables.top_k(doc, order, k) for k in ks])  # (n_fractions, n)
-        remove = top if kind == "deletion" else doc.units.any(0)[None, :] & ~top  # (n_fractions, n)
+        ks, remove = _tables.removal_masks(doc, fractions, seed, kind == "deletion")  # (n_fractions, n)
         sequences += _removal.copies(doc.input_ids, remove, token_id, pad_id)
         targets += [doc.target] * len(ks)
         rows += [(doc.doc_id, doc.method, f, k, doc.n_units) for f, k in zip(fractions, ks)]

@@ -176,3 +176,17 @@ def random_explanation(table, seed: int = 0) -> pd.DataFrame:
     rows["method"] = pd.array([RANDOM] * len(rows), dtype="str")
     rows.attrs = {}
     return rows.reset_index(drop=True)
+
+
+def removal_masks(doc, fractions, seed: int, remove_top: bool) -> tuple[list[int], torch.Tensor]:
+    """What to remove from ``doc`` at each fraction: ``(ks, masks)``.
+
+    ``ks[j]`` is the number of top-ranked units at ``fractions[j]``; ``masks`` is a BoolTensor
+    ``(len(fractions), n_tokens)``: the tokens of those top units (``remove_top=True``: deletion curves,
+    comprehensiveness) or of every other unit (``False``: insertion curves, sufficiency).
+    """
+    order = ranking(doc, seed)
+    ks = [n_units_at(f, doc.n_units) for f in fractions]
+    top = torch.stack([top_k(doc, order, k) for k in ks])  # (n_fractions, n)
+    return ks, (top if remove_top else doc.units.any(0)[None, :] & ~top)
+
