@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from course_utils.benchmarking import _status_kb, reset_peak_rss
+
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = {  # name → (explain method, options)
     "floor": (None, {}),
@@ -37,25 +39,6 @@ METHODS = {  # name → (explain method, options)
 
 
 # ------------------------------------------------------------------------------------------- memory
-def _status_kb(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def reset_peak() -> bool:
-    """Reset VmHWM (peak RSS) to the current RSS; False where the kernel does not allow it."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def peak_kb(reset_worked: bool) -> int:
     return (_status_kb("VmHWM") if reset_worked else None) or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -106,7 +89,7 @@ def worker(name: str, n_tokens: int, batch: int, repeats: int) -> dict:
     with torch.inference_mode():
         model(**enc)  # warm-up: one plain forward pass
     rss_before = _status_kb("VmRSS") or 0
-    reset = reset_peak()
+    reset = reset_peak_rss()
     times, floors = [], []
     for _ in range(repeats):  # alternate method and floor in this process: the ratio survives a busy machine
         start = time.perf_counter()
