@@ -15,7 +15,7 @@ LABELS = ("Democratic", "Republican")
 #: pytest.param((method name, small fast options), id=...). Add a case here to run a new method through the generic tests.
 METHOD_CASES = [
     pytest.param(("ig", {"n_steps": 8}), id="ig"),
-    pytest.param(("ig", {"n_steps": "auto", "baseline": "mask", "quadrature": "riemann_trapezoid", "max_steps": 32}),
+    pytest.param(("ig", {"n_steps": "auto", "baseline": "mask", "quadrature": "riemann_trapezoid", "max_steps": 64}),
                  id="ig-auto-mask"),
     pytest.param(("loo", {}), id="loo"),
     pytest.param(("loo", {"replacement": "delete", "level": "word", "measure": "loss"}), id="loo-delete-word"),

@@ -32,6 +32,10 @@ HAND = [  # (rule, n, alphas, weights) computed by hand
     ("gauss_legendre", 3, [(1 - S35) / 2, 1 / 2, (1 + S35) / 2], [5 / 18, 8 / 18, 5 / 18]),
     ("gauss_legendre", 4, [(1 - X4[1]) / 2, (1 - X4[0]) / 2, (1 + X4[0]) / 2, (1 + X4[1]) / 2],
      [W4[1] / 2, W4[0] / 2, W4[0] / 2, W4[1] / 2]),
+    ("clenshaw_curtis", 2, [0, 1], [1 / 2, 1 / 2]),
+    ("clenshaw_curtis", 3, [0, 1 / 2, 1], [1 / 6, 4 / 6, 1 / 6]),  # Simpson's rule
+    ("clenshaw_curtis", 5, [0, (1 - math.sqrt(1 / 2)) / 2, 1 / 2, (1 + math.sqrt(1 / 2)) / 2, 1],
+     [1 / 30, 8 / 30, 12 / 30, 8 / 30, 1 / 30]),
 ]
 
 
@@ -45,8 +49,16 @@ def test_quadrature_matches_hand_values(rule, n, alphas, weights):
 def test_quadrature_integrates_polynomials(rule):
     a, w = _quadrature.alphas(8, rule), _quadrature.weights(8, rule)
     assert w.sum() == pytest.approx(1.0)
-    exact_degree = 15 if rule == "gauss_legendre" else 1
+    exact_degree = {"gauss_legendre": 15, "clenshaw_curtis": 7, "riemann_trapezoid": 1}[rule]
     assert (w * a**exact_degree).sum() == pytest.approx(1 / (exact_degree + 1), abs=1e-12)
+
+
+@pytest.mark.parametrize("rule", _quadrature.NESTED)
+def test_nested_rules_keep_their_points(rule):
+    for n in (2, 3, 5, 9):
+        coarse, fine = _quadrature.alphas(n, rule), _quadrature.alphas(2 * n - 1, rule)
+        np.testing.assert_allclose(fine[0::2], coarse, atol=1e-15)
+    assert "gauss_legendre" not in _quadrature.NESTED
 
 
 @pytest.mark.parametrize("n, rule, error, match", [
@@ -160,6 +172,47 @@ def test_explain_auto_steps_real_model(real_classifier):
     assert ((docs["relative_error"] <= 0.01) | (docs["completeness_error"] <= _ig.ATOL)).all()
 
 
+def test_attribute_auto_never_recomputes_a_point(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", tolerance=1e-4, atol=0)
+    assert diag["n_steps"].max() > _ig.AUTO_START
+    # every gradient point once, plus f(x), f(x') and the scan: refinement only adds the new points
+    assert (diag["forward_passes"] == diag["n_steps"] + 2 + _ig.AUTO_SCAN).all()
+
+
+@pytest.mark.parametrize("rule", _quadrature.NESTED)
+def test_attribute_auto_agrees_with_many_fixed_steps(tiny_classifier, rule):
+    tokenizer, model = tiny_classifier
+    batch = make_batch(tokenizer, TEXTS)
+    target = torch.tensor([1, 0])
+    auto, diag = _ig.attribute(model, batch, target, n_steps="auto", quadrature=rule, tolerance=1e-4, atol=0)
+    reference, _ = _ig.attribute(model, batch, target, n_steps=128)
+    assert diag["converged"].all()
+    np.testing.assert_allclose(auto, reference, atol=2e-4 * float(diag["f_input"].sub(diag["f_baseline"]).abs().max()) + 1e-6)
+
+
+def test_warp_is_a_smooth_increasing_map_of_the_unit_interval():
+    t = np.linspace(0.0, 1.0, 101)
+    steep = _ig._Warp(np.array([0.1, 0.1, 0.8, 0.9, 0.9]))  # f changes between α = 1/4 and 3/4
+    alpha = steep.alpha(t)
+    assert alpha[0] == 0.0 and alpha[-1] == 1.0 and (np.diff(alpha) > 0).all()
+    np.testing.assert_allclose(steep.cdf(alpha), t, atol=1e-12)  # the inverse of the cumulative density
+    fine = np.linspace(0.0, 1.0, 20001)
+    assert np.trapezoid(steep.density(fine), fine) == pytest.approx(1.0, abs=1e-6)
+    middle = (alpha > 0.25) & (alpha < 0.75)
+    assert middle.mean() > 0.7, "most points go where f changes"
+    flat = _ig._Warp(np.array([0.3, 0.3, 0.3, 0.3, 0.3]))  # f does not move: plain, unwarped rule
+    np.testing.assert_allclose(flat.alpha(t), t, atol=1e-12)
+
+
+def test_explain_reads_f_input_from_its_prediction_logits(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    docs = documents(explain(model, tokenizer, TEXTS, "ig", n_steps=8))
+    np.testing.assert_allclose(docs["f_input"], docs["probability"], atol=1e-6)
+    assert (docs["forward_passes"] == 8 + 2).all()
+
+
 def test_attribute_auto_warns_when_max_steps_too_low(tiny_classifier):
     tokenizer, model = tiny_classifier
     batch = make_batch(tokenizer, TEXTS)
@@ -216,6 +269,7 @@ def test_attribute_without_word_ids_finds_specials(tiny_classifier):
     ({"output": "loss"}, ValueError, "output='loss' is not supported"),
     ({"normalize": "l1"}, ValueError, "normalize='l1' is not supported"),
     ({"quadrature": "simpson"}, ValueError, "quadrature='simpson' is not supported"),
+    ({"quadrature": "gauss_legendre"}, ValueError, "needs a nested rule"),  # with n_steps="auto"
     ({"tolerance": 0}, ValueError, "must be a positive number"),
     ({"max_steps": 4}, ValueError, "max_steps=4"),
     ({"atol": -1}, ValueError, "atol=-1"),

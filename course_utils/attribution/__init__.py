@@ -50,8 +50,9 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(BUILDING_BLOCKS[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-#: keyword arguments :func:`explain` fills in itself when a method's ``attribute`` declares them
-PROVIDED = ("tokenizer",)
+#: keyword arguments :func:`explain` fills in itself when a method's ``attribute`` declares them (``logits``:
+#: the batch's logits, which explain computes for the prediction anyway)
+PROVIDED = ("tokenizer", "logits")
 AUTO_PROGRESS = 20  # progress=None shows a bar above this many texts
 
 
@@ -153,7 +154,8 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
     docs = _inputs.encode(tokenizer, texts, _inputs.max_length_of(model, tokenizer, max_length))
     batches = _inputs.sorted_batches(docs, batch_size)
     labels = label_names(model)
-    provided = {k: v for k, v in {"tokenizer": tokenizer}.items() if k in inspect.signature(fn).parameters}
+    wanted = inspect.signature(fn).parameters
+    provided = {k: v for k, v in {"tokenizer": tokenizer}.items() if k in wanted}
     device = next(model.parameters()).device
     n = len(docs)
     scores: list[np.ndarray | None] = [None] * n
@@ -170,6 +172,8 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
                 probs = torch.softmax(logits.float(), dim=-1).cpu()  # (b, n_labels)
             pred = probs.argmax(1)  # (b,)
             tgt = pred if targets is None else torch.as_tensor(targets[idx])  # (b,)
+            if "logits" in wanted:
+                provided["logits"] = logits
             batch_scores, diag = fn(model, batch, tgt.to(device), **provided, **options)
             batch_scores = batch_scores.detach().float().cpu().numpy()  # (b, s)
             for row, i in enumerate(idx):
@@ -191,7 +195,7 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
 
 
 def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str | int = "pad",
-                         n_steps: int | str = "auto", quadrature: str = "gauss_legendre", output: str = "prob",
+                         n_steps: int | str = "auto", quadrature: str | None = None, output: str = "prob",
                          tolerance: float = 0.01, atol: float = 1e-4, max_steps: int = 256, normalize: str | None = None,
                          internal_batch_size: int = 32, batch_size: int = 16, progress: bool | None = None,
                          max_length: int | None = None) -> pd.DataFrame:
@@ -201,10 +205,12 @@ def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str 
         target: None (predicted class), a label name, a class index, or one per text.
         baseline: ``"pad"`` (default; every token → ``[PAD]``, ``[CLS]``/``[SEP]`` kept — the Transformers
             Interpret default), ``"mask"`` (→ ``[MASK]``), ``"zero"`` (zero vector), or a token id.
-        n_steps: quadrature points per document, or ``"auto"`` (default): adaptive composite quadrature —
-            18 gradient points placed where the output changes along the path, more only for the parts of
-            the path where a document's completeness error is still above ``tolerance``, up to ``max_steps``.
-        quadrature: ``"gauss_legendre"`` (default) or ``"riemann_trapezoid"``.
+        n_steps: quadrature points per document, or ``"auto"`` (default): adaptive quadrature — 9 gradient
+            points crowded where the output changes along the path, more only for the parts of the path where
+            a document's completeness error is still above ``tolerance``, up to ``max_steps``.
+        quadrature: None (default: ``"gauss_legendre"`` for an integer ``n_steps``, ``"clenshaw_curtis"`` for
+            ``"auto"``), or one of ``"gauss_legendre"``, ``"riemann_trapezoid"``, ``"clenshaw_curtis"``
+            (auto mode takes only the last two: it refines by adding points between the ones it has).
         output: explain the target's ``"prob"`` (softmax probability, default) or its ``"logit"``.
         tolerance: relative completeness error auto mode accepts (0.01 = 1 % of |f(x) − f(x′)|).
         atol: absolute completeness error auto mode also accepts (1e-4, in f's units).

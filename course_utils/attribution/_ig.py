@@ -11,10 +11,15 @@ embeddings, exactly as Captum's ``LayerIntegratedGradients`` on ``embeddings.wor
 
 Completeness: Σᵢ score_i = f(x) − f(x′) exactly for the true integral; the quadrature's shortfall is the
 **completeness error**, reported per document. Completeness also holds on every piece [a, c] of the path
-(the scores of a piece sum to f(γ(c)) − f(γ(a))), which ``n_steps="auto"`` uses: it cuts each path into
-``AUTO_PIECES`` pieces, finds with cheap forward passes where f changes, spends ``AUTO_START`` gradient
-points mostly there, and then adds points only to the pieces of the documents whose error — known
-exactly per piece — is still above ``tolerance``.
+(the scores of a piece sum to f(γ(c)) − f(γ(a))), which ``n_steps="auto"`` uses (:func:`_adaptive`): it
+finds with ``AUTO_SCAN`` cheap forward passes where f changes, crowds the points there through a smooth
+change of variable (:class:`_Warp`), starts with ``AUTO_START`` gradient points in ``AUTO_PIECES``
+pieces, and adds points only to the pieces — known exactly per piece — whose error keeps the document
+above ``tolerance``; its nested rule keeps every point already computed.
+
+Cost: nearly all of the time is forward and backward passes, one per (document, point) row. Rows go
+through :mod:`._cls_forward`, which skips the last layer's work at every position but ``[CLS]`` (the only
+one a BERT classifier reads).
 
 Batching: all (document, step) pairs of a batch are rows of one big job, cut into chunks of
 ``internal_batch_size`` rows; each chunk is trimmed to its longest document, so there is no padding
@@ -30,13 +35,18 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+from scipy import special
 
-from . import _quadrature
+from . import _cls_forward, _quadrature
 
 BASELINES = ("pad", "mask", "zero")
 OUTPUTS = ("prob", "logit")
-AUTO_PIECES = 6  # auto mode: the path is cut into this many pieces (f is scanned at their ends) …
-AUTO_START = 18  # … which share this many gradient points at first (also the smallest max_steps allowed)
+AUTO_SCAN = 3  # auto mode: f is scanned (forward passes only) at α = 1/4, 1/2, 3/4 …
+SPREAD = 0.7  # … each stretch's change |Δf| becomes a bell curve with sd SPREAD × the stretch's width …
+FLOOR = 0.1  # … plus this share spread evenly: the density of points along the path (_Warp)
+AUTO_PIECES = 2  # the warped path is cut into this many pieces …
+AUTO_LEVEL = 4  # … each with a nested rule of this many intervals at first …
+AUTO_START = AUTO_PIECES * AUTO_LEVEL + 1  # … 9 gradient points per document (also the smallest max_steps allowed)
 REFINE_SHARE = 0.9  # auto mode refines the worst pieces until the others hold at most this share of the allowed error
 ATOL = 1e-4  # default absolute completeness error accepted in auto mode (when f(x) ≈ f(x′) relative error means little)
 
@@ -48,7 +58,7 @@ def attribute(
     *,
     baseline: str | int = "pad",
     n_steps: int | str = "auto",
-    quadrature: str = "gauss_legendre",
+    quadrature: str | None = None,
     output: str = "prob",
     tolerance: float = 0.01,
     atol: float = ATOL,
@@ -56,6 +66,7 @@ def attribute(
     internal_batch_size: int = 32,
     normalize: str | None = None,
     tokenizer=None,
+    logits: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Integrated-gradients scores for a padded batch of documents.
 
@@ -70,10 +81,12 @@ def attribute(
             ``model.config.mask_token_id``); ``"zero"``: the zero vector instead of each token's word
             embedding (specials kept); an ``int``: that token id in place of every token.
         n_steps: number of quadrature points over the whole path (an int ≥ 2), or ``"auto"`` (default):
-            adaptive composite quadrature (see :func:`_adaptive`) — 18 gradient points per document at
-            first, placed where f changes, more only where a document's completeness error is above
-            ``tolerance`` (relative) and ``atol`` (absolute), up to ``max_steps`` points.
-        quadrature: ``"gauss_legendre"`` (default) or ``"riemann_trapezoid"``.
+            adaptive quadrature (see :func:`_adaptive`) — 9 gradient points per document at first, crowded
+            where f changes, more only where a document's completeness error is above ``tolerance``
+            (relative) and ``atol`` (absolute), up to ``max_steps`` points.
+        quadrature: the rule (:mod:`._quadrature`). None (default): ``"gauss_legendre"`` for a fixed
+            ``n_steps``, ``"clenshaw_curtis"`` for ``"auto"``. Auto mode refines by adding points between
+            the ones it has, so it takes only a nested rule (``"clenshaw_curtis"`` or ``"riemann_trapezoid"``).
         output: f is the target's ``"prob"`` (softmax probability, default) or ``"logit"``.
         tolerance: relative completeness error accepted in auto mode (0.01 = 1 % of |f(x) − f(x′)|).
         atol: absolute completeness error also accepted (default 1e-4, in f's units): a document whose
@@ -85,18 +98,21 @@ def attribute(
             Transformers Interpret does. That breaks completeness (scores no longer sum to
             f(x) − f(x′)) and makes scores incomparable across documents; only the ranking is kept.
         tokenizer: passed by :func:`course_utils.attribution.explain` (to find the ``[MASK]`` id).
+        logits: the model's logits ``(b, n_labels)`` on the unaltered batch, if already computed (as
+            :func:`course_utils.attribution.explain` does for the prediction): f(x) is read from them
+            instead of running the model again.
 
     Returns:
         ``(scores, diagnostics)``: scores FloatTensor ``(b, s)`` on the CPU, 0 at padding (``[CLS]``/
         ``[SEP]`` get 0 too with the default baselines, since they equal their baseline). diagnostics,
         each a 1-D tensor of length b: ``f_input`` f(x), ``f_baseline`` f(x′), ``sum_scores`` (before any
         normalisation), ``completeness_error`` |Σ scores − (f(x) − f(x′))|, ``relative_error`` (that over
-        |f(x) − f(x′)|), ``n_steps`` (points used for the final estimate), ``converged`` (relative error ≤
-        tolerance or absolute ≤ atol) and ``forward_passes`` (every row the model ran: gradient points of
-        all rounds, including recomputed pieces, plus forward-only evaluations).
+        |f(x) − f(x′)|), ``n_steps`` (gradient points used), ``converged`` (relative error ≤ tolerance or
+        absolute ≤ atol) and ``forward_passes`` (every row the model ran for the document: its gradient
+        points plus the forward-only evaluations of f(x), f(x′) and, in auto mode, the scan).
     """
-    rule = _quadrature.check_rule(quadrature)
     auto = _check_steps(n_steps, max_steps)
+    rule = _check_rule(quadrature, auto)
     _check_choices(baseline, output, normalize, tolerance, atol, internal_batch_size)
     device = batch["input_ids"].device
     input_ids, mask = batch["input_ids"], batch["attention_mask"]  # (b, s), (b, s)
@@ -106,13 +122,17 @@ def attribute(
         x = model.get_input_embeddings()(input_ids)  # (b, s, h)
         x_base = _baseline_embeddings(model, batch, x, baseline, tokenizer)  # (b, s, h)
     diff = x - x_base  # (b, s, h)
+    forward = _cls_forward.logits_function(model)
     with _frozen(model), torch.inference_mode():
-        f_input = _evaluate(model, x, mask, token_type_ids, targets, output, internal_batch_size)  # (b,)
-        f_base = _evaluate(model, x_base, mask, token_type_ids, targets, output, internal_batch_size)  # (b,)
+        if logits is None:
+            f_input = _evaluate(forward, x, mask, token_type_ids, targets, output, internal_batch_size)  # (b,)
+        else:
+            f_input = _select(logits.to(device).float(), targets, output)  # (b,)
+        f_base = _evaluate(forward, x_base, mask, token_type_ids, targets, output, internal_batch_size)  # (b,)
     delta = f_input - f_base  # (b,)
 
     b = input_ids.shape[0]
-    run = _Path(model, x_base, diff, mask, token_type_ids, targets, output, internal_batch_size)
+    run = _Path(forward, x_base, diff, mask, token_type_ids, targets, output, internal_batch_size)
     with _frozen(model):  # gradients with respect to the inputs only
         if auto:
             scores, used, passes = _adaptive(run, f_input, f_base, rule, tolerance, atol, max_steps)  # (b, s), (b,), (b,)
@@ -146,15 +166,16 @@ def attribute(
 class _Path:
     """Evaluate points γ(α) = x′ + α(x − x′) on the straight paths of a batch, many (document, α) rows at once."""
 
-    def __init__(self, model, x_base, diff, mask, token_type_ids, targets, output, chunk):
-        self.model, self.x_base, self.diff, self.mask = model, x_base, diff, mask  # (b, s, h), (b, s, h), (b, s)
+    def __init__(self, forward, x_base, diff, mask, token_type_ids, targets, output, chunk):
+        self.forward = forward  # logits from word embeddings (_cls_forward: [CLS]-only last layer for BERT)
+        self.x_base, self.diff, self.mask = x_base, diff, mask  # (b, s, h), (b, s, h), (b, s)
         self.token_type_ids, self.targets, self.output, self.chunk = token_type_ids, targets, output, chunk
         self.lengths = mask.sum(1)  # (b,)
 
-    def __call__(self, docs: torch.Tensor, alpha: torch.Tensor, grad: bool = True) -> torch.Tensor:
+    def __call__(self, docs: torch.Tensor, alpha: torch.Tensor, grad: bool = True):
         """For rows (docs[r], alpha[r]): with ``grad`` the token integrands (x − x′)·∇f(γ(α)) summed over
-        the hidden dimension ``(r, s)``; without, f(γ(α)) ``(r,)`` (forward passes only)."""
-        out = []
+        the hidden dimension ``(r, s)`` and f(γ(α)) ``(r,)``; without, f(γ(α)) ``(r,)`` only (forward passes)."""
+        integrands, values = [], []
         for start in range(0, len(docs), self.chunk):
             d, a = docs[start : start + self.chunk], alpha[start : start + self.chunk]  # (r,), (r,)
             s = int(self.lengths[d].max())  # trim to this chunk's longest document
@@ -162,16 +183,17 @@ class _Path:
             tt = None if self.token_type_ids is None else self.token_type_ids[d, :s]
             if not grad:
                 with torch.inference_mode():
-                    out.append(_target_output(self.model, emb, self.mask[d, :s], tt, self.targets[d], self.output))
+                    values.append(_target_output(self.forward, emb, self.mask[d, :s], tt, self.targets[d], self.output))
                 continue
             with torch.enable_grad():
                 emb.requires_grad_(True)
-                f = _target_output(self.model, emb, self.mask[d, :s], tt, self.targets[d], self.output)  # (r,)
+                f = _target_output(self.forward, emb, self.mask[d, :s], tt, self.targets[d], self.output)  # (r,)
                 (g,) = torch.autograd.grad(f.sum(), emb)  # (r, s, h); rows are independent
             c = torch.zeros((len(d), self.diff.shape[1]), dtype=torch.float32, device=emb.device)  # (r, s_max)
             c[:, :s] = (self.diff[d, :s] * g).sum(-1).float()  # (r, s)
-            out.append(c)
-        return torch.cat(out)
+            integrands.append(c)
+            values.append(f.detach())
+        return (torch.cat(integrands), torch.cat(values)) if grad else torch.cat(values)
 
 
 def _fixed(run: _Path, docs: torch.Tensor, n_steps: int, rule: str) -> torch.Tensor:
@@ -181,82 +203,167 @@ def _fixed(run: _Path, docs: torch.Tensor, n_steps: int, rule: str) -> torch.Ten
     weight = torch.as_tensor(_quadrature.weights(n_steps, rule), dtype=torch.float32, device=device)  # (m,)
     rows = torch.arange(len(docs), device=device).repeat_interleave(n_steps)  # (len(docs) * m,) document-major
     step = torch.arange(n_steps, device=device).repeat(len(docs))  # (len(docs) * m,)
-    g = run(docs[rows], alpha[step])  # (rows, s)
+    g, _ = run(docs[rows], alpha[step])  # (rows, s)
     scores = torch.zeros((len(docs), g.shape[1]), dtype=torch.float32, device=device)  # (len(docs), s)
     return scores.index_add_(0, rows, g * weight[step][:, None])
 
 
-def _adaptive(run: _Path, f_input, f_base, rule, tolerance, atol, max_steps):
-    """Adaptive composite quadrature: scores ``(b, s)``, gradient points used ``(b,)``, all passes ``(b,)``.
+class _Warp:
+    """A smooth increasing map α(t) of [0, 1] onto itself that spends more of t where f changes.
 
-    1. Scan: f at ``AUTO_PIECES − 1`` inner points of each path (forward passes only, cheap) cuts the path
-       into ``AUTO_PIECES`` equal pieces and shows where f changes.
-    2. Allocate ``AUTO_START`` gradient points: one per piece, the rest in proportion to how much f
-       changes on the piece (|f(c) − f(a)|), so the points go where the integrand is large.
-    3. Completeness holds on every piece — its token scores must sum to f(c) − f(a) — so each piece's error
-       is known exactly. While a document's total error exceeds ``tolerance`` (relative) and ``atol``, its
-       pieces whose error is above their share are recomputed with twice the points (others are kept),
-       within ``max_steps`` gradient points per document.
+    From f at the scanned points α = 0, 1/(k+1), …, 1: each stretch's change |Δf| is spread as a bell curve
+    (sd ``SPREAD`` × the stretch's width, cut to [0, 1]) centred on the stretch, plus a uniform ``FLOOR``
+    share. Their sum is a density ρ(α) > 0 with cumulative R(α); α(t) = R⁻¹(t). Then
+    ∫₀¹ g(α) dα = ∫₀¹ g(α(t)) / ρ(α(t)) dt, and equally spaced stretches of t are short stretches of α
+    where f changes. The map is smooth, so the integrand in t stays smooth and the rule converges fast.
+    """
+
+    def __init__(self, f_scan: np.ndarray):
+        stretches = len(f_scan) - 1  # f_scan (k + 2,): f at α = j / (k + 1)
+        change = np.abs(np.diff(f_scan))  # (k + 1,)
+        total = float(change.sum())
+        if not np.isfinite(total) or total <= 0.0:  # f does not move (or is not finite): plain rule
+            change, total = np.zeros(stretches), 1.0
+        self.change, self.floor = change, FLOOR * total
+        self.centre = (np.arange(stretches) + 0.5) / stretches  # (k + 1,)
+        self.sd = SPREAD / stretches
+        self.low = special.ndtr(-self.centre / self.sd)  # (k + 1,) each bell curve's mass below 0 …
+        self.inside = special.ndtr((1.0 - self.centre) / self.sd) - self.low  # … and inside [0, 1]
+        self.norm = float(self.change.sum()) + self.floor
+
+    def cdf(self, alpha: np.ndarray) -> np.ndarray:
+        """R(α) ``(m,)`` for α ``(m,)`` in [0, 1]."""
+        z = (alpha[:, None] - self.centre) / self.sd  # (m, k + 1)
+        bells = ((special.ndtr(z) - self.low) / self.inside * self.change).sum(1)  # (m,)
+        return (bells + self.floor * alpha) / self.norm
+
+    def density(self, alpha: np.ndarray) -> np.ndarray:
+        """ρ(α) = R′(α) ``(m,)``."""
+        z = (alpha[:, None] - self.centre) / self.sd  # (m, k + 1)
+        bells = (np.exp(-0.5 * z**2) / (self.sd * np.sqrt(2.0 * np.pi)) / self.inside * self.change).sum(1)
+        return (bells + self.floor) / self.norm
+
+    def alpha(self, t: np.ndarray) -> np.ndarray:
+        """α(t) = R⁻¹(t) ``(m,)`` by bisection (R is increasing), to float64 precision; α(0) = 0, α(1) = 1."""
+        low, high = np.zeros_like(t), np.ones_like(t)
+        for _ in range(60):
+            mid = (low + high) / 2.0
+            below = self.cdf(mid) < t
+            low, high = np.where(below, mid, low), np.where(below, high, mid)
+        return np.where(t <= 0.0, 0.0, np.where(t >= 1.0, 1.0, (low + high) / 2.0))
+
+
+class _Piece:
+    """A stretch [t0, t1] of the warped path with a nested rule of ``m`` intervals (m + 1 points).
+
+    Keeps the integrand rows ``g`` ``(m + 1, s)`` and f ``(m + 1,)`` at its points, so refining it (2m
+    intervals) evaluates only the m new points in between."""
+
+    def __init__(self, doc: int, t0: float, t1: float, m: int, rule: str, warp: _Warp):
+        self.doc, self.t0, self.t1, self.m, self.rule, self.warp = doc, t0, t1, m, rule, warp
+        self.g: torch.Tensor | None = None
+        self.f: torch.Tensor | None = None
+        self._nodes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def nodes(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """α ``(m + 1,)`` at the points of the m-interval rule on this piece and their weights in α
+        (wⱼ (t1 − t0) / ρ(αⱼ)); computed once per m."""
+        if m not in self._nodes:
+            t = self.t0 + (self.t1 - self.t0) * _quadrature.alphas(m + 1, self.rule)  # (m + 1,)
+            alpha = self.warp.alpha(t)
+            weight = (self.t1 - self.t0) * _quadrature.weights(m + 1, self.rule) / self.warp.density(alpha)
+            self._nodes[m] = (alpha, weight)
+        return self._nodes[m]
+
+    def integral(self) -> torch.Tensor:
+        """The piece's token scores ``(s,)``: Σⱼ wⱼ (t1 − t0) g(α(tⱼ)) / ρ(α(tⱼ))."""
+        _, weight = self.nodes(self.m)
+        return (torch.as_tensor(weight, dtype=torch.float32, device=self.g.device)[:, None] * self.g).sum(0)
+
+    def error(self) -> float:
+        """|Σ scores − (f(end) − f(start))|: completeness on this piece, known exactly."""
+        return abs(float(self.integral().sum()) - float(self.f[-1] - self.f[0]))
+
+
+def _adaptive(run: _Path, f_input, f_base, rule, tolerance, atol, max_steps):
+    """Adaptive warped quadrature: scores ``(b, s)``, gradient points used ``(b,)``, all passes ``(b,)``.
+
+    1. Scan: f at ``AUTO_SCAN`` inner points α = 1/4, 1/2, 3/4 of each path (forward passes only, cheap)
+       shows where f changes; :class:`_Warp` turns that into a smooth change of variable α(t) that crowds
+       the points there.
+    2. The t-axis is cut into ``AUTO_PIECES`` pieces, each integrated with a nested rule of ``AUTO_LEVEL``
+       intervals (Clenshaw–Curtis by default): ``AUTO_START`` gradient points per document, the ends
+       α = 0 and α = 1 included.
+    3. Completeness holds on every piece — its token scores must sum to f(end) − f(start), and f there
+       comes free with the gradient rows — so each piece's error is known exactly. While a document's total
+       error exceeds ``tolerance`` (relative) and ``atol``, its worst pieces get twice the intervals; the
+       nested rule keeps every point already computed, so no gradient is ever computed twice. At most
+       ``max_steps`` gradient points per document.
     """
     device = f_input.device
     b, s = len(f_input), run.diff.shape[1]
-    k = AUTO_PIECES
-    cuts = [j / k for j in range(k + 1)]
-    inner = torch.tensor(cuts[1:-1] * b, dtype=torch.float64, device=device)  # (b * (k − 1),)
-    f_inner = run(torch.arange(b, device=device).repeat_interleave(k - 1), inner, grad=False).view(b, k - 1)
-    f_cut = torch.cat([f_base[:, None], f_inner.to(f_base.dtype), f_input[:, None]], 1).double()  # (b, k + 1)
-    change = f_cut.diff(dim=1).abs()  # (b, k)
-    share = change / change.sum(1, keepdim=True).clamp_min(1e-12)  # (b, k)
-    nodes = 1 + _largest_remainder(share * max(AUTO_START - k, 0))  # (b, k) points per piece
-    f_cut, nodes = f_cut.tolist(), nodes.tolist()
-    # a piece: [doc, a, c, f(a), f(c), points]; its token scores are values[i]
-    pieces = [[d, cuts[j], cuts[j + 1], f_cut[d][j], f_cut[d][j + 1], nodes[d][j]] for d in range(b) for j in range(k)]
-    values: list[torch.Tensor | None] = [None] * len(pieces)
-    todo = list(range(len(pieces)))
-    spent, passes = [0] * b, [2 + k - 1] * b
-    while todo:
-        docs, alpha, weight = [], [], []
-        for i in todo:
-            d, a, c, _, _, n = pieces[i]
-            docs += [d] * n
-            alpha += (a + (c - a) * _quadrature.alphas(n, _piece_rule(rule, n))).tolist()
-            weight += ((c - a) * _quadrature.weights(n, _piece_rule(rule, n))).tolist()
-            spent[d] += n
-            passes[d] += n
-        g = run(torch.tensor(docs, device=device), torch.tensor(alpha, dtype=torch.float64, device=device))  # (rows, s)
-        g = g * torch.tensor(weight, dtype=torch.float32, device=device)[:, None]  # (rows, s)
-        owner = torch.tensor([j for j, i in enumerate(todo) for _ in range(pieces[i][5])], device=device)  # (rows,)
-        integral = torch.zeros((len(todo), s), dtype=torch.float32, device=device).index_add_(0, owner, g)  # (n, s)
-        for i, v in zip(todo, integral):
-            values[i] = v
-        todo = []
+    k = AUTO_SCAN
+    inner = torch.tensor([(j + 1) / (k + 1) for j in range(k)] * b, dtype=torch.float64, device=device)  # (b * k,)
+    f_inner = run(torch.arange(b, device=device).repeat_interleave(k), inner, grad=False).view(b, k)
+    f_scan = torch.cat([f_base[:, None], f_inner.to(f_base.dtype), f_input[:, None]], 1).double().cpu().numpy()
+    cuts = np.linspace(0.0, 1.0, AUTO_PIECES + 1)
+    pieces = [[_Piece(d, cuts[j], cuts[j + 1], AUTO_LEVEL, rule, warp) for j in range(AUTO_PIECES)]
+              for d, warp in ((d, _Warp(f_scan[d])) for d in range(b))]
+    # first round: every point of every piece; a piece's first point is its left neighbour's last
+    requests = [(p, list(range(AUTO_LEVEL + 1)) if j == 0 else list(range(1, AUTO_LEVEL + 1)))
+                for row in pieces for j, p in enumerate(row)]
+    spent = [AUTO_START] * b
+    delta = (f_input - f_base).tolist()
+    while requests:
+        new = _evaluate_points(run, requests, device)  # one batched job for all documents
+        for (p, idx), (g, f) in zip(requests, new):
+            if p.g is None:  # first round
+                if idx[0] == 1:  # shares its first point with the piece on its left
+                    left = pieces[p.doc][pieces[p.doc].index(p) - 1]
+                    g, f = torch.cat([left.g[-1:], g]), torch.cat([left.f[-1:], f])
+                p.g, p.f = g, f
+            else:  # refined: old points at even positions, new at odd
+                m = 2 * p.m
+                g_all = torch.empty((m + 1, s), dtype=g.dtype, device=device)
+                f_all = torch.empty(m + 1, dtype=f.dtype, device=device)
+                g_all[0::2], g_all[1::2], f_all[0::2], f_all[1::2] = p.g, g, p.f, f
+                p.g, p.f, p.m = g_all, f_all, m
+        requests = []
         for d in range(b):
-            mine = [i for i, p in enumerate(pieces) if p[0] == d]
-            sums = {i: float(values[i].sum()) for i in mine}
-            errors = {i: abs(sums[i] - (pieces[i][4] - pieces[i][3])) for i in mine}
-            total = abs(sum(sums.values()) - float(f_input[d] - f_base[d]))
-            allowed = max(tolerance * abs(float(f_input[d] - f_base[d])), atol)
+            errors = {j: p.error() for j, p in enumerate(pieces[d])}
+            total = abs(sum(float(p.integral().sum()) for p in pieces[d]) - delta[d])
+            allowed = max(tolerance * abs(delta[d]), atol)
             if total <= allowed:
                 continue
-            redo = _pieces_to_refine(mine, errors, allowed)
-            for i in redo:
-                if spent[d] + 2 * pieces[i][5] > max_steps:
+            for j in _pieces_to_refine(list(errors), errors, allowed):
+                p = pieces[d][j]
+                if spent[d] + p.m > max_steps:
                     break
-                pieces[i][5] *= 2
-                todo.append(i)
-    scores = torch.zeros((b, s), dtype=torch.float32, device=device)  # (b, s)
-    used = [0] * b
-    for p, v in zip(pieces, values):
-        scores[p[0]] += v
-        used[p[0]] += p[5]
-    return scores, torch.tensor(used), torch.tensor(passes)
+                spent[d] += p.m
+                requests.append((p, list(range(1, 2 * p.m, 2))))  # the new (odd) points of the 2m-interval rule
+    scores = torch.stack([sum(p.integral() for p in row) for row in pieces])  # (b, s)
+    used = torch.tensor(spent)
+    return scores, used, used + 2 + k
+
+
+def _evaluate_points(run: _Path, requests, device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Gradient rows for ``requests`` [(piece, point indices on its next rule)] in one batched job; per request
+    the integrands ``(len(idx), s)`` and f ``(len(idx),)``."""
+    docs, alpha, sizes = [], [], []
+    for p, idx in requests:
+        m = p.m if p.g is None else 2 * p.m
+        docs += [p.doc] * len(idx)
+        alpha.append(p.nodes(m)[0][idx])
+        sizes.append(len(idx))
+    g, f = run(torch.tensor(docs, device=device), torch.tensor(np.concatenate(alpha), dtype=torch.float64, device=device))
+    return list(zip(g.split(sizes), f.split(sizes)))
 
 
 def _pieces_to_refine(mine: list[int], errors: dict[int, float], allowed: float) -> list[int]:
     """The fewest pieces, worst first, whose refinement leaves at most ``REFINE_SHARE × allowed`` (90 %) of error in the others.
 
-    A refined piece's error typically shrinks many-fold (twice the Gauss–Legendre points), so the
-    document's total error should end below ``allowed``; pieces already accurate are not recomputed.
+    A refined piece's error typically shrinks many-fold (twice the intervals), so the document's total
+    error should end below ``allowed``; pieces already accurate are not refined.
     """
     worst = sorted(mine, key=errors.get, reverse=True)
     left = sum(errors.values())
@@ -269,37 +376,24 @@ def _pieces_to_refine(mine: list[int], errors: dict[int, float], allowed: float)
     return redo
 
 
-def _piece_rule(rule: str, n: int) -> str:
-    """The trapezoid rule needs 2 points; a 1-point piece falls back to the midpoint (1-point Gauss–Legendre)."""
-    return "gauss_legendre" if n < 2 else rule
-
-
-def _largest_remainder(x: torch.Tensor) -> torch.Tensor:
-    """Round each row of ``x`` ``(b, k)`` to integers with the same (rounded) row sum."""
-    base = x.floor()
-    left = (x.sum(1) - base.sum(1)).round().long()  # (b,)
-    order = (x - base).argsort(dim=1, descending=True)  # (b, k)
-    extra = (torch.arange(x.shape[1])[None, :] < left[:, None]).to(x.dtype)  # (b, k) in remainder order
-    return (base.scatter_add(1, order, extra)).long()
-
-
-def _target_output(model, emb, mask, token_type_ids, targets, output):
+def _target_output(forward, emb, mask, token_type_ids, targets, output):
     """f for each row: the target's probability or logit given word embeddings ``emb`` ``(r, s, h)`` → ``(r,)``."""
-    kwargs = {"inputs_embeds": emb, "attention_mask": mask}
-    if token_type_ids is not None:
-        kwargs["token_type_ids"] = token_type_ids
-    logits = model(**kwargs).logits.float()  # (r, n_labels)
+    return _select(forward(emb, mask, token_type_ids).float(), targets, output)
+
+
+def _select(logits: torch.Tensor, targets: torch.Tensor, output: str) -> torch.Tensor:
+    """f from logits ``(r, n_labels)``: the target's probability or logit ``(r,)``."""
     values = torch.softmax(logits, dim=-1) if output == "prob" else logits  # (r, n_labels)
     return values.gather(1, targets[:, None]).squeeze(1)  # (r,)
 
 
-def _evaluate(model, emb, mask, token_type_ids, targets, output, chunk):
+def _evaluate(forward, emb, mask, token_type_ids, targets, output, chunk):
     """f for whole documents without gradients: ``(b,)``."""
     out = []
     for start in range(0, emb.shape[0], chunk):
         sl = slice(start, start + chunk)
         s = int(mask[sl].sum(1).max())
-        out.append(_target_output(model, emb[sl, :s], mask[sl, :s],
+        out.append(_target_output(forward, emb[sl, :s], mask[sl, :s],
                                   None if token_type_ids is None else token_type_ids[sl, :s], targets[sl], output))
     return torch.cat(out)
 
@@ -368,6 +462,18 @@ def _check_steps(n_steps, max_steps) -> bool:
     if n_steps < 2:
         raise ValueError(f"n_steps={n_steps} is too small; use at least 2 (typical: 16–64), or 'auto'")
     return False
+
+
+def _check_rule(quadrature, auto: bool) -> str:
+    """The rule to use: the default for the mode when ``quadrature`` is None; auto mode needs a nested rule."""
+    if quadrature is None:
+        return "clenshaw_curtis" if auto else "gauss_legendre"
+    rule = _quadrature.check_rule(quadrature)
+    if auto and rule not in _quadrature.NESTED:
+        raise ValueError(f"n_steps='auto' refines its rule by adding points between the ones it has, which needs a "
+                         f"nested rule: quadrature='clenshaw_curtis' (its default) or 'riemann_trapezoid'. "
+                         f"{rule!r} moves every point when their number changes; use it with an integer n_steps.")
+    return rule
 
 
 def _check_choices(baseline, output, normalize, tolerance, atol, internal_batch_size) -> None:

@@ -51,10 +51,12 @@ def measure_peak_memory(fn: Callable[[], object], device: torch.device | None = 
 
 
 def _backward_passes(method: str, documents: pd.DataFrame) -> np.ndarray:
-    """Backward passes per document: IG differentiates every quadrature point (its ``forward_passes``
-    diagnostic counts them plus the 2 plain passes for f(x) and f(x′)); the masking methods need none."""
-    passes = documents["forward_passes"].to_numpy(dtype=float) if "forward_passes" in documents else np.zeros(len(documents))
-    return passes - 2 if method == "ig" else np.zeros(len(documents))
+    """Backward passes per document: IG differentiates each of its quadrature points once (its ``n_steps``
+    diagnostic; ``forward_passes`` adds the plain passes for f(x), f(x′) and auto mode's scan); the masking
+    methods need none."""
+    if method == "ig" and "n_steps" in documents:
+        return documents["n_steps"].to_numpy(dtype=float)
+    return np.zeros(len(documents))
 
 
 MEMORY = ("rss", "torch")
@@ -77,7 +79,8 @@ def cost_table(model, tokenizer, texts, methods: Mapping[str, dict] | Sequence[s
     Returns:
         DataFrame indexed by method: ``n_docs, seconds_per_doc, forward_passes_per_doc,
         backward_passes_per_doc, peak_memory_mb``. Forward passes are counted per sequence (IG: one per
-        quadrature point, each followed by a backward pass, plus f(x) and f(x′)). Taught in notebook 05.
+        quadrature point, each followed by a backward pass, plus f(x), f(x′) and in auto mode a 3-point
+        scan). Taught in notebook 05.
     """
     from ..benchmarking import measure
 
