@@ -8,7 +8,10 @@ target's softmax probability:
 * Transformers Interpret 0.10: ``SequenceClassificationExplainer`` called once per text, its defaults
   (n_steps=50, Captum's Gauss–Legendre, all 50 steps in one batch).
 * ours: ``explain(model, tokenizer, texts, "ig", target, n_steps="auto", tolerance=TOLERANCE)`` — length-sorted
-  batches of documents, (document, step) rows batched together, adaptive composite Gauss–Legendre.
+  batches of documents, (document, point) rows batched together; adaptive quadrature (a 3-point forward scan,
+  a smooth change of variable that crowds the points where f changes, a nested Clenshaw–Curtis rule refined
+  only where a piece's completeness error is too large, never recomputing a point); every row runs the
+  last layer at [CLS] only (``course_utils.attribution._cls_forward``).
 
 Quality bar (ours): completeness error ≤ 1 % of |f(x) − f(baseline)| for ≥ 95 % of documents, and Spearman
 ≥ 0.99 with a 50-step Gauss–Legendre reference of ours for ≥ 95 % of documents. Transformers Interpret

@@ -39,7 +39,7 @@ from .environment import cache_dir
 from .models import write_atomically
 from .r_bridge import r_friendly
 
-CACHE_FORMAT = 2  # bump when an attribution method's maths change (2: IG auto mode refines fewer pieces)
+CACHE_FORMAT = 3  # bump when an attribution method's maths change (2: IG auto mode refines fewer pieces; 3: warped nested rule)
 MANIFEST = "manifest.json"
 FILES = ("tokens.parquet", "documents.parquet")
 METADATA = ("party", "president", "year", "speech_id")
