@@ -177,8 +177,8 @@ def test_attribute_auto_never_recomputes_a_point(tiny_classifier):
     batch = make_batch(tokenizer, TEXTS)
     _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", tolerance=1e-4, atol=0)
     assert diag["n_steps"].max() > _ig.AUTO_START
-    # every gradient point once, plus f(x), f(x') and the scan: refinement only adds the new points
-    assert (diag["forward_passes"] == diag["n_steps"] + 2 + _ig.AUTO_SCAN).all()
+    # every gradient point once (f(x') comes with the one at α = 0), plus f(x) and the scan
+    assert (diag["forward_passes"] == diag["n_steps"] + 1 + _ig.AUTO_SCAN).all()
 
 
 @pytest.mark.parametrize("rule", _quadrature.NESTED)
@@ -190,6 +190,40 @@ def test_attribute_auto_agrees_with_many_fixed_steps(tiny_classifier, rule):
     reference, _ = _ig.attribute(model, batch, target, n_steps=128)
     assert diag["converged"].all()
     np.testing.assert_allclose(auto, reference, atol=2e-4 * float(diag["f_input"].sub(diag["f_baseline"]).abs().max()) + 1e-6)
+
+
+@pytest.mark.parametrize("n_steps", [8, "auto"])
+def test_documents_with_the_same_baseline_share_it(tiny_classifier, monkeypatch, n_steps):
+    tokenizer, model = tiny_classifier
+    texts = ["Taxes must be cut now.", "Jobs must be made now.", "Taxes must be cut now.", "A longer text about the economy."]
+    batch = make_batch(tokenizer, texts)
+    targets = torch.tensor([1, 1, 0, 1])
+    same = _ig._same_baseline(batch["input_ids"].masked_fill(batch["word_ids"] >= 0, 0), batch["attention_mask"],
+                              batch["token_type_ids"], targets)
+    assert same.tolist() == [0, 0, 2, 3], "same length and target share; another target or length does not"
+    together, diag = _ig.attribute(model, batch, targets, n_steps=n_steps)
+    for d in range(len(texts)):  # each document alone gives the same scores and f(x')
+        alone, diag_alone = _ig.attribute(model, {k: v[d : d + 1] for k, v in batch.items()}, targets[d : d + 1], n_steps=n_steps)
+        n = int(batch["attention_mask"][d].sum())
+        np.testing.assert_allclose(together[d, :n], alone[0, :n], atol=2e-6)
+        assert float(diag["f_baseline"][d]) == pytest.approx(float(diag_alone["f_baseline"][0]), abs=1e-6)
+
+
+def test_passes_fill_the_token_budget(tiny_classifier):
+    tokenizer, model = tiny_classifier
+    lengths = torch.tensor([60, 60, 30, 30, 30, 10])
+    mask = (torch.arange(64)[None, :] < lengths[:, None]).long()
+    run = _ig._Path(None, None, None, mask, None, None, "prob", None)
+    docs = torch.tensor([0, 0, 1, 2, 2, 3, 4, 5] * 8)
+    chunks = run.chunks(docs)
+    assert chunks[0].start == 0 and chunks[-1].stop == len(docs)
+    assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))
+    for sl in chunks:  # within the budget, and no room for the next row
+        longest = int(lengths[docs[sl]].max())
+        assert longest * (sl.stop - sl.start) <= _ig.TOKEN_BUDGET or sl.stop - sl.start == 1
+        if sl.stop < len(docs):
+            assert max(longest, int(lengths[docs[sl.stop]])) * (sl.stop - sl.start + 1) > _ig.TOKEN_BUDGET
+    assert [c.stop - c.start for c in _ig._Path(None, None, None, mask, None, None, "prob", 5).chunks(docs)][:2] == [5, 5]
 
 
 def test_warp_is_a_smooth_increasing_map_of_the_unit_interval():

@@ -197,7 +197,7 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
 def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str | int = "pad",
                          n_steps: int | str = "auto", quadrature: str | None = None, output: str = "prob",
                          tolerance: float = 0.01, atol: float = 1e-4, max_steps: int = 256, normalize: str | None = None,
-                         internal_batch_size: int = 32, batch_size: int = 16, progress: bool | None = None,
+                         internal_batch_size: int | None = None, batch_size: int = 16, progress: bool | None = None,
                          max_length: int | None = None) -> pd.DataFrame:
     """Integrated gradients on the word-embedding layer: :func:`explain` with ``method="ig"``.
 
@@ -217,7 +217,7 @@ def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str 
         max_steps: the most points auto mode uses per document.
         normalize: None (default) or ``"l2"`` (each text's scores divided by their L2 norm, as Transformers
             Interpret does: scores then no longer sum to f(x) − f(x′) and cannot be compared across texts).
-        internal_batch_size: (document, step) rows per forward/backward pass.
+        internal_batch_size: (document, point) rows per forward/backward pass (None: about 2,048 tokens' worth).
         batch_size, progress, max_length: as in :func:`explain`.
 
     Returns:

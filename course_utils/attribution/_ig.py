@@ -21,9 +21,10 @@ Cost: nearly all of the time is forward and backward passes, one per (document, 
 through :mod:`._cls_forward`, which skips the last layer's work at every position but ``[CLS]`` (the only
 one a BERT classifier reads).
 
-Batching: all (document, step) pairs of a batch are rows of one big job, cut into chunks of
-``internal_batch_size`` rows; each chunk is trimmed to its longest document, so there is no padding
-beyond what the documents in that chunk need.
+Batching: all (document, point) pairs of a batch are rows of one big job, cut into passes of about
+``TOKEN_BUDGET`` tokens (or ``internal_batch_size`` rows); each pass is trimmed to its longest document, so
+there is no padding beyond what the documents in that pass need. Documents with the same baseline input
+and target (under ``[PAD]``: the same length) share one evaluation of f(x′) and ∇f(x′).
 
 Taught in notebook 03 (integrated gradients).
 """
@@ -47,6 +48,7 @@ FLOOR = 0.1  # … plus this share spread evenly: the density of points along th
 AUTO_PIECES = 2  # the warped path is cut into this many pieces …
 AUTO_LEVEL = 4  # … each with a nested rule of this many intervals at first …
 AUTO_START = AUTO_PIECES * AUTO_LEVEL + 1  # … 9 gradient points per document (also the smallest max_steps allowed)
+TOKEN_BUDGET = 2048  # internal_batch_size=None: rows per pass up to this many tokens (2 CPU cores: 1,500–2,500 fastest)
 REFINE_SHARE = 0.9  # auto mode refines the worst pieces until the others hold at most this share of the allowed error
 ATOL = 1e-4  # default absolute completeness error accepted in auto mode (when f(x) ≈ f(x′) relative error means little)
 
@@ -63,7 +65,7 @@ def attribute(
     tolerance: float = 0.01,
     atol: float = ATOL,
     max_steps: int = 256,
-    internal_batch_size: int = 32,
+    internal_batch_size: int | None = None,
     normalize: str | None = None,
     tokenizer=None,
     logits: torch.Tensor | None = None,
@@ -92,8 +94,9 @@ def attribute(
         atol: absolute completeness error also accepted (default 1e-4, in f's units): a document whose
             output barely moves (f(x) ≈ f(x′)) would otherwise need many steps for a meaningless ratio.
         max_steps: the most points auto mode will use; documents still above tolerance get a warning.
-        internal_batch_size: (document, step) rows per forward/backward pass (default 32: on 2 CPU cores 8–50
-            rows run at the same speed per row and 128 rows 40 % slower, as activations outgrow the caches).
+        internal_batch_size: (document, point) rows per forward/backward pass. None (default): as many as fit
+            ``TOKEN_BUDGET`` = 2,048 tokens (about 38 rows of a 54-token paragraph; on 2 CPU cores passes of
+            1,500–2,500 tokens run fastest per token, larger ones outgrow the caches); an int: that many rows.
         normalize: None (default) or ``"l2"``: divide each document's scores by their L2 norm, as
             Transformers Interpret does. That breaks completeness (scores no longer sum to
             f(x) − f(x′)) and makes scores incomparable across documents; only the ranking is kept.
@@ -120,26 +123,31 @@ def attribute(
     targets = targets.to(device)
     with _frozen(model), torch.no_grad():
         x = model.get_input_embeddings()(input_ids)  # (b, s, h)
-        x_base = _baseline_embeddings(model, batch, x, baseline, tokenizer)  # (b, s, h)
+        x_base, base_ids = _baseline_embeddings(model, batch, x, baseline, tokenizer)  # (b, s, h), (b, s)
     diff = x - x_base  # (b, s, h)
+    same = _same_baseline(base_ids, mask, token_type_ids, targets)  # (b,)
     forward = _cls_forward.logits_function(model)
-    with _frozen(model), torch.inference_mode():
-        if logits is None:
-            f_input = _evaluate(forward, x, mask, token_type_ids, targets, output, internal_batch_size)  # (b,)
-        else:
-            f_input = _select(logits.to(device).float(), targets, output)  # (b,)
-        f_base = _evaluate(forward, x_base, mask, token_type_ids, targets, output, internal_batch_size)  # (b,)
-    delta = f_input - f_base  # (b,)
-
     b = input_ids.shape[0]
     run = _Path(forward, x_base, diff, mask, token_type_ids, targets, output, internal_batch_size)
-    with _frozen(model):  # gradients with respect to the inputs only
-        if auto:
-            scores, used, passes = _adaptive(run, f_input, f_base, rule, tolerance, atol, max_steps)  # (b, s), (b,), (b,)
+    with _frozen(model), torch.inference_mode():
+        if logits is None:
+            f_input = run(torch.arange(b, device=device), torch.ones(b, dtype=torch.float64, device=device), grad=False)
         else:
+            f_input = _select(logits.to(device).float(), targets, output)  # (b,)
+    with _frozen(model):  # gradients with respect to the inputs only
+        if auto:  # f(x′) comes with the gradient at α = 0, the rule's first point
+            g_base, f_base = run.at_baseline(same)  # (b, s), (b,)
+            scores, used, passes = _adaptive(run, f_input, f_base, g_base, rule, tolerance, atol, max_steps)
+        else:
+            with torch.inference_mode():
+                first = torch.unique(same)  # one forward pass per distinct baseline
+                at = torch.zeros(b, dtype=torch.long, device=device)
+                at[first] = torch.arange(len(first), device=device)
+                f_base = run(first, torch.zeros(len(first), dtype=torch.float64, device=device), grad=False)[at[same]]
             scores = _fixed(run, torch.arange(b, device=device), int(n_steps), rule)  # (b, s)
             used = torch.full((b,), int(n_steps), dtype=torch.long)
             passes = used + 2
+    delta = f_input - f_base  # (b,)
     error = (scores.sum(1) - delta).abs()  # (b,)
     ok = (error <= tolerance * delta.abs()) | (error <= atol)  # (b,)
     if auto and not ok.all():
@@ -172,28 +180,66 @@ class _Path:
         self.token_type_ids, self.targets, self.output, self.chunk = token_type_ids, targets, output, chunk
         self.lengths = mask.sum(1)  # (b,)
 
-    def __call__(self, docs: torch.Tensor, alpha: torch.Tensor, grad: bool = True):
-        """For rows (docs[r], alpha[r]): with ``grad`` the token integrands (x − x′)·∇f(γ(α)) summed over
-        the hidden dimension ``(r, s)`` and f(γ(α)) ``(r,)``; without, f(γ(α)) ``(r,)`` only (forward passes)."""
-        integrands, values = [], []
-        for start in range(0, len(docs), self.chunk):
-            d, a = docs[start : start + self.chunk], alpha[start : start + self.chunk]  # (r,), (r,)
-            s = int(self.lengths[d].max())  # trim to this chunk's longest document
+    def chunks(self, docs: torch.Tensor) -> list[slice]:
+        """Consecutive rows per forward/backward pass: ``chunk`` rows if it is an int, else (None) as many as
+        keep a pass within ``TOKEN_BUDGET`` tokens (each pass is trimmed to its longest document)."""
+        if self.chunk is not None:
+            return [slice(i, i + self.chunk) for i in range(0, len(docs), self.chunk)]
+        lengths = self.lengths[docs].tolist()
+        out, start, longest = [], 0, 0
+        for i, n in enumerate(lengths):
+            longest = max(longest, n)
+            if i > start and longest * (i - start + 1) > TOKEN_BUDGET:
+                out.append(slice(start, i))
+                start, longest = i, n
+        return out + [slice(start, len(lengths))] if lengths else out
+
+    def _rows(self, docs, alpha, grad):
+        """Per pass: the rows' documents, trimmed length s, f ``(r,)`` and (with ``grad``) ∇f ``(r, s, h)``."""
+        for sl in self.chunks(docs):
+            d, a = docs[sl], alpha[sl]  # (r,), (r,)
+            s = int(self.lengths[d].max())  # trim to this pass's longest document
             emb = self.x_base[d, :s] + a[:, None, None].to(self.diff.dtype) * self.diff[d, :s]  # (r, s, h)
             tt = None if self.token_type_ids is None else self.token_type_ids[d, :s]
             if not grad:
                 with torch.inference_mode():
-                    values.append(_target_output(self.forward, emb, self.mask[d, :s], tt, self.targets[d], self.output))
+                    yield d, s, _target_output(self.forward, emb, self.mask[d, :s], tt, self.targets[d], self.output), None
                 continue
             with torch.enable_grad():
                 emb.requires_grad_(True)
                 f = _target_output(self.forward, emb, self.mask[d, :s], tt, self.targets[d], self.output)  # (r,)
                 (g,) = torch.autograd.grad(f.sum(), emb)  # (r, s, h); rows are independent
-            c = torch.zeros((len(d), self.diff.shape[1]), dtype=torch.float32, device=emb.device)  # (r, s_max)
-            c[:, :s] = (self.diff[d, :s] * g).sum(-1).float()  # (r, s)
-            integrands.append(c)
-            values.append(f.detach())
+            yield d, s, f.detach(), g
+
+    def __call__(self, docs: torch.Tensor, alpha: torch.Tensor, grad: bool = True):
+        """For rows (docs[r], alpha[r]): with ``grad`` the token integrands (x − x′)·∇f(γ(α)) summed over
+        the hidden dimension ``(r, s)`` and f(γ(α)) ``(r,)``; without, f(γ(α)) ``(r,)`` only (forward passes)."""
+        integrands, values = [], []
+        for d, s, f, g in self._rows(docs, alpha, grad):
+            values.append(f)
+            if grad:
+                c = torch.zeros((len(d), self.diff.shape[1]), dtype=torch.float32, device=g.device)  # (r, s_max)
+                c[:, :s] = (self.diff[d, :s] * g).sum(-1).float()  # (r, s)
+                integrands.append(c)
         return (torch.cat(integrands), torch.cat(values)) if grad else torch.cat(values)
+
+    def at_baseline(self, same: torch.Tensor):
+        """Integrands ``(b, s)`` and f ``(b,)`` at α = 0 for every document, running the model once per distinct
+        baseline: ``same[d]`` is the first document whose baseline input and target equal document d's
+        (:func:`_same_baseline`), so ∇f(x′) is shared and only multiplied by each document's own x − x′."""
+        first = torch.unique(same)  # (u,)
+        at = torch.full((len(same),), -1, dtype=torch.long, device=same.device)
+        at[first] = torch.arange(len(first), device=same.device)
+        values, grads = [], []
+        for d, s, f, g in self._rows(first, torch.zeros(len(first), dtype=torch.float64, device=same.device), True):
+            values.append(f)
+            grads += [g[r, :s] for r in range(len(d))]  # (s, h) each
+        f_all = torch.cat(values)[at[same]]  # (b,)
+        c = torch.zeros((len(same), self.diff.shape[1]), dtype=torch.float32, device=same.device)  # (b, s_max)
+        for doc in range(len(same)):
+            g = grads[int(at[same[doc]])]  # (s, h)
+            c[doc, : g.shape[0]] = (self.diff[doc, : g.shape[0]] * g).sum(-1).float()
+        return c, f_all
 
 
 def _fixed(run: _Path, docs: torch.Tensor, n_steps: int, rule: str) -> torch.Tensor:
@@ -285,7 +331,7 @@ class _Piece:
         return abs(float(self.integral().sum()) - float(self.f[-1] - self.f[0]))
 
 
-def _adaptive(run: _Path, f_input, f_base, rule, tolerance, atol, max_steps):
+def _adaptive(run: _Path, f_input, f_base, g_base, rule, tolerance, atol, max_steps):
     """Adaptive warped quadrature: scores ``(b, s)``, gradient points used ``(b,)``, all passes ``(b,)``.
 
     1. Scan: f at ``AUTO_SCAN`` inner points α = 1/4, 1/2, 3/4 of each path (forward passes only, cheap)
@@ -309,26 +355,27 @@ def _adaptive(run: _Path, f_input, f_base, rule, tolerance, atol, max_steps):
     cuts = np.linspace(0.0, 1.0, AUTO_PIECES + 1)
     pieces = [[_Piece(d, cuts[j], cuts[j + 1], AUTO_LEVEL, rule, warp) for j in range(AUTO_PIECES)]
               for d, warp in ((d, _Warp(f_scan[d])) for d in range(b))]
-    # first round: every point of every piece; a piece's first point is its left neighbour's last
-    requests = [(p, list(range(AUTO_LEVEL + 1)) if j == 0 else list(range(1, AUTO_LEVEL + 1)))
-                for row in pieces for j, p in enumerate(row)]
+    # first round: every point of every piece but α = 0 (done: g_base, f_base); a piece's first point is
+    # its left neighbour's last
+    for d, row in enumerate(pieces):
+        row[0].g, row[0].f = g_base[d : d + 1], f_base[d : d + 1].to(torch.float32)
+    requests = [(p, list(range(1, AUTO_LEVEL + 1))) for row in pieces for p in row]
     spent = [AUTO_START] * b
     delta = (f_input - f_base).tolist()
+    first_round = True
     while requests:
-        new = _evaluate_points(run, requests, device)  # one batched job for all documents
+        new = _evaluate_points(run, requests, device, first_round)  # one batched job for all documents
         for (p, idx), (g, f) in zip(requests, new):
-            if p.g is None:  # first round
-                if idx[0] == 1:  # shares its first point with the piece on its left
-                    left = pieces[p.doc][pieces[p.doc].index(p) - 1]
-                    g, f = torch.cat([left.g[-1:], g]), torch.cat([left.f[-1:], f])
-                p.g, p.f = g, f
+            if first_round:  # the first point is α = 0 (piece 0) or the last point of the piece on the left
+                left = p if p.g is not None else pieces[p.doc][pieces[p.doc].index(p) - 1]
+                p.g, p.f = torch.cat([left.g[-1:], g]), torch.cat([left.f[-1:].to(f.dtype), f])
             else:  # refined: old points at even positions, new at odd
                 m = 2 * p.m
                 g_all = torch.empty((m + 1, s), dtype=g.dtype, device=device)
                 f_all = torch.empty(m + 1, dtype=f.dtype, device=device)
                 g_all[0::2], g_all[1::2], f_all[0::2], f_all[1::2] = p.g, g, p.f, f
                 p.g, p.f, p.m = g_all, f_all, m
-        requests = []
+        requests, first_round = [], False
         for d in range(b):
             errors = {j: p.error() for j, p in enumerate(pieces[d])}
             total = abs(sum(float(p.integral().sum()) for p in pieces[d]) - delta[d])
@@ -343,15 +390,15 @@ def _adaptive(run: _Path, f_input, f_base, rule, tolerance, atol, max_steps):
                 requests.append((p, list(range(1, 2 * p.m, 2))))  # the new (odd) points of the 2m-interval rule
     scores = torch.stack([sum(p.integral() for p in row) for row in pieces])  # (b, s)
     used = torch.tensor(spent)
-    return scores, used, used + 2 + k
+    return scores, used, used + 1 + k  # + f(x) and the scan (f(x′) came with the gradient at α = 0)
 
 
-def _evaluate_points(run: _Path, requests, device) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Gradient rows for ``requests`` [(piece, point indices on its next rule)] in one batched job; per request
-    the integrands ``(len(idx), s)`` and f ``(len(idx),)``."""
+def _evaluate_points(run: _Path, requests, device, first_round: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Gradient rows for ``requests`` [(piece, point indices on its first rule, or on its refined rule)] in one
+    batched job; per request the integrands ``(len(idx), s)`` and f ``(len(idx),)``."""
     docs, alpha, sizes = [], [], []
     for p, idx in requests:
-        m = p.m if p.g is None else 2 * p.m
+        m = p.m if first_round else 2 * p.m
         docs += [p.doc] * len(idx)
         alpha.append(p.nodes(m)[0][idx])
         sizes.append(len(idx))
@@ -387,17 +434,6 @@ def _select(logits: torch.Tensor, targets: torch.Tensor, output: str) -> torch.T
     return values.gather(1, targets[:, None]).squeeze(1)  # (r,)
 
 
-def _evaluate(forward, emb, mask, token_type_ids, targets, output, chunk):
-    """f for whole documents without gradients: ``(b,)``."""
-    out = []
-    for start in range(0, emb.shape[0], chunk):
-        sl = slice(start, start + chunk)
-        s = int(mask[sl].sum(1).max())
-        out.append(_target_output(forward, emb[sl, :s], mask[sl, :s],
-                                  None if token_type_ids is None else token_type_ids[sl, :s], targets[sl], output))
-    return torch.cat(out)
-
-
 def special_mask(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """BoolTensor ``(b, s)``: True at ``[CLS]``/``[SEP]`` (from ``word_ids`` when given, else first and last real token)."""
     mask = batch["attention_mask"].bool()  # (b, s)
@@ -410,13 +446,26 @@ def special_mask(batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def _baseline_embeddings(model, batch, x, baseline, tokenizer):
-    """x′ ``(b, s, h)``: the baseline's word embeddings; equal to x at special tokens and padding."""
+    """x′ ``(b, s, h)``: the baseline's word embeddings, equal to x at special tokens and padding; and the
+    baseline's token ids ``(b, s)`` (-1 where the zero baseline puts zero vectors)."""
     content = batch["attention_mask"].bool() & ~special_mask(batch)  # (b, s)
     if baseline == "zero":
-        return x.masked_fill(content[..., None], 0.0)  # (b, s, h)
+        return x.masked_fill(content[..., None], 0.0), batch["input_ids"].masked_fill(content, -1)
     token_id = _baseline_token_id(model, baseline, tokenizer)
     ids = batch["input_ids"].masked_fill(content, token_id)  # (b, s)
-    return model.get_input_embeddings()(ids)  # (b, s, h)
+    return model.get_input_embeddings()(ids), ids  # (b, s, h), (b, s)
+
+
+def _same_baseline(base_ids, mask, token_type_ids, targets) -> torch.Tensor:
+    """LongTensor ``(b,)``: for each document the first one with the same baseline input (token ids, segments,
+    length) and target — e.g. all paragraphs of one length under the ``[PAD]`` baseline — whose f(x′) and
+    ∇f(x′) are then computed once."""
+    lengths = mask.sum(1).tolist()
+    types = token_type_ids if token_type_ids is not None else torch.zeros_like(base_ids)
+    seen: dict[tuple, int] = {}
+    same = [seen.setdefault((n, int(t), tuple(ids[:n]), tuple(tt[:n])), d)
+            for d, (n, t, ids, tt) in enumerate(zip(lengths, targets.tolist(), base_ids.tolist(), types.tolist()))]
+    return torch.tensor(same, dtype=torch.long, device=base_ids.device)
 
 
 def _baseline_token_id(model, baseline, tokenizer) -> int:
@@ -487,5 +536,7 @@ def _check_choices(baseline, output, normalize, tolerance, atol, internal_batch_
         raise ValueError(f"tolerance={tolerance!r} must be a positive number (0.01 = 1 % completeness error)")
     if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0:
         raise ValueError(f"atol={atol!r} must be a number ≥ 0 (absolute completeness error accepted)")
-    if isinstance(internal_batch_size, bool) or not isinstance(internal_batch_size, (int, np.integer)) or internal_batch_size < 1:
-        raise ValueError(f"internal_batch_size={internal_batch_size!r} must be a positive integer")
+    if internal_batch_size is not None and (isinstance(internal_batch_size, bool) or not isinstance(
+            internal_batch_size, (int, np.integer)) or internal_batch_size < 1):
+        raise ValueError(f"internal_batch_size={internal_batch_size!r} must be a positive integer (rows per pass) or "
+                         f"None (rows chosen to fill about {TOKEN_BUDGET} tokens per pass)")
