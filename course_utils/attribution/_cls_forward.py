@@ -4,7 +4,8 @@
 last layer still needs keys and values at every position, but its queries, attention output, feed-forward
 block and layer norms matter only at ``[CLS]``; computing them for one position instead of all of them
 saves about a sixth of a 6-layer model's work, in the forward pass and in the backward pass that
-integrated gradients adds. Every earlier layer is the model's own module, run unchanged.
+integrated gradients adds. The layers are run from the model's own modules (projections, layer norms,
+feed-forward blocks), with PyTorch's fused attention.
 
 :func:`logits_function` gives that shortcut for models built like BERT (checked once per model against the
 model's own forward pass, to 1e-4) and the model's ordinary forward pass for every other model, so callers
@@ -19,6 +20,7 @@ import weakref
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 Logits = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 CHECK_ATOL = 1e-4  # largest logit difference from the model's own forward pass accepted for the shortcut
@@ -47,24 +49,29 @@ def _full_logits(model, emb, mask, token_type_ids):
 
 
 def _cls_logits(model, emb, mask, token_type_ids):
-    """Logits ``(r, n_labels)`` from word embeddings ``emb`` ``(r, s, h)``, the last layer at ``[CLS]`` only."""
+    """Logits ``(r, n_labels)`` from word embeddings ``emb`` ``(r, s, h)``, the last layer at ``[CLS]`` only.
+
+    Each layer is BERT's: self-attention (the model's query/key/value projections, PyTorch's fused
+    ``scaled_dot_product_attention``), then the model's own output projection + residual + layer norm and
+    feed-forward block. In the last layer only ``[CLS]`` asks a query, so everything after the keys and
+    values runs for one position."""
     bert = model.bert
     hidden = bert.embeddings(inputs_embeds=emb, token_type_ids=token_type_ids)  # (r, s, h)
     additive = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min  # (r, 1, 1, s)
-    for layer in bert.encoder.layer[:-1]:
-        hidden = layer(hidden, additive)  # (r, s, h)
-    last = bert.encoder.layer[-1]
-    attn = last.attention.self
+    layers = bert.encoder.layer
     r, s, _ = hidden.shape
-    heads, size = attn.num_attention_heads, attn.attention_head_size
-    query = attn.query(hidden[:, :1]).view(r, 1, heads, size).transpose(1, 2)  # (r, heads, 1, size)
-    key = attn.key(hidden).view(r, s, heads, size).transpose(1, 2)  # (r, heads, s, size)
-    value = attn.value(hidden).view(r, s, heads, size).transpose(1, 2)  # (r, heads, s, size)
-    weights = torch.softmax(query @ key.transpose(2, 3) * attn.scaling + additive, dim=-1)  # (r, heads, 1, s)
-    context = (weights @ value).transpose(1, 2).reshape(r, 1, heads * size)  # (r, 1, h)
-    cls = last.attention.output(context, hidden[:, :1])  # (r, 1, h): projection, residual, layer norm
-    cls = last.output(last.intermediate(cls), cls)  # (r, 1, h): feed-forward block
-    return model.classifier(model.dropout(bert.pooler(cls)))  # (r, n_labels)
+    for i, layer in enumerate(layers):
+        attn = layer.attention.self
+        heads, size = attn.num_attention_heads, attn.attention_head_size
+        asking = hidden[:, :1] if i == len(layers) - 1 else hidden  # (r, q, h): q = 1 in the last layer
+        query = attn.query(asking).view(r, -1, heads, size).transpose(1, 2)  # (r, heads, q, size)
+        key = attn.key(hidden).view(r, s, heads, size).transpose(1, 2)  # (r, heads, s, size)
+        value = attn.value(hidden).view(r, s, heads, size).transpose(1, 2)  # (r, heads, s, size)
+        context = F.scaled_dot_product_attention(query, key, value, attn_mask=additive, scale=attn.scaling)
+        context = context.transpose(1, 2).reshape(r, -1, heads * size)  # (r, q, h)
+        out = layer.attention.output(context, asking)  # (r, q, h): projection, residual, layer norm
+        hidden = layer.output(layer.intermediate(out), out)  # (r, q, h): feed-forward block
+    return model.classifier(model.dropout(bert.pooler(hidden)))  # (r, n_labels)
 
 
 def _shortcut_applies(model) -> bool:
