@@ -42,8 +42,8 @@ import torch  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from course_utils.attribution import concat, documents, explain  # noqa: E402
-from course_utils.environment import seed_everything  # noqa: E402
-from course_utils.models import ClassifierConfig, load_classifier, predict_proba  # noqa: E402
+from course_utils.benchmarking import test_paragraphs  # noqa: E402
+from course_utils.models import predict_proba  # noqa: E402
 
 TOLERANCE = 0.01  # the adaptive mode's target (its default), the same 1 % as the quality bar
 CHUNK = 32  # texts per interleaved round (two of explain()'s default batches)
@@ -82,14 +82,8 @@ def main() -> None:
     n = 20 if args.quick else args.n
     from transformers_interpret import SequenceClassificationExplainer
 
-    seed_everything(42)
-    tokenizer, model = load_classifier(progress=False)
-    data = ClassifierConfig().load_data()
-    texts = data[data["split"] == "test"]["text"].tolist()[:n]
+    tokenizer, model, texts = test_paragraphs(n)
     explainer = SequenceClassificationExplainer(model, tokenizer)
-    n_tokens = [len(ids) for ids in tokenizer(texts)["input_ids"]]
-    print(f"{n} test paragraphs, {np.mean(n_tokens):.1f} tokens on average (max {max(n_tokens)}); "
-          f"torch threads {torch.get_num_threads()}")
 
     ti_explain(explainer, texts[0])  # warm-up, both sides
     explain(model, tokenizer, texts[:2], target=0, progress=False)

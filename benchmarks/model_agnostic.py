@@ -37,12 +37,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from course_utils.attribution import documents, explain, word_scores  # noqa: E402
-from course_utils.environment import seed_everything  # noqa: E402
-from course_utils.models import ClassifierConfig, load_classifier, predict_proba  # noqa: E402
+from course_utils.benchmarking import test_paragraphs  # noqa: E402
+from course_utils.models import predict_proba  # noqa: E402
 
 METHODS = ("ig", "loo", "atman", "shap", "lime")
 
@@ -78,13 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     n = 5 if args.quick else args.n
 
-    seed_everything(42)
-    tokenizer, model = load_classifier(progress=False)
-    data = ClassifierConfig().load_data()
-    texts = data[data["split"] == "test"]["text"].tolist()[:n]
-    n_tokens = [len(ids) for ids in tokenizer(texts)["input_ids"]]
-    print(f"{n} test paragraphs, {np.mean(n_tokens):.1f} tokens on average (max {max(n_tokens)}); "
-          f"torch threads {torch.get_num_threads()}")
+    tokenizer, model, texts = test_paragraphs(n)
 
     runs = [(m, m, {}) for m in METHODS]
     if args.lime_seeds:

@@ -1,7 +1,8 @@
 """Measure what an explanation costs: wall-clock time and peak memory (RSS) of one call.
 
 Taught in notebook 04 (the cost of masking attribution vs integrated gradients); used by
-``benchmarks/attribution_memory.py`` and notebook 05's runtime/memory table.
+``benchmarks/attribution_memory.py`` and notebook 05's runtime/memory table; :func:`test_paragraphs` gives the
+speed benchmarks (``attribution_speed.py``, ``model_agnostic.py``) their shared setup.
 
 Peak memory is the process's peak resident set size during the call minus its size just before, so torch's
 CPU tensors count (``tracemalloc`` does not see them). On Linux (Colab included) the kernel's peak counter
@@ -99,3 +100,26 @@ def paragraph_of_length(tokenizer, texts, n_tokens: int) -> str:
         ids = ids[:-1]
         text = tokenizer.decode(ids)
     return text
+
+
+def test_paragraphs(n: int, *, seed: int = 42):
+    """The speed benchmarks' setup: ``(tokenizer, model, texts)`` — the course's cached classifier and the first
+    ``n`` paragraphs of the test split in their stored order, with every seed set to ``seed``. Prints how many
+    tokens they have and the torch thread count, so a benchmark's output says what it measured."""
+    import numpy as np
+    import torch
+
+    from .environment import seed_everything
+    from .models import ClassifierConfig, load_classifier
+
+    seed_everything(seed)
+    tokenizer, model = load_classifier(progress=False)
+    data = ClassifierConfig().load_data()
+    texts = data[data["split"] == "test"]["text"].tolist()[:n]
+    n_tokens = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    print(f"{len(texts)} test paragraphs, {np.mean(n_tokens):.1f} tokens on average (max {max(n_tokens)}); "
+          f"torch threads {torch.get_num_threads()}")
+    return tokenizer, model, texts
+
+
+test_paragraphs.__test__ = False  # a helper, not a pytest test

@@ -49,3 +49,12 @@ def test_paragraph_of_length_fits(tokenizer, n):
 def test_paragraph_of_length_bad_input_raises(tokenizer, n, match):
     with pytest.raises(ValueError, match=match):
         B.paragraph_of_length(tokenizer, TEXTS, n)
+
+
+def test_test_paragraphs_are_the_first_of_the_test_split(capsys):
+    from course_utils.models import ClassifierConfig
+
+    tokenizer, model, texts = B.test_paragraphs(3)
+    assert texts == ClassifierConfig().load_data().query("split == 'test'")["text"].tolist()[:3]
+    assert model.config.num_labels == 2 and tokenizer(texts[0])["input_ids"][0] == tokenizer.cls_token_id
+    assert capsys.readouterr().out.startswith("3 test paragraphs, ")
