@@ -140,10 +140,7 @@ def attribute(
             scores, used, passes = _adaptive(run, f_input, f_base, g_base, rule, tolerance, atol, max_steps)
         else:
             with torch.inference_mode():
-                first = torch.unique(same)  # one forward pass per distinct baseline
-                at = torch.zeros(b, dtype=torch.long, device=device)
-                at[first] = torch.arange(len(first), device=device)
-                f_base = run(first, torch.zeros(len(first), dtype=torch.float64, device=device), grad=False)[at[same]]
+                _, f_base = run.at_baseline(same, grad=False)  # (b,)
             scores = _fixed(run, torch.arange(b, device=device), int(n_steps), rule)  # (b, s)
             used = torch.full((b,), int(n_steps), dtype=torch.long)
             passes = used + 2
@@ -223,18 +220,22 @@ class _Path:
                 integrands.append(c)
         return (torch.cat(integrands), torch.cat(values)) if grad else torch.cat(values)
 
-    def at_baseline(self, same: torch.Tensor):
-        """Integrands ``(b, s)`` and f ``(b,)`` at α = 0 for every document, running the model once per distinct
-        baseline: ``same[d]`` is the first document whose baseline input and target equal document d's
-        (:func:`_same_baseline`), so ∇f(x′) is shared and only multiplied by each document's own x − x′."""
+    def at_baseline(self, same: torch.Tensor, grad: bool = True):
+        """Integrands ``(b, s)`` (None without ``grad``) and f ``(b,)`` at α = 0 for every document, running the
+        model once per distinct baseline: ``same[d]`` is the first document whose baseline input and target
+        equal document d's (:func:`_same_baseline`), so f(x′) and ∇f(x′) are shared and ∇f(x′) is only
+        multiplied by each document's own x − x′."""
         first = torch.unique(same)  # (u,)
         at = torch.full((len(same),), -1, dtype=torch.long, device=same.device)
         at[first] = torch.arange(len(first), device=same.device)
         values, grads = [], []
-        for d, s, f, g in self._rows(first, torch.zeros(len(first), dtype=torch.float64, device=same.device), True):
+        for d, s, f, g in self._rows(first, torch.zeros(len(first), dtype=torch.float64, device=same.device), grad):
             values.append(f)
-            grads += [g[r, :s] for r in range(len(d))]  # (s, h) each
+            if grad:
+                grads += [g[r, :s] for r in range(len(d))]  # (s, h) each
         f_all = torch.cat(values)[at[same]]  # (b,)
+        if not grad:
+            return None, f_all
         c = torch.zeros((len(same), self.diff.shape[1]), dtype=torch.float32, device=same.device)  # (b, s_max)
         for doc in range(len(same)):
             g = grads[int(at[same[doc]])]  # (s, h)
@@ -330,9 +331,9 @@ class _Piece:
         _, weight = self.nodes(self.m)
         return (torch.as_tensor(weight, dtype=torch.float32, device=self.g.device)[:, None] * self.g).sum(0)
 
-    def error(self) -> float:
-        """|Σ scores − (f(end) − f(start))|: completeness on this piece, known exactly."""
-        return abs(float(self.integral().sum()) - float(self.f[-1] - self.f[0]))
+    def change(self) -> float:
+        """f(end) − f(start): what the piece's scores must sum to (completeness on the piece, known exactly)."""
+        return float(self.f[-1] - self.f[0])
 
 
 def _adaptive(run: _Path, f_input, f_base, g_base, rule, tolerance, atol, max_steps):
@@ -379,12 +380,13 @@ def _adaptive(run: _Path, f_input, f_base, g_base, rule, tolerance, atol, max_st
                 f_all = torch.empty(m + 1, dtype=f.dtype, device=device)
                 g_all[0::2], g_all[1::2], f_all[0::2], f_all[1::2] = p.g, g, p.f, f
                 p.g, p.f, p.m = g_all, f_all, m
+        changed = {p.doc for p, _ in requests}  # the other documents are settled
         requests, first_round = [], False
-        for d in range(b):
-            errors = {j: p.error() for j, p in enumerate(pieces[d])}
-            total = abs(sum(float(p.integral().sum()) for p in pieces[d]) - delta[d])
+        for d in sorted(changed):
+            sums = [float(p.integral().sum()) for p in pieces[d]]
+            errors = {j: abs(total - p.change()) for j, (p, total) in enumerate(zip(pieces[d], sums))}
             allowed = max(tolerance * abs(delta[d]), atol)
-            if total <= allowed:
+            if abs(sum(sums) - delta[d]) <= allowed:
                 continue
             for j in _pieces_to_refine(list(errors), errors, allowed):
                 p = pieces[d][j]
