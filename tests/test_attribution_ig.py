@@ -209,20 +209,19 @@ def test_documents_with_the_same_baseline_share_it(tiny_classifier, monkeypatch,
         assert float(diag["f_baseline"][d]) == pytest.approx(float(diag_alone["f_baseline"][0]), abs=1e-6)
 
 
-def test_passes_fill_the_token_budget(tiny_classifier):
-    tokenizer, model = tiny_classifier
+def test_passes_split_the_rows_evenly_within_the_token_budget():
     lengths = torch.tensor([60, 60, 30, 30, 30, 10])
     mask = (torch.arange(64)[None, :] < lengths[:, None]).long()
     run = _ig._Path(None, None, None, mask, None, None, "prob", None)
     docs = torch.tensor([0, 0, 1, 2, 2, 3, 4, 5] * 8)
     chunks = run.chunks(docs)
+    tokens = [int(lengths[docs[sl]].sum()) for sl in chunks]
     assert chunks[0].start == 0 and chunks[-1].stop == len(docs)
     assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))
-    for sl in chunks:  # within the budget, and no room for the next row
-        longest = int(lengths[docs[sl]].max())
-        assert longest * (sl.stop - sl.start) <= _ig.TOKEN_BUDGET or sl.stop - sl.start == 1
-        if sl.stop < len(docs):
-            assert max(longest, int(lengths[docs[sl.stop]])) * (sl.stop - sl.start + 1) > _ig.TOKEN_BUDGET
+    assert len(chunks) == -(-sum(tokens) // _ig.TOKEN_BUDGET), "the fewest passes the budget allows"
+    assert max(tokens) <= sum(tokens) / len(chunks) + 60, "no pass exceeds the even share by more than one row"
+    assert min(tokens) >= sum(tokens) / len(chunks) - 60, "no small pass left over"
+    assert run.chunks(docs[:0]) == []
     assert [c.stop - c.start for c in _ig._Path(None, None, None, mask, None, None, "prob", 5).chunks(docs)][:2] == [5, 5]
 
 

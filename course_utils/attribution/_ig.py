@@ -22,8 +22,8 @@ through :mod:`._cls_forward`, which skips the last layer's work at every positio
 one a BERT classifier reads).
 
 Batching: all (document, point) pairs of a batch are rows of one big job, cut into passes of about
-``TOKEN_BUDGET`` tokens (or ``internal_batch_size`` rows); each pass is trimmed to its longest document, so
-there is no padding beyond what the documents in that pass need. Documents with the same baseline input
+``TOKEN_BUDGET`` tokens (or ``internal_batch_size`` rows); each pass is trimmed to its longest document, and
+for BERT the per-token work skips the padding altogether (:mod:`._cls_forward` packs the rows). Documents with the same baseline input
 and target (under ``[PAD]``: the same length) share one evaluation of f(x′) and ∇f(x′).
 
 Taught in notebook 03 (integrated gradients).
@@ -178,18 +178,17 @@ class _Path:
         self.lengths = mask.sum(1)  # (b,)
 
     def chunks(self, docs: torch.Tensor) -> list[slice]:
-        """Consecutive rows per forward/backward pass: ``chunk`` rows if it is an int, else (None) as many as
-        keep a pass within ``TOKEN_BUDGET`` tokens (each pass is trimmed to its longest document)."""
+        """Consecutive rows per forward/backward pass: ``chunk`` rows if it is an int, else (None) the fewest
+        passes of at most about ``TOKEN_BUDGET`` tokens, all about the same size (no small pass left over)."""
         if self.chunk is not None:
             return [slice(i, i + self.chunk) for i in range(0, len(docs), self.chunk)]
-        lengths = self.lengths[docs].tolist()
-        out, start, longest = [], 0, 0
-        for i, n in enumerate(lengths):
-            longest = max(longest, n)
-            if i > start and longest * (i - start + 1) > TOKEN_BUDGET:
-                out.append(slice(start, i))
-                start, longest = i, n
-        return out + [slice(start, len(lengths))] if lengths else out
+        if len(docs) == 0:
+            return []
+        ends = np.cumsum(self.lengths[docs].cpu().numpy())  # (rows,) tokens up to and including each row
+        passes = -(-int(ends[-1]) // TOKEN_BUDGET)
+        starts = np.searchsorted(ends, ends[-1] * np.arange(1, passes) / passes) + 1  # first row of passes 2, 3, …
+        bounds = [0, *sorted({int(i) for i in starts if 0 < i < len(docs)}), len(docs)]
+        return [slice(a, c) for a, c in zip(bounds[:-1], bounds[1:])]
 
     def _rows(self, docs, alpha, grad):
         """Per pass: the rows' documents, trimmed length s, f ``(r,)`` and (with ``grad``) ∇f ``(r, s, h)``."""
