@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.attribution import _ig, _quadrature, documents, explain, integrated_gradients
+from course_utils.attribution import _cls_forward, _ig, _quadrature, documents, explain, integrated_gradients
 
 TEXTS = ["The economy is growing stronger every year.", "Taxes must be cut, and unbelievably fast!"]
 PARAGRAPH = ("Tonight I ask the Congress to join me in cutting taxes for every working family, in securing our "
@@ -175,10 +175,17 @@ def test_explain_auto_steps_real_model(real_classifier):
 def test_attribute_auto_never_recomputes_a_point(tiny_classifier):
     tokenizer, model = tiny_classifier
     batch = make_batch(tokenizer, TEXTS)
-    _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", tolerance=1e-4, atol=0)
+    _cls_forward.logits_function(model)  # its one-off check runs the model too: not counted below
+    rows = []
+    hook = model.bert.embeddings.register_forward_hook(lambda module, args, out: rows.append(out.shape[0]))
+    try:
+        _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", tolerance=1e-4, atol=0)
+    finally:
+        hook.remove()
     assert diag["n_steps"].max() > _ig.AUTO_START
-    # every gradient point once (f(x') comes with the one at α = 0), plus f(x) and the scan
-    assert (diag["forward_passes"] == diag["n_steps"] + 1 + _ig.AUTO_SCAN).all()
+    # every gradient point once (f(x′) and f(x) come with the ones at α = 0 and α = 1), plus the scan …
+    assert (diag["forward_passes"] == diag["n_steps"] + _ig.AUTO_SCAN).all()
+    assert sum(rows) == int(diag["forward_passes"].sum()), "… and nothing else ran (the targets differ: no sharing)"
 
 
 @pytest.mark.parametrize("rule", _quadrature.NESTED)
@@ -239,11 +246,41 @@ def test_warp_is_a_smooth_increasing_map_of_the_unit_interval():
     np.testing.assert_allclose(flat.alpha(t), t, atol=1e-12)
 
 
-def test_explain_reads_f_input_from_its_prediction_logits(tiny_classifier):
+@pytest.mark.parametrize("n_steps", ["auto", 8])
+def test_attribute_predicts_when_given_no_target(tiny_classifier, n_steps):
     tokenizer, model = tiny_classifier
-    docs = documents(explain(model, tokenizer, TEXTS, "ig", n_steps=8))
-    np.testing.assert_allclose(docs["f_input"], docs["probability"], atol=1e-6)
-    assert (docs["forward_passes"] == 8 + 2).all()
+    batch = make_batch(tokenizer, TEXTS)
+    with torch.no_grad():
+        logits = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits  # (2, 2)
+    scores, diag = _ig.attribute(model, batch, None, n_steps=n_steps)
+    np.testing.assert_allclose(diag["logits"], logits, atol=1e-5)
+    assert diag["target"].tolist() == logits.argmax(1).tolist()
+    np.testing.assert_allclose(diag["f_input"], logits.softmax(-1).max(1).values, atol=1e-6)
+    given, _ = _ig.attribute(model, batch, logits.argmax(1), n_steps=n_steps)
+    torch.testing.assert_close(scores, given, msg="not the scores of the predicted class given as target")
+
+
+def test_explain_ig_runs_no_forward_pass_of_its_own(tiny_classifier):
+    """The prediction comes with IG's gradient at α = 1 (auto mode) or its one pass at the input (fixed)."""
+    from course_utils.models import predict_proba
+
+    tokenizer, model = tiny_classifier
+    _cls_forward.logits_function(model)  # the one-off check of the [CLS]-only forward runs the full model
+    calls = []
+    hook = model.register_forward_hook(lambda module, args, out: calls.append(1))
+    try:
+        auto = documents(explain(model, tokenizer, TEXTS, "ig"))
+        fixed = documents(explain(model, tokenizer, TEXTS, "ig", n_steps=8))
+    finally:
+        hook.remove()
+    assert not calls, "explain() ran the model's own forward pass for IG"
+    probs = predict_proba(model, tokenizer, TEXTS)  # (2, 2)
+    for docs in (auto, fixed):
+        np.testing.assert_allclose(docs["probability"], probs.max(1), atol=1e-6)
+        assert docs["target"].tolist() == probs.argmax(1).tolist()
+        np.testing.assert_allclose(docs["f_input"], docs["probability"], atol=1e-6)
+    assert (auto["forward_passes"] == auto["n_steps"] + _ig.AUTO_SCAN).all()
+    assert (fixed["forward_passes"] == 8 + 2).all()
 
 
 def test_attribute_auto_warns_when_max_steps_too_low(tiny_classifier):

@@ -50,9 +50,12 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(BUILDING_BLOCKS[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-#: keyword arguments :func:`explain` fills in itself when a method's ``attribute`` declares them (``logits``:
-#: the batch's logits, which explain computes for the prediction anyway)
-PROVIDED = ("tokenizer", "logits")
+#: keyword arguments :func:`explain` fills in itself when a method's ``attribute`` declares them
+PROVIDED = ("tokenizer",)
+#: methods whose ``attribute`` predicts as it goes: it takes ``targets=None`` (explain the predicted class) and
+#: returns the model's ``logits`` on the unaltered texts and the ``target`` it explained among its diagnostics,
+#: so :func:`explain` runs no forward pass of its own (IG gets the logits with its gradient at α = 1)
+PREDICTING = ("ig",)
 AUTO_PROGRESS = 20  # progress=None shows a bar above this many texts
 
 
@@ -167,14 +170,18 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
     try:
         for idx in tqdm(batches, desc=f"explain ({method})", disable=not show):
             batch = _inputs.padded_batch([docs[i] for i in idx], tokenizer.pad_token_id, device)
-            with torch.inference_mode():
-                logits = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits
-                probs = torch.softmax(logits.float(), dim=-1).cpu()  # (b, n_labels)
-            pred = probs.argmax(1)  # (b,)
-            tgt = pred if targets is None else torch.as_tensor(targets[idx])  # (b,)
-            if "logits" in wanted:
-                provided["logits"] = logits
-            batch_scores, diag = fn(model, batch, tgt.to(device), **provided, **options)
+            given = None if targets is None else torch.as_tensor(targets[idx])  # (b,)
+            if method in PREDICTING:
+                batch_scores, diag = fn(model, batch, None if given is None else given.to(device), **provided, **options)
+                logits, tgt = diag.pop("logits").float().cpu(), diag.pop("target").cpu()  # (b, n_labels), (b,)
+            else:
+                with torch.inference_mode():
+                    logits = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits
+                logits = logits.float().cpu()  # (b, n_labels)
+                tgt = logits.argmax(1) if given is None else given  # (b,)
+                batch_scores, diag = fn(model, batch, tgt.to(device), **provided, **options)
+            probs = torch.softmax(logits, dim=-1)  # (b, n_labels)
+            pred = logits.argmax(1)  # (b,)
             batch_scores = batch_scores.detach().float().cpu().numpy()  # (b, s)
             for row, i in enumerate(idx):
                 scores[i] = batch_scores[row, : len(docs[i])]

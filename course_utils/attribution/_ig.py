@@ -56,7 +56,7 @@ ATOL = 1e-4  # default absolute completeness error accepted in auto mode (when f
 def attribute(
     model,
     batch: dict[str, torch.Tensor],
-    targets: torch.Tensor,
+    targets: torch.Tensor | None,
     *,
     baseline: str | int = "pad",
     n_steps: int | str = "auto",
@@ -68,7 +68,6 @@ def attribute(
     internal_batch_size: int | None = None,
     normalize: str | None = None,
     tokenizer=None,
-    logits: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Integrated-gradients scores for a padded batch of documents.
 
@@ -77,7 +76,8 @@ def attribute(
         batch: ``input_ids``, ``attention_mask`` (and ``token_type_ids``) ``(b, s)`` on the model's device,
             each row ``[CLS] … [SEP]`` then padding; optionally ``word_ids`` ``(b, s)`` (-1 at special tokens
             and padding), used to find the special tokens.
-        targets: LongTensor ``(b,)``, the class to explain per document.
+        targets: LongTensor ``(b,)``, the class to explain per document; None (or -1 for a document): its
+            predicted class, read from the same forward pass that gives f(x).
         baseline: x′. ``"pad"`` (default, as Transformers Interpret): every token replaced by ``[PAD]``,
             ``[CLS]``/``[SEP]`` kept; ``"mask"``: the same with ``[MASK]`` (needs ``tokenizer`` or
             ``model.config.mask_token_id``); ``"zero"``: the zero vector instead of each token's word
@@ -101,9 +101,6 @@ def attribute(
             Transformers Interpret does. That breaks completeness (scores no longer sum to
             f(x) − f(x′)) and makes scores incomparable across documents; only the ranking is kept.
         tokenizer: passed by :func:`course_utils.attribution.explain` (to find the ``[MASK]`` id).
-        logits: the model's logits ``(b, n_labels)`` on the unaltered batch, if already computed (as
-            :func:`course_utils.attribution.explain` does for the prediction): f(x) is read from them
-            instead of running the model again.
 
     Returns:
         ``(scores, diagnostics)``: scores FloatTensor ``(b, s)`` on the CPU, 0 at padding (``[CLS]``/
@@ -111,8 +108,11 @@ def attribute(
         each a 1-D tensor of length b: ``f_input`` f(x), ``f_baseline`` f(x′), ``sum_scores`` (before any
         normalisation), ``completeness_error`` |Σ scores − (f(x) − f(x′))|, ``relative_error`` (that over
         |f(x) − f(x′)|), ``n_steps`` (gradient points used), ``converged`` (relative error ≤ tolerance or
-        absolute ≤ atol) and ``forward_passes`` (every row the model ran for the document: its gradient
-        points plus the forward-only evaluations of f(x), f(x′) and, in auto mode, the scan).
+        absolute ≤ atol), ``forward_passes`` (every row the model ran for the document: its gradient
+        points plus the forward-only ones — in auto mode the scan, where f(x) and f(x′) come with the
+        gradients at α = 1 and α = 0; with an integer ``n_steps`` f(x) and f(x′)), ``target`` (the class
+        explained); and ``logits`` ``(b, n_labels)``, the model's logits on the unaltered texts (the
+        prediction: :func:`course_utils.attribution.explain` runs no forward pass of its own for IG).
     """
     auto = _check_steps(n_steps, max_steps)
     rule = _check_rule(quadrature, auto)
@@ -120,24 +120,27 @@ def attribute(
     device = batch["input_ids"].device
     input_ids, mask = batch["input_ids"], batch["attention_mask"]  # (b, s), (b, s)
     token_type_ids = batch.get("token_type_ids")
-    targets = targets.to(device)
     with _frozen(model), torch.no_grad():
         x = model.get_input_embeddings()(input_ids)  # (b, s, h)
         x_base, base_ids = _baseline_embeddings(model, batch, x, baseline, tokenizer)  # (b, s, h), (b, s)
     diff = x - x_base  # (b, s, h)
-    same = _same_baseline(base_ids, mask, token_type_ids, targets)  # (b,)
     forward = _cls_forward.logits_function(model)
     b = input_ids.shape[0]
-    run = _Path(forward, x_base, diff, mask, token_type_ids, targets, output, internal_batch_size)
-    with _frozen(model), torch.inference_mode():
-        if logits is None:
-            f_input = run(torch.arange(b, device=device), torch.ones(b, dtype=torch.float64, device=device), grad=False)
-        else:
-            f_input = _select(logits.to(device).float(), targets, output)  # (b,)
+    if targets is None:  # (b,) the class per document; -1: the predicted one, filled in at α = 1
+        chosen = torch.full((b,), -1, dtype=torch.long, device=device)
+    else:  # a copy: the caller's tensor is never filled in
+        chosen = targets.to(device).long().clone()
+    run = _Path(forward, x_base, diff, mask, token_type_ids, chosen, output, internal_batch_size)
     with _frozen(model):  # gradients with respect to the inputs only
+        # the unaltered texts (α = 1): the prediction and f(x); in auto mode with the gradient there, the rule's
+        # last point
+        g_input, logits = run.at_input(grad=auto)  # (b, s) or None, (b, n_labels)
+        targets = run.targets  # (b,) now the predicted class wherever none was given
+        f_input = _select(logits, targets, output)  # (b,)
+        same = _same_baseline(base_ids, mask, token_type_ids, targets)  # (b,)
         if auto:  # f(x′) comes with the gradient at α = 0, the rule's first point
             g_base, f_base = run.at_baseline(same)  # (b, s), (b,)
-            scores, used, passes = _adaptive(run, f_input, f_base, g_base, rule, tolerance, atol, max_steps)
+            scores, used, passes = _adaptive(run, f_input, f_base, g_base, g_input, rule, tolerance, atol, max_steps)
         else:
             with torch.inference_mode():
                 _, f_base = run.at_baseline(same, grad=False)  # (b,)
@@ -163,6 +166,8 @@ def attribute(
         "n_steps": used,
         "converged": ok.cpu(),
         "forward_passes": passes,
+        "target": targets.cpu(),
+        "logits": logits.cpu(),
     }
     return scores.cpu(), diagnostics
 
@@ -190,34 +195,52 @@ class _Path:
         bounds = [0, *sorted({int(i) for i in starts if 0 < i < len(docs)}), len(docs)]
         return [slice(a, c) for a, c in zip(bounds[:-1], bounds[1:])]
 
-    def _rows(self, docs, alpha, grad):
-        """Per pass: the rows' documents, trimmed length s, f ``(r,)`` and (with ``grad``) ∇f ``(r, s, h)``."""
+    def _rows(self, docs, alpha, grad, predict=False):
+        """Per pass: the rows' documents, trimmed length s, logits ``(r, n_labels)``, f ``(r,)`` and (with
+        ``grad``) ∇f ``(r, s, h)``. With ``predict`` (rows at α = 1 only) a document whose target is -1 gets its
+        predicted class, the argmax of its logits, as target from then on."""
         for sl in self.chunks(docs):
             d, a = docs[sl], alpha[sl]  # (r,), (r,)
             s = int(self.lengths[d].max())  # trim to this pass's longest document
             emb = self.x_base[d, :s] + a[:, None, None].to(self.diff.dtype) * self.diff[d, :s]  # (r, s, h)
             tt = None if self.token_type_ids is None else self.token_type_ids[d, :s]
-            if not grad:
-                with torch.inference_mode():
-                    yield d, s, _target_output(self.forward, emb, self.mask[d, :s], tt, self.targets[d], self.output), None
-                continue
-            with torch.enable_grad():
-                emb.requires_grad_(True)
-                f = _target_output(self.forward, emb, self.mask[d, :s], tt, self.targets[d], self.output)  # (r,)
-                (g,) = torch.autograd.grad(f.sum(), emb)  # (r, s, h); rows are independent
-            yield d, s, f.detach(), g
+            with torch.enable_grad() if grad else torch.inference_mode():
+                emb.requires_grad_(grad)
+                logits = self.forward(emb, self.mask[d, :s], tt).float()  # (r, n_labels)
+                if predict:
+                    self.targets[d] = torch.where(self.targets[d] < 0, logits.detach().argmax(1), self.targets[d])
+                f = _select(logits, self.targets[d], self.output)  # (r,)
+                g = torch.autograd.grad(f.sum(), emb)[0] if grad else None  # (r, s, h); rows are independent
+            yield d, s, logits.detach(), f.detach(), g
+
+    def _integrands(self, d: torch.Tensor, s: int, g: torch.Tensor) -> torch.Tensor:
+        """(x − x′)·∇f summed over the hidden dimension ``(r, s_max)`` for rows of documents ``d`` with ∇f ``g``
+        ``(r, s, h)`` (0 beyond s)."""
+        c = torch.zeros((len(d), self.diff.shape[1]), dtype=torch.float32, device=g.device)  # (r, s_max)
+        c[:, :s] = (self.diff[d, :s] * g).sum(-1).float()  # (r, s)
+        return c
 
     def __call__(self, docs: torch.Tensor, alpha: torch.Tensor, grad: bool = True):
         """For rows (docs[r], alpha[r]): with ``grad`` the token integrands (x − x′)·∇f(γ(α)) summed over
         the hidden dimension ``(r, s)`` and f(γ(α)) ``(r,)``; without, f(γ(α)) ``(r,)`` only (forward passes)."""
         integrands, values = [], []
-        for d, s, f, g in self._rows(docs, alpha, grad):
+        for d, s, _, f, g in self._rows(docs, alpha, grad):
             values.append(f)
             if grad:
-                c = torch.zeros((len(d), self.diff.shape[1]), dtype=torch.float32, device=g.device)  # (r, s_max)
-                c[:, :s] = (self.diff[d, :s] * g).sum(-1).float()  # (r, s)
-                integrands.append(c)
+                integrands.append(self._integrands(d, s, g))
         return (torch.cat(integrands), torch.cat(values)) if grad else torch.cat(values)
+
+    def at_input(self, grad: bool = True):
+        """At α = 1 (the unaltered texts), one row per document: the integrands ``(b, s)`` (None without
+        ``grad``) and the logits ``(b, n_labels)``. Fills in ``targets`` where it was -1 (the predicted class)."""
+        docs = torch.arange(len(self.targets), device=self.targets.device)  # (b,)
+        integrands, logits = [], []
+        for d, s, lg, _, g in self._rows(docs, torch.ones(len(docs), dtype=torch.float64, device=docs.device),
+                                         grad, predict=True):
+            logits.append(lg)
+            if grad:
+                integrands.append(self._integrands(d, s, g))
+        return (torch.cat(integrands) if grad else None), torch.cat(logits)
 
     def at_baseline(self, same: torch.Tensor, grad: bool = True):
         """Integrands ``(b, s)`` (None without ``grad``) and f ``(b,)`` at α = 0 for every document, running the
@@ -228,7 +251,7 @@ class _Path:
         at = torch.full((len(same),), -1, dtype=torch.long, device=same.device)
         at[first] = torch.arange(len(first), device=same.device)
         values, grads = [], []
-        for d, s, f, g in self._rows(first, torch.zeros(len(first), dtype=torch.float64, device=same.device), grad):
+        for d, s, _, f, g in self._rows(first, torch.zeros(len(first), dtype=torch.float64, device=same.device), grad):
             values.append(f)
             if grad:
                 grads += [g[r, :s] for r in range(len(d))]  # (s, h) each
@@ -335,7 +358,7 @@ class _Piece:
         return float(self.f[-1] - self.f[0])
 
 
-def _adaptive(run: _Path, f_input, f_base, g_base, rule, tolerance, atol, max_steps):
+def _adaptive(run: _Path, f_input, f_base, g_base, g_input, rule, tolerance, atol, max_steps):
     """Adaptive warped quadrature: scores ``(b, s)``, gradient points used ``(b,)``, all passes ``(b,)``.
 
     1. Scan: f at ``AUTO_SCAN`` inner points α = 1/4, 1/2, 3/4 of each path (forward passes only, cheap)
@@ -343,7 +366,8 @@ def _adaptive(run: _Path, f_input, f_base, g_base, rule, tolerance, atol, max_st
        the points there.
     2. The t-axis is cut into ``AUTO_PIECES`` pieces, each integrated with a nested rule of ``AUTO_LEVEL``
        intervals (Clenshaw–Curtis by default): ``AUTO_START`` gradient points per document, the ends
-       α = 0 and α = 1 included.
+       α = 0 and α = 1 included (their rows ``g_base``, ``g_input`` ``(b, s)`` are computed before: they give
+       f(x′) and f(x)).
     3. Completeness holds on every piece — its token scores must sum to f(end) − f(start), and f there
        comes free with the gradient rows — so each piece's error is known exactly. While a document's total
        error exceeds ``tolerance`` (relative) and ``atol``, its worst pieces get twice the intervals; the
@@ -359,11 +383,11 @@ def _adaptive(run: _Path, f_input, f_base, g_base, rule, tolerance, atol, max_st
     cuts = np.linspace(0.0, 1.0, AUTO_PIECES + 1)
     pieces = [[_Piece(d, cuts[j], cuts[j + 1], AUTO_LEVEL, rule, warp) for j in range(AUTO_PIECES)]
               for d, warp in ((d, _Warp(f_scan[d])) for d in range(b))]
-    # first round: every point of every piece but α = 0 (done: g_base, f_base); a piece's first point is
-    # its left neighbour's last
+    # first round: every point of every piece but α = 0 and α = 1 (done: g_base, g_input); a piece's first
+    # point is its left neighbour's last
     for d, row in enumerate(pieces):
         row[0].g, row[0].f = g_base[d : d + 1], f_base[d : d + 1].to(torch.float32)
-    requests = [(p, list(range(1, AUTO_LEVEL + 1))) for row in pieces for p in row]
+    requests = [(p, list(range(1, AUTO_LEVEL if p is row[-1] else AUTO_LEVEL + 1))) for row in pieces for p in row]
     spent = [AUTO_START] * b
     delta = (f_input - f_base).tolist()
     first_round = True
@@ -371,8 +395,12 @@ def _adaptive(run: _Path, f_input, f_base, g_base, rule, tolerance, atol, max_st
         new = _evaluate_points(run, requests, device, first_round)  # one batched job for all documents
         for (p, idx), (g, f) in zip(requests, new):
             if first_round:  # the first point is α = 0 (piece 0) or the last point of the piece on the left
-                left = p if p.g is not None else pieces[p.doc][pieces[p.doc].index(p) - 1]
+                row = pieces[p.doc]
+                left = p if p.g is not None else row[row.index(p) - 1]
                 p.g, p.f = torch.cat([left.g[-1:], g]), torch.cat([left.f[-1:].to(f.dtype), f])
+                if p is row[-1]:  # its last point is α = 1
+                    p.g = torch.cat([p.g, g_input[p.doc : p.doc + 1]])
+                    p.f = torch.cat([p.f, f_input[p.doc : p.doc + 1].to(f.dtype)])
             else:  # refined: old points at even positions, new at odd
                 m = 2 * p.m
                 g_all = torch.empty((m + 1, s), dtype=g.dtype, device=device)
@@ -395,7 +423,7 @@ def _adaptive(run: _Path, f_input, f_base, g_base, rule, tolerance, atol, max_st
                 requests.append((p, list(range(1, 2 * p.m, 2))))  # the new (odd) points of the 2m-interval rule
     scores = torch.stack([sum(p.integral() for p in row) for row in pieces])  # (b, s)
     used = torch.tensor(spent)
-    return scores, used, used + 1 + k  # + f(x) and the scan (f(x′) came with the gradient at α = 0)
+    return scores, used, used + k  # + the scan (f(x′) and f(x) came with the gradients at α = 0 and 1)
 
 
 def _evaluate_points(run: _Path, requests, device, first_round: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -426,11 +454,6 @@ def _pieces_to_refine(mine: list[int], errors: dict[int, float], allowed: float)
         redo.append(i)
         left -= errors[i]
     return redo
-
-
-def _target_output(forward, emb, mask, token_type_ids, targets, output):
-    """f for each row: the target's probability or logit given word embeddings ``emb`` ``(r, s, h)`` → ``(r,)``."""
-    return _select(forward(emb, mask, token_type_ids).float(), targets, output)
 
 
 def _select(logits: torch.Tensor, targets: torch.Tensor, output: str) -> torch.Tensor:

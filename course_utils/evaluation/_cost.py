@@ -52,7 +52,8 @@ def measure_peak_memory(fn: Callable[[], object], device: torch.device | None = 
 
 def _backward_passes(method: str, documents: pd.DataFrame) -> np.ndarray:
     """Backward passes per document: IG differentiates each of its quadrature points once (its ``n_steps``
-    diagnostic; ``forward_passes`` adds the plain passes for f(x), f(x′) and auto mode's scan); the masking
+    diagnostic; ``forward_passes`` adds the forward-only passes: auto mode's scan, or with a fixed ``n_steps``
+    f(x) and f(x′), which auto mode gets with its gradients at the path's ends); the masking
     methods need none."""
     if method == "ig" and "n_steps" in documents:
         return documents["n_steps"].to_numpy(dtype=float)
@@ -79,8 +80,8 @@ def cost_table(model, tokenizer, texts, methods: Mapping[str, dict] | Sequence[s
     Returns:
         DataFrame indexed by method: ``n_docs, seconds_per_doc, forward_passes_per_doc,
         backward_passes_per_doc, peak_memory_mb``. Forward passes are counted per sequence (IG: one per
-        quadrature point, each followed by a backward pass, plus f(x), f(x′) and in auto mode a 3-point
-        scan). Taught in notebook 05.
+        quadrature point, each followed by a backward pass, plus in auto mode a 3-point scan and with a fixed
+        ``n_steps`` f(x) and f(x′)). Taught in notebook 05.
     """
     from ..benchmarking import measure
 
