@@ -11,7 +11,8 @@ target's softmax probability:
   batches of documents, (document, point) rows batched together; adaptive quadrature (a 3-point forward scan,
   a smooth change of variable that crowds the points where f changes, a nested Clenshaw–Curtis rule refined
   only where a piece's completeness error is too large, never recomputing a point); every row runs the
-  last layer at [CLS] only (``course_utils.attribution._cls_forward``).
+  last layer at [CLS] only and skips the padding in all per-token work (``course_utils.attribution._cls_forward``);
+  the prediction and f(x) come with the gradient at α = 1, f(x′) with the one at α = 0.
 
 Quality bar (ours): completeness error ≤ 1 % of |f(x) − f(baseline)| for ≥ 95 % of documents, and Spearman
 ≥ 0.99 with a 50-step Gauss–Legendre reference of ours for ≥ 95 % of documents. Transformers Interpret
