@@ -23,8 +23,9 @@ one a BERT classifier reads).
 
 Batching: all (document, point) pairs of a batch are rows of one big job, cut into passes of about
 ``TOKEN_BUDGET`` tokens (or ``internal_batch_size`` rows); each pass is trimmed to its longest document, and
-for BERT the per-token work skips the padding altogether (:mod:`._cls_forward` packs the rows). Documents with the same baseline input
-and target (under ``[PAD]``: the same length) share one evaluation of f(x′) and ∇f(x′).
+for BERT the per-token work skips the padding altogether (:mod:`._cls_forward` packs the rows). Documents
+with the same baseline input and target (under ``[PAD]``: the same length) share one evaluation of f(x′) and
+∇f(x′). The prediction (and f(x)) comes with the gradient at α = 1, so no pass runs only to predict.
 
 Taught in notebook 03 (integrated gradients).
 """
@@ -205,7 +206,8 @@ class _Path:
             emb = self.x_base[d, :s] + a[:, None, None].to(self.diff.dtype) * self.diff[d, :s]  # (r, s, h)
             tt = None if self.token_type_ids is None else self.token_type_ids[d, :s]
             with torch.enable_grad() if grad else torch.inference_mode():
-                emb.requires_grad_(grad)
+                if grad:
+                    emb.requires_grad_(True)
                 logits = self.forward(emb, self.mask[d, :s], tt).float()  # (r, n_labels)
                 if predict:
                     self.targets[d] = torch.where(self.targets[d] < 0, logits.detach().argmax(1), self.targets[d])
