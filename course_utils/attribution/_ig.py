@@ -222,27 +222,30 @@ class _Path:
         c[:, :s] = (self.diff[d, :s] * g).sum(-1).float()  # (r, s)
         return c
 
+    def _collect(self, docs, alpha, grad, predict=False):
+        """All passes of :meth:`_rows` joined: integrands ``(r, s)`` (None without ``grad``), f ``(r,)``, logits
+        ``(r, n_labels)``."""
+        integrands, values, logits = [], [], []
+        for d, s, lg, f, g in self._rows(docs, alpha, grad, predict):
+            values.append(f)
+            logits.append(lg)
+            if grad:
+                integrands.append(self._integrands(d, s, g))
+        return (torch.cat(integrands) if grad else None), torch.cat(values), torch.cat(logits)
+
     def __call__(self, docs: torch.Tensor, alpha: torch.Tensor, grad: bool = True):
         """For rows (docs[r], alpha[r]): with ``grad`` the token integrands (x − x′)·∇f(γ(α)) summed over
         the hidden dimension ``(r, s)`` and f(γ(α)) ``(r,)``; without, f(γ(α)) ``(r,)`` only (forward passes)."""
-        integrands, values = [], []
-        for d, s, _, f, g in self._rows(docs, alpha, grad):
-            values.append(f)
-            if grad:
-                integrands.append(self._integrands(d, s, g))
-        return (torch.cat(integrands), torch.cat(values)) if grad else torch.cat(values)
+        integrands, values, _ = self._collect(docs, alpha, grad)
+        return (integrands, values) if grad else values
 
     def at_input(self, grad: bool = True):
         """At α = 1 (the unaltered texts), one row per document: the integrands ``(b, s)`` (None without
         ``grad``) and the logits ``(b, n_labels)``. Fills in ``targets`` where it was -1 (the predicted class)."""
         docs = torch.arange(len(self.targets), device=self.targets.device)  # (b,)
-        integrands, logits = [], []
-        for d, s, lg, _, g in self._rows(docs, torch.ones(len(docs), dtype=torch.float64, device=docs.device),
-                                         grad, predict=True):
-            logits.append(lg)
-            if grad:
-                integrands.append(self._integrands(d, s, g))
-        return (torch.cat(integrands) if grad else None), torch.cat(logits)
+        integrands, _, logits = self._collect(docs, torch.ones(len(docs), dtype=torch.float64, device=docs.device),
+                                              grad, predict=True)
+        return integrands, logits
 
     def at_baseline(self, same: torch.Tensor, grad: bool = True):
         """Integrands ``(b, s)`` (None without ``grad``) and f ``(b,)`` at α = 0 for every document, running the
