@@ -13,7 +13,7 @@ from functools import lru_cache
 import pandas as pd
 
 #: Bump when the paragraph cleaning or the split rule changes: it is part of every model-cache key.
-DATA_VERSION = "sotu-paragraphs-v1"
+DATA_VERSION = "sotu-paragraphs-v2"  # v2: lower-case stage directions ("—[applause]—") removed too
 LABELS: tuple[str, ...] = ("Democratic", "Republican")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 COLUMNS = ["text", "label", "party", "president", "year", "speech_id", "paragraph_id", "split", "n_words", "sotu_type"]
@@ -21,6 +21,13 @@ COLUMNS = ["text", "label", "party", "president", "year", "speech_id", "paragrap
 _STAGE_DIRECTION = re.compile(r"\[([^\]]*)\]")
 _SPEAKER_PREFIX = re.compile(r"^(The President|THE PRESIDENT)\.\s+")
 _AUDIENCE = re.compile(r"^(Audience members?|Representative [\w .]+)\.", re.IGNORECASE)
+#: Audience reactions the transcripts insert in brackets, in any case ("[Applause]", "—[laughter]—").
+STAGE_DIRECTIONS = frozenset({"applause", "laughter", "cheers", "boos", "booing"})
+_DASH = r"(?:—|–|--?)"
+# A dash pair left where an interruption was cut out ("1—[applause]—yes" → "1——yes") becomes one dash, and
+# a dash left before punctuation ("Well—[applause]." → "Well—.") goes.
+_DASH_PAIR = re.compile(rf"\s*{_DASH}\s*{_DASH}\s*")
+_DASH_BEFORE_PUNCT = re.compile(rf"\s*{_DASH}\s*(?=[.,;:!?]|$)")
 
 
 def _corpus_range() -> tuple[int, int]:
@@ -32,13 +39,15 @@ def _corpus_range() -> tuple[int, int]:
 def _clean_brackets(match: re.Match) -> str:
     """Keep short editorial insertions ("[the]") without brackets, drop stage directions ("[Laughter]")."""
     inner = match.group(1).strip()
-    if not inner or inner[0].isupper() or "." in inner or len(inner.split()) > 3:
+    if not inner or inner.lower() in STAGE_DIRECTIONS or inner[0].isupper() or "." in inner or len(inner.split()) > 3:
         return ""
     return inner
 
 
 def clean_paragraph(text: str) -> str:
-    """Remove transcript markup from one paragraph: speaker labels, [Applause]/[Laughter], extra spaces.
+    """Remove transcript markup from one paragraph: speaker labels, [Applause]/[laughter], extra spaces.
+
+    A stage direction inside an interruption ("the top 1—[applause]—yes") leaves one dash ("the top 1—yes").
 
     Returns "" for paragraphs that are not the president's words (audience interjections, stage notes).
     """
@@ -46,7 +55,10 @@ def clean_paragraph(text: str) -> str:
     if _AUDIENCE.match(text):
         return ""
     text = _SPEAKER_PREFIX.sub("", text)
-    text = _STAGE_DIRECTION.sub(_clean_brackets, text)
+    removed = _STAGE_DIRECTION.sub(_clean_brackets, text)
+    if removed != text:
+        removed = _DASH_BEFORE_PUNCT.sub("", _DASH_PAIR.sub("—", removed))
+    text = removed
     return re.sub(r"\s+", " ", text).strip()
 
 

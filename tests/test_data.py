@@ -67,6 +67,12 @@ def test_spoken_only_drops_written_messages():
         ("the best [of] times", "the best of times"),
         ("Audience members. U.S.A.! U.S.A.!", ""),
         ("  spaced \n  out  ", "spaced out"),
+        # lower-case stage directions inside interruptions (Obama/Biden transcripts) leave one dash
+        ("Only the top 1—[applause]—yes, listen, the top 1.", "Only the top 1—yes, listen, the top 1."),
+        ("how they deserve -- [applause] -- and what a tribute", "how they deserve—and what a tribute"),
+        ("Well—[applause]. Michelle's partnership", "Well. Michelle's partnership"),
+        ("My only agenda — [laughter] —everyone.", "My only agenda—everyone."),
+        ("a dash — stays when nothing was cut", "a dash — stays when nothing was cut"),
     ],
 )
 def test_clean_paragraph_removes_transcript_markup(raw, expected):
@@ -87,6 +93,14 @@ def test_clean_paragraph_removes_transcript_markup(raw, expected):
 def test_load_sotu_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         load_sotu(**kwargs)
+
+
+def test_no_stage_direction_left_in_the_corpus():
+    import re
+
+    texts = load_sotu()["text"]
+    left = texts[texts.str.contains(r"(?:—|--)\s*(?:applause|laughter)|(?:applause|laughter)\s*(?:—|--)", case=False, regex=True)]
+    assert left.empty, f"{len(left)} paragraphs keep an audience reaction, e.g. {left.iloc[0][:120]!r}"
 
 
 def test_datasheet_reports_current_counts():
