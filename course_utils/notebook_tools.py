@@ -7,6 +7,7 @@ Used by the authors (``build_notebook``), by ``tests/test_notebook_conventions.p
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -16,7 +17,18 @@ BRANCH = "main"
 TIERS = ("essentials", "practitioner", "deep-dive")
 TIER_MARK = {"essentials": "🟢", "practitioner": "🔵", "deep-dive": "🟣"}
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _notebook_dir() -> Path:
+    """The course's notebooks: the repository's ``notebooks/`` (a clone, an editable install), else the copy a
+    non-editable install (Colab's ``pip install``) puts under ``<prefix>/share/explaining-bert/notebooks``."""
+    repo = Path(__file__).resolve().parent.parent / "notebooks"
+    if any(repo.glob("[0-9][0-9]_*.ipynb")):
+        return repo
+    return Path(sys.prefix) / "share" / "explaining-bert" / "notebooks"
+
+
+NOTEBOOK_DIR = _notebook_dir()
 
 BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/([^/]+/[^/]+)/blob/([^/]+)/notebooks/([\w.-]+\.ipynb)")
 INSTALL_RE = re.compile(r"git\+https://github\.com/([^/@\"']+/[^/@\"']+)@([\w./-]+)")
@@ -34,13 +46,25 @@ def badge_markdown(notebook: str, repo: str = REPO, branch: str = BRANCH) -> str
 
 
 def setup_source(repo: str = REPO, branch: str = BRANCH, seed: int = 42) -> str:
-    """The first code cell of every notebook: install in Colab only, then ``setup()``."""
+    """The first code cell of every notebook: in Colab, install the course once per runtime; then ``setup()``.
+
+    The install keeps Colab's own torch, numpy, pandas, ipywidgets and IPython (the package states ranges that
+    admit them) and stops the cell with pip's own message when it fails (``!pip`` would carry on silently).
+    """
+    url = f"git+https://github.com/{repo}@{branch}"
     return (
-        "# Setup: in Colab, install the course (keeps Colab's own torch); locally `make course` did it already.\n"
+        "# Setup: in Colab, install the course once per runtime (Colab's own torch, numpy and pandas stay).\n"
+        "# Locally, `make course` or `make test` installed it already.\n"
         "import sys\n"
         "if \"google.colab\" in sys.modules:\n"
-        f"    !pip install -q --no-deps \"explaining-bert @ git+https://github.com/{repo}@{branch}\"\n"
-        "    !python -m course_utils colab-install\n"
+        "    import importlib.util, subprocess\n"
+        "    if importlib.util.find_spec(\"course_utils\") is None:  # later notebooks in the runtime skip this\n"
+        "        print(\"Installing the course (about a minute, once per runtime) ...\")\n"
+        "        pip = subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\",\n"
+        f"                              \"explaining-bert @ {url}\"],\n"
+        "                             capture_output=True, text=True)\n"
+        "        if pip.returncode:\n"
+        "            raise RuntimeError(\"pip could not install the course:\\n\" + pip.stdout + pip.stderr)\n"
         "from course_utils import setup\n"
         f"report = setup(seed={seed})"
     )
@@ -100,8 +124,16 @@ def tier_of(c: nbformat.NotebookNode) -> list[str]:
 
 
 def notebooks(folder: str | Path = NOTEBOOK_DIR) -> list[Path]:
-    """The course notebooks in reading order (``00_…`` to ``07_…``)."""
-    return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    """The course notebooks in reading order (``00_…`` to ``07_…``).
+
+    Raises:
+        FileNotFoundError: ``folder`` holds none (say where the notebooks are: ``folder=…``).
+    """
+    found = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise FileNotFoundError(f"no course notebooks (00_….ipynb to 07_….ipynb) in {folder}: pass folder= the "
+                                "notebooks/ folder of a clone, or reinstall the course (pip install explaining-bert)")
+    return found
 
 
 def reading_map(folder: str | Path = NOTEBOOK_DIR) -> "pandas.DataFrame":  # noqa: F821

@@ -11,6 +11,10 @@ so the notebook still runs top to bottom. Environment variables:
 - ``COURSE_REQUIRE_R=1`` (set in CI): a missing or broken R raises ``RuntimeError`` instead.
 - ``COURSE_DISABLE_R=1``: behave as if R were absent (to test the no-R path on a machine that has R).
 
+In Colab, R and rpy2 are there but some R packages are not (lme4, broom.mixed, …): :func:`setup_r` installs the
+missing ones first (:func:`install_r_packages`: Colab's apt serves them as ``r-cran-*`` binaries; CRAN's
+``install.packages`` for any apt lacks), saying so, and then loads ``rpy2.ipython``.
+
 :func:`r_friendly` makes a DataFrame safe to send with ``%%R -i`` and :func:`from_r` repairs what comes back
 with ``-o`` (rpy2 turns R's integer ``NA`` into −2147483648 and character ``NA`` into ``"NA_character_"``).
 
@@ -20,17 +24,19 @@ Taught in notebook 06 (downstream analysis in R).
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .environment import R_INSTALL_HINT, _env_flag, r_status
+from .environment import R_INSTALL_HINT, _env_flag, in_colab, r_status
 
 DEFAULT_PACKAGES = ("ggplot2", "lme4", "broom", "broom.mixed", "dplyr")
 SKIPPED = "[R unavailable: cell skipped]"
 R_INT_NA = -2147483648  # what rpy2 returns for R's NA_integer_
 R_CHR_NA = "NA_character_"  # what rpy2 returns for R's NA_character_
+CRAN = "https://cloud.r-project.org"
 
 
 def _check_names(required) -> tuple[str, ...]:
@@ -87,6 +93,68 @@ def r_check(required: Sequence[str] = DEFAULT_PACKAGES) -> tuple[bool, str]:
     return True, "ready"
 
 
+def _apt_install(names: Sequence[str], run=subprocess.run) -> bool:
+    """``apt-get install`` the ``r-cran-*`` packages (after ``apt-get update`` if the first try fails)."""
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *names]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if run(command, capture_output=True, text=True, env=env).returncode == 0:
+        return True
+    run(["apt-get", "update", "-q"], capture_output=True, text=True, env=env)
+    return run(command, capture_output=True, text=True, env=env).returncode == 0
+
+
+def _cran_install(names: list[str]) -> None:
+    """``install.packages(names)`` from CRAN in the embedded R."""
+    import rpy2.robjects as ro
+
+    ro.r["install.packages"](ro.StrVector(names), repos=CRAN, quiet=True)
+
+
+def install_r_packages(packages: Sequence[str], *, run=subprocess.run, cran=_cran_install) -> list[str]:
+    """Install R ``packages`` where the course may (Colab): apt's binaries first, then ``install.packages``.
+
+    Prints what it installs (apt takes about a minute for lme4 and broom.mixed; building from CRAN sources,
+    the fallback, several minutes). R must already be usable through rpy2.
+
+    Args:
+        packages: R package names, e.g. ``["lme4", "broom.mixed"]``.
+        run: the function that runs a command (``subprocess.run``; tests pass a recorder).
+        cran: the function that installs a list of packages from CRAN (tests pass a recorder).
+
+    Returns:
+        The packages still missing afterwards (empty when all were installed).
+    """
+    names = list(_check_names(packages))
+    if not names:
+        return []
+    print(f"Installing the R package(s) {names} that this runtime lacks (once per runtime, about a minute) ...",
+          flush=True)
+    _apt_install([f"r-cran-{p.lower()}" for p in names], run=run)
+    still = missing_packages(names)
+    if still:
+        print(f"apt did not provide {still}; installing them from CRAN (building from source: several minutes) ...",
+              flush=True)
+        try:
+            cran(still)
+        except Exception as exc:  # rpy2 turns R's errors into RRuntimeError
+            print(f"install.packages failed: {type(exc).__name__}: {exc}")
+        still = missing_packages(still)
+    print("R packages ready." if not still else f"Still missing: {still}. {install_hint(still)}")
+    return still
+
+
+def _install_in_colab(required: Sequence[str], optional: Sequence[str]) -> None:
+    """In Colab, with R usable, install the ``required`` and ``optional`` R packages it lacks."""
+    if not in_colab() or _env_flag("COURSE_DISABLE_R") or not r_status()[0]:
+        return
+    try:
+        absent = missing_packages([*required, *optional])
+    except Exception:  # R misbehaves: r_check reports it
+        return
+    if absent:
+        install_r_packages(absent)
+
+
 def _stand_in(reason: str):
     """A ``%R``/``%%R`` magic that runs nothing and says why."""
 
@@ -106,6 +174,9 @@ def setup_r(required: Sequence[str] = DEFAULT_PACKAGES, *, optional: Sequence[st
             are only reported.
         ipython: the IPython shell (default: the running one; outside IPython only the check runs).
 
+    In Colab, R packages of ``required`` and ``optional`` that are missing are installed first
+    (:func:`install_r_packages`).
+
     Returns:
         True when R, rpy2 and ``required`` are usable (the ``rpy2.ipython`` extension is then loaded);
         False otherwise, after registering stand-in ``%R``/``%%R`` magics that print
@@ -115,6 +186,7 @@ def setup_r(required: Sequence[str] = DEFAULT_PACKAGES, *, optional: Sequence[st
         RuntimeError: R is not usable and ``COURSE_REQUIRE_R=1``.
     """
     required, optional = _check_names(required), _check_names(optional)
+    _install_in_colab(required, optional)
     ok, reason = r_check(required)
     if not ok and _env_flag("COURSE_REQUIRE_R"):
         raise RuntimeError(f"COURSE_REQUIRE_R=1 but R cannot be used: {reason}")

@@ -37,7 +37,8 @@ def test_first_code_cell_installs_in_colab_and_calls_setup(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code, f"{path.name} has no code cell"
     setup = code[0].source
-    assert '"google.colab" in sys.modules' in setup and "pip install" in setup and "setup(" in setup
+    assert '"google.colab" in sys.modules' in setup and '"pip", "install"' in setup and "setup(" in setup
+    assert "raise RuntimeError" in setup, "a failed install must stop the cell (IPython carries on after `!pip`)"
     assert INSTALL_RE.findall(setup) == [(REPO, BRANCH)]
 
 

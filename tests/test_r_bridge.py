@@ -25,6 +25,76 @@ def shell():
 def _clean_env(monkeypatch):
     monkeypatch.delenv("COURSE_REQUIRE_R", raising=False)
     monkeypatch.delenv("COURSE_DISABLE_R", raising=False)
+    # Outside Colab by default, also in CI's simulated Colab runtime (its google.colab stand-in would make
+    # setup_r try apt-get for the made-up packages some tests ask for); the Colab tests below opt in.
+    monkeypatch.setattr(r_bridge, "in_colab", lambda: False)
+
+
+class _Recorder:
+    """Stands in for subprocess.run: records each command and answers with ``returncode``."""
+
+    def __init__(self, returncode: int = 0):
+        self.returncode, self.commands = returncode, []
+
+    def __call__(self, command, **kwargs):
+        import subprocess
+
+        self.commands.append(list(command))
+        return subprocess.CompletedProcess(command, self.returncode, "", "")
+
+
+def _missing_sequence(monkeypatch, *answers):
+    """missing_packages() answers ``answers`` in turn (the packages still missing at each check)."""
+    calls = iter(answers)
+    monkeypatch.setattr(r_bridge, "missing_packages", lambda packages: [p for p in next(calls) if p in packages])
+
+
+def test_install_r_packages_takes_apt_binaries(monkeypatch, capsys):
+    run = _Recorder(0)
+    _missing_sequence(monkeypatch, [])
+    assert r_bridge.install_r_packages(["lme4", "broom.mixed"], run=run) == []
+    assert run.commands == [["apt-get", "install", "-y", "-q", "--no-install-recommends", "r-cran-lme4",
+                             "r-cran-broom.mixed"]]
+    out = capsys.readouterr().out
+    assert "Installing the R package(s) ['lme4', 'broom.mixed']" in out and "R packages ready." in out
+
+
+def test_install_r_packages_updates_apt_then_falls_back_to_cran(monkeypatch, capsys):
+    run = _Recorder(100)  # apt-get fails (no such package), before and after apt-get update
+    installed = []
+    _missing_sequence(monkeypatch, ["broom.mixed"], [])
+    assert r_bridge.install_r_packages(["lme4", "broom.mixed"], run=run, cran=installed.append) == []
+    assert [c[:2] for c in run.commands] == [["apt-get", "install"], ["apt-get", "update"], ["apt-get", "install"]]
+    assert installed == [["broom.mixed"]]
+    assert "installing them from CRAN" in capsys.readouterr().out
+
+
+def test_install_r_packages_reports_what_is_still_missing(monkeypatch, capsys):
+    def cran(names):
+        raise RuntimeError("package 'nosuchpkg' is not available")
+
+    _missing_sequence(monkeypatch, ["nosuchpkg"], ["nosuchpkg"])
+    assert r_bridge.install_r_packages(["nosuchpkg"], run=_Recorder(100), cran=cran) == ["nosuchpkg"]
+    out = capsys.readouterr().out
+    assert "install.packages failed: RuntimeError" in out and "Still missing: ['nosuchpkg']" in out
+
+
+def test_setup_r_in_colab_installs_missing_packages_first(monkeypatch):
+    asked = []
+    monkeypatch.setattr(r_bridge, "in_colab", lambda: True)
+    monkeypatch.setattr(r_bridge, "r_status", lambda: (True, "ready"))
+    monkeypatch.setattr(r_bridge, "missing_packages", lambda packages: ["lme4", "sandwich"] if not asked else [])
+    monkeypatch.setattr(r_bridge, "install_r_packages", lambda packages: asked.append(list(packages)) or [])
+    assert r_bridge.setup_r(("ggplot2", "lme4"), optional=("sandwich",), ipython=None) is True
+    assert asked == [["lme4", "sandwich"]]  # required and optional alike, once
+
+
+def test_setup_r_outside_colab_never_installs(monkeypatch, capsys):
+    monkeypatch.setattr(r_bridge, "r_status", lambda: (True, "ready"))
+    monkeypatch.setattr(r_bridge, "missing_packages", lambda packages: ["lme4"])
+    monkeypatch.setattr(r_bridge, "install_r_packages", lambda packages: pytest.fail("installed outside Colab"))
+    assert r_bridge.setup_r(("lme4",), ipython=None) is False
+    assert "R package(s) ['lme4'] not installed" in capsys.readouterr().out
 
 
 def _run(shell, source: str):

@@ -1,0 +1,71 @@
+"""The one place where the course's supported package versions behave differently, and how each is bridged.
+
+The local install pins one version of everything (``requirements/lock.txt``); Colab brings its own (Python 3.13,
+pandas 2.2, matplotlib 3.10, ipywidgets 7.7, ipykernel 6, transformers 5.15, torch 2.11: see
+``../shared/colab/``). Code elsewhere calls these helpers instead of testing versions itself, and
+``tests/test_compat.py`` checks each helper under whichever versions are installed.
+
+Differences handled here:
+
+- **pandas 2.2 vs 3.x strings.** pandas 3 stores text in its ``str`` dtype; pandas 2.2 keeps it as ``object``
+  (``astype("str")`` there gives ``object``). :func:`text_array` and :func:`as_text` give the native text dtype
+  of the installed pandas; :func:`is_text` recognises both.
+- **matplotlib 3.10 vs 3.11 hatch colours.** ``hatchcolor=`` is a patch keyword from 3.11 on; before, a patch
+  takes its hatch colour from ``rcParams["hatch.color"]`` when it is created. :func:`hatch_color_kwargs`
+  returns the keyword where it exists, and :func:`make_patch` creates a patch either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+
+PANDAS_MAJOR = int(pd.__version__.split(".")[0])
+#: The dtype pandas gives text with ``astype("str")``: ``str`` on pandas 3, ``object`` on pandas 2.
+TEXT_DTYPE = pd.Series(["a"]).astype("str").dtype
+
+
+def text_array(values: Iterable[str]):
+    """An array of strings in the installed pandas' native text dtype (for a DataFrame column)."""
+    values = list(values)
+    if PANDAS_MAJOR >= 3:
+        return pd.array(values, dtype="str")
+    return np.array(values, dtype=object)
+
+
+def as_text(series: pd.Series) -> pd.Series:
+    """``series`` as text in the installed pandas' native text dtype (missing values stay missing)."""
+    if PANDAS_MAJOR >= 3:
+        return series.astype("str")
+    return series.map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)).astype(object)
+
+
+def is_text(dtype) -> bool:
+    """True for a text column's dtype under either pandas: ``str``/``string`` or ``object``."""
+    return dtype == object or pd.api.types.is_string_dtype(dtype)
+
+
+def _has_hatchcolor() -> bool:
+    from matplotlib.patches import Patch
+
+    return "hatchcolor" in Patch.__init__.__code__.co_varnames or hasattr(Patch, "set_hatchcolor")
+
+
+HAS_HATCHCOLOR = _has_hatchcolor()
+
+
+def make_patch(cls, *args, hatchcolor: str | None = None, **kwargs):
+    """``cls(*args, **kwargs)`` (a matplotlib patch class) with its hatch drawn in ``hatchcolor``.
+
+    matplotlib ≥ 3.11 takes ``hatchcolor=``; 3.10 reads ``rcParams["hatch.color"]`` when the patch is created,
+    which gives the same picture.
+    """
+    if hatchcolor is None:
+        return cls(*args, **kwargs)
+    if HAS_HATCHCOLOR:
+        return cls(*args, hatchcolor=hatchcolor, **kwargs)
+    with mpl.rc_context({"hatch.color": hatchcolor}):
+        return cls(*args, **kwargs)
