@@ -98,7 +98,7 @@ class VirtualAccelerator:
             self.mark(b)
 
     def leak(self, message: str) -> None:
-        stack = "".join(traceback.format_stack()[:-2])
+        stack = "".join(traceback.format_stack()[-24:-2])  # the innermost frames: test → library → torch
         error = DeviceLeak(f"{message}\nPython stack of the offending call:\n{stack}")
         self.leaks.append(error)
         raise error
@@ -180,7 +180,8 @@ class _Function(TorchFunctionMode):
         kwargs = kwargs or {}
         va = self.va
         if func == _DEVICE_GET:
-            return ACCELERATOR if va.on_accelerator(args[0]) else HOST
+            real = func(*args, **kwargs)  # meta tensors (model loading) keep their device
+            return ACCELERATOR if real.type == "cpu" and va.on_accelerator(args[0]) else real
         if func is torch.Tensor.__deepcopy__:
             out = func(*args, **kwargs)
             va.mark(out, va.on_accelerator(args[0]))
@@ -198,8 +199,9 @@ class _Function(TorchFunctionMode):
                 target = va.on_accelerator(target)
             if target is None:
                 return func(*args, **kwargs)
-            args = tuple(HOST if i > 0 and _is_device(a) else a for i, a in enumerate(args))
-            kwargs = {k: (HOST if k == "device" else v) for k, v in kwargs.items()}
+            if target:  # cuda / cpu:0 → the real (CPU) device; meta and cpu stay as asked
+                args = tuple(HOST if i > 0 and _is_device(a) else a for i, a in enumerate(args))
+                kwargs = {k: (HOST if k == "device" else v) for k, v in kwargs.items()}
             return self._moved(args[0], func(*args, **kwargs), target)
         if func is torch.Tensor.cpu:
             return self._moved(args[0], func(*args, **kwargs), False)
@@ -207,7 +209,7 @@ class _Function(TorchFunctionMode):
             return self._moved(args[0], args[0], True)
         if func in FACTORIES and kwargs.get("device") is not None:
             target = _is_accelerator(kwargs["device"])
-            out = func(*args, **{**kwargs, "device": HOST})
+            out = func(*args, **({**kwargs, "device": HOST} if target else kwargs))  # meta, cpu: as asked
             return self._moved(args[0] if args else None, out, target)
         return func(*args, **kwargs)
 

@@ -111,6 +111,34 @@ def test_harness_allows_what_cuda_allows(tiny):
     assert not va.leaks
 
 
+def _host_only(fn):
+    """``fn`` with its ``device`` argument (last positional) replaced by the host: a planted library bug."""
+    def planted(*args):
+        return fn(*args[:-1], torch.device("cpu"))
+    return planted
+
+
+@pytest.mark.parametrize("where", ["attribution", "models", "embeddings"])
+def test_harness_catches_a_planted_library_leak(tiny, monkeypatch, where):
+    """Drop one device placement in the library: the paths below would then fail on a GPU, and under the harness."""
+    from course_utils.attribution import _inputs
+
+    tokenizer, model = tiny
+    if where == "attribution":
+        monkeypatch.setattr(_inputs, "padded_batch", _host_only(_inputs.padded_batch))
+        run = lambda: explain(model, tokenizer, TEXTS[:2], "ig", n_steps=4, progress=False)  # noqa: E731
+    elif where == "models":
+        monkeypatch.setattr(models, "_pad", _host_only(models._pad))
+        run = lambda: models.predict_proba(model, tokenizer, TEXTS)  # noqa: E731
+    else:
+        monkeypatch.setattr(embeddings, "_device", lambda model: torch.device("cpu"))
+        run = lambda: embeddings.contextual_vectors(model, tokenizer, ["cut taxes now"], "taxes")  # noqa: E731
+    run()  # fine on a CPU-only machine …
+    with pytest.raises(DeviceLeak):  # … but not on an accelerator
+        with VirtualAccelerator(model):
+            run()
+
+
 # ----------------------------------------------------------------------------------- the library's paths
 def test_fine_tune_and_predict_stay_on_the_device(tiny):
     tokenizer, model = tiny
@@ -148,11 +176,13 @@ def test_influence_stays_on_the_device(tiny_classifier):
         targets = torch.tensor([1, 0])
         scores = inf.head_influence(head, features, labels, features[:2], targets)
         tracin = inf.head_influence(head, features, labels, features[:2], targets, method="tracin")
+        captum = inf.captum_tracin(head, features, labels, features[:2], targets)
         inf.loss_gradients(head, features, labels)
         inf.head_hessian(head, features)
         inf.damping_table(model, features, labels, dampings=(0.1, 1.0))
         fitted = inf.fit_head(features, labels, damping=0.1)
         inf.removal_check(features, labels, features[:2], targets, k=1, n_random=1)
+    np.testing.assert_allclose(captum, tracin, rtol=1e-4, atol=1e-6)
     assert scores.shape == tracin.shape == (2, 4) and fitted.in_features == features.shape[1]
 
 
@@ -176,7 +206,7 @@ def test_evaluation_stays_on_the_device(tiny_classifier):
         comp = ev.aopc_comprehensiveness(model, tokenizer, table, bins=[0.1, 0.5], progress=False)
         suff = ev.aopc_sufficiency(model, tokenizer, table, bins=[0.1, 0.5], progress=False)
         sanity = ev.sanity_check_randomisation(model, tokenizer, TEXTS[:2], ("loo", "atman"), progress=False)
-        cost = ev.cost_table(model, tokenizer, TEXTS[:2], {"loo": {}, "ig": {"n_steps": 4}}, progress=False)
+        cost = ev.cost_table(model, tokenizer, TEXTS[:2], {"loo": {}, "ig": {"n_steps": 4}}, warm_up=False)
     assert len(deletion.auc) and len(insertion.auc) and len(comp) and len(suff) and len(sanity) and len(cost)
 
 
@@ -201,3 +231,11 @@ def test_audit_stays_on_the_device(tiny_classifier):
         swapped = audit.counterfactual(model, tokenizer, TEXTS, {"taxes": "levies"}, target="Republican")
         attention = audit.attention_explanation(model, tokenizer, table, batch_size=1)
     assert len(swapped) and np.allclose(attention.groupby("doc_id")["score"].sum(), 1.0, atol=1e-5)
+
+
+def test_new_classifier_lands_on_the_device(packaged_tokenizer):
+    with VirtualAccelerator() as va:  # no model yet: new_classifier loads one and moves it to get_device()
+        tokenizer, model = models.new_classifier()
+        assert model.device == ACCELERATOR and all(va.on_accelerator(p) for p in model.parameters())
+        proba = models.predict_proba(model, tokenizer, TEXTS[:2])
+    assert proba.shape == (2, 2)
