@@ -205,7 +205,7 @@ def test_evaluation_stays_on_the_device(tiny_classifier):
                                        replacement="delete", progress=False)
         comp = ev.aopc_comprehensiveness(model, tokenizer, table, bins=[0.1, 0.5], progress=False)
         suff = ev.aopc_sufficiency(model, tokenizer, table, bins=[0.1, 0.5], progress=False)
-        sanity = ev.sanity_check_randomisation(model, tokenizer, TEXTS[:2], ("loo", "atman"), progress=False)
+        sanity = ev.sanity_check_randomisation(model, tokenizer, TEXTS[:2], ("atman",), progress=False)
         cost = ev.cost_table(model, tokenizer, TEXTS[:2], {"loo": {}, "ig": {"n_steps": 4}}, warm_up=False)
     assert len(deletion.auc) and len(insertion.auc) and len(comp) and len(suff) and len(sanity) and len(cost)
 
@@ -233,9 +233,28 @@ def test_audit_stays_on_the_device(tiny_classifier):
     assert len(swapped) and np.allclose(attention.groupby("doc_id")["score"].sum(), 1.0, atol=1e-5)
 
 
-def test_new_classifier_lands_on_the_device(packaged_tokenizer):
-    with VirtualAccelerator() as va:  # no model yet: new_classifier loads one and moves it to get_device()
+def test_loaded_models_land_on_the_device():
+    with VirtualAccelerator() as va:  # no model yet: new_classifier/load_encoder load one and move it to get_device()
         tokenizer, model = models.new_classifier()
         assert model.device == ACCELERATOR and all(va.on_accelerator(p) for p in model.parameters())
         proba = models.predict_proba(model, tokenizer, TEXTS[:2])
-    assert proba.shape == (2, 2)
+        enc_tokenizer, encoder = models.load_encoder()
+        assert encoder.device == ACCELERATOR
+        vectors = embeddings.contextual_vectors(encoder, enc_tokenizer, ["cut taxes now", "taxes rise"], "taxes")
+    assert proba.shape == (2, 2) and len(vectors.contextual) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; the virtual accelerator above covers CPU-only machines")
+def test_real_gpu_fine_tune_and_explain(tiny):
+    """On a machine with a GPU, the same paths on the real device."""
+    tokenizer, model = tiny
+    model = model.to("cuda")
+    models.fine_tune(model, tokenizer, TEXTS, [0, 1, 0, 1], epochs=1, batch_size=2, max_length=16, progress=False)
+    for method, options in ALL_METHODS:
+        table = explain(model, tokenizer, TEXTS[:2], method, progress=False, **options)
+        assert set(table["doc_id"]) == {0, 1}
+    view = widgets.explain_for_widget(model, tokenizer, TEXTS[0], "loo")
+    features = inf.training_features(model, tokenizer, TEXTS, progress=False)
+    tracin = inf.captum_tracin(inf.classifier_head(model), features, torch.tensor([0, 1, 0, 1]), features[:1],
+                               torch.tensor([1]))
+    assert view.prediction in ("Democratic", "Republican") and tracin.shape == (1, 4)
