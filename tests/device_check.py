@@ -62,11 +62,10 @@ class DeviceLeak(AssertionError):
 
 
 def _is_accelerator(device) -> bool:
-    if device is None:
-        return False
-    device = torch.device(device) if isinstance(device, (str, int)) and not isinstance(device, bool) else device
-    if isinstance(device, int):
+    """True for the virtual accelerator ``cpu:0`` and anything CUDA-like (``"cuda"``, ``cuda:1``, an int)."""
+    if isinstance(device, int) and not isinstance(device, bool):
         return True
+    device = torch.device(device)
     return device.type == "cuda" or device == ACCELERATOR
 
 
@@ -145,7 +144,7 @@ class VirtualAccelerator:
     def _check_forward(self, module, args, kwargs):
         if self._stack is None:
             return
-        for i, t in enumerate(tree_flatten((args, kwargs))[0]):
+        for t in tree_flatten((args, kwargs))[0]:
             if isinstance(t, torch.Tensor) and t.dim() > 0 and not self.on_accelerator(t):
                 self.leak(f"a host tensor of shape {tuple(t.shape)} (dtype {t.dtype}) was passed to "
                           f"{type(module).__name__}.forward; move it to the model's device first")
@@ -248,8 +247,11 @@ class _Dispatch(TorchDispatchMode):
             checked_args = (args[0],) + tuple(args[2:])  # indices may live on the host
         tensors = [t for t in tree_flatten((checked_args, kwargs))[0] if isinstance(t, torch.Tensor)]
         accelerated = [t for t in tensors if va.on_accelerator(t)]
-        if func in _INDEX and va.on_accelerator(args[0]):
-            accelerated = accelerated or [args[0]]
+        if func in _INDEX and not va.on_accelerator(args[0]) and args[0].dim() > 0:
+            indices = [t for t in tree_flatten(args[1])[0] if isinstance(t, torch.Tensor)]
+            if any(va.on_accelerator(t) for t in indices):
+                va.leak(f"{func} indexes a host tensor of shape {tuple(args[0].shape)} with accelerator indices; "
+                        "CUDA refuses this: move the indices with .cpu() or the tensor to the device")
         if accelerated:
             host = [t for t in tensors if not va.on_accelerator(t) and t.dim() > 0]
             if host:

@@ -76,6 +76,14 @@ def test_harness_catches_numpy_of_accelerator_tensor(tiny):
             model(**_inputs(tokenizer).to(model.device)).logits.detach().numpy()  # planted bug: no .cpu()
 
 
+def test_harness_catches_host_tensor_indexed_by_device_indices(tiny):
+    tokenizer, model = tiny
+    with pytest.raises(DeviceLeak, match="indexes a host tensor"):
+        with VirtualAccelerator(model):
+            logits = model(**_inputs(tokenizer).to(model.device)).logits
+            torch.zeros(4, 2)[logits.argmax(1)]  # planted bug: host table, device indices
+
+
 def test_harness_catches_a_leak_the_code_swallowed(tiny):
     tokenizer, model = tiny
     with pytest.raises(DeviceLeak):
