@@ -360,11 +360,13 @@ def captum_tracin(head, train_features, train_labels, test_features, test_target
     test = _check_features(test_features, "test_features", head.in_features).to(head.weight.dtype)
     labels = _check_classes(train_labels, len(train), head.out_features, "train_labels")
     targets = _check_classes(test_targets, len(test), head.out_features, "test_targets")
+    device = head.weight.device  # TracInCP runs the head on these: put them where the head is
+    train, labels, test, targets = train.to(device), labels.to(device), test.to(device), targets.to(device)
     tracin = TracInCP(head, TensorDataset(train, labels), ["current weights"], checkpoints_load_func=lambda model, path: 1.0,
                       loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"), batch_size=256, sample_wise_grads_per_batch=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
-        return tracin.influence((test, targets), k=None).detach().double().numpy()
+        return tracin.influence((test, targets), k=None).detach().double().cpu().numpy()
 
 
 # -------------------------------------------------------------------------------- retraining the head
