@@ -19,7 +19,8 @@ The rules (also in :func:`explain_windows`'s docstring):
 * **Target.** All windows of a document explain the same class: the given target, else the document's
   prediction.
 * **Prediction.** The document's probability of each class is the **mean of its windows' probabilities**;
-  its prediction is the class with the largest mean.
+  its prediction is the class with the largest mean. Its ``probability`` (of the target) is the mean of
+  the windows' ``probability`` column in ``attrs["windows"]``, as the method reported it with its scores.
 * **Scores.** A content token's score is the **mean of its scores in the windows that contain it** (one
   window, or two or more where windows overlap); the document's ``[CLS]`` and ``[SEP]`` get the mean of the
   windows' ``[CLS]`` and ``[SEP]`` scores. Every token thus gets exactly one score. Completeness (IG's
@@ -205,7 +206,8 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
         words = [tok if w < 0 else text[slice(*full.word_to_chars(d, w))] for tok, w in zip(tokens, word_ids)]
         rows.append((_inputs.Document(list(ids), [0] * n, list(tokens), word_ids, words), total / count))
     docs = [r[0] for r in rows]
-    probability = doc_probs[np.arange(len(texts)), doc_target]
+    # the target's probability: the mean of the windows' (as the method reported them with its scores)
+    probability = per_window.groupby(owner)["probability"].mean().to_numpy()
     out = _inputs.build_table(docs, doc_ids, [r[1] for r in rows], method, doc_target, doc_pred, probability, labels)
 
     windows = per_window.copy()
