@@ -107,3 +107,31 @@ def test_a_worker_killed_mid_run_loses_only_its_chunk(tiny_classifier, frame, cl
     _assert_same(table, reference)
     assert table.attrs["cache"]["computed"] == len(frame) and not list(folder.glob("*/.tmp-*"))
     client.wait_for_workers(2, timeout=120)  # the nanny restarted it (the fixture's cluster stays usable)
+
+
+def test_command_line_scheduler_gives_the_same_tables(tiny_classifier, client, tmp_path, monkeypatch):
+    from course_utils.__main__ import main
+
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    tokenizer, model = tiny_classifier
+    model_dir = tmp_path / "model"
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    csv = tmp_path / "corpus.csv"
+    pd.DataFrame({"id": np.arange(6), "text": TEXTS[:6]}).to_csv(csv, index=False)
+    common = ["explain", str(csv), "--model", str(model_dir), "--chunk-size", "2", "--option", "n_steps=8",
+              "--no-progress"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main([*common, "--out", str(tmp_path / "local")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert main([*common, "--out", str(tmp_path / "dask"), "--scheduler", client.scheduler.address]) == 0
+    for name in ("tokens", "words", "documents"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask" / f"{name}.parquet"),
+                                      pd.read_parquet(tmp_path / "local" / f"{name}.parquet"))
+    import json
+
+    run = json.loads((tmp_path / "dask" / "run.json").read_text())
+    assert run["scale"]["scheduler"] == client.scheduler.address and run["chunks"]["computed"] == 3
