@@ -23,6 +23,7 @@ Needs the ``scale`` extra (``pip install 'explaining-bert[scale]'``); nothing in
 
 from __future__ import annotations
 
+import copy
 import uuid
 from pathlib import Path
 
@@ -44,15 +45,17 @@ class ModelPlugin(_plugin_base()):
 
     Args:
         tokenizer, model: what the tasks use; the model is moved to ``device`` on the worker.
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …, or None: the model's device on the driver (CUDA:
-            the worker's own GPU when the cluster gives each worker one, e.g. ``CUDA_VISIBLE_DEVICES``).
+        device: ``"auto"`` (default: the worker's first CUDA GPU if it has one — its own GPU when each worker
+            sees one, e.g. via ``CUDA_VISIBLE_DEVICES`` — else the CPU), or ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ….
         torch_threads: ``torch.set_num_threads`` on the worker (default: the worker's thread count, 1 in a
             ``threads_per_worker=1`` cluster, so workers do not fight over cores).
     """
 
-    def __init__(self, tokenizer, model, device: str | None = None, torch_threads: int | None = None):
-        self.tokenizer, self.model = tokenizer, model
-        self.device = device or str(next(model.parameters()).device)
+    def __init__(self, tokenizer, model, device: str = "auto", torch_threads: int | None = None):
+        on_cpu = next(model.parameters()).device.type == "cpu"
+        self.tokenizer = tokenizer  # the driver's model stays where it is; a CPU copy travels to the workers
+        self.model = model if on_cpu else copy.deepcopy(model).to("cpu")
+        self.device = device
         self.torch_threads = torch_threads
 
     def setup(self, worker) -> None:
@@ -60,7 +63,10 @@ class ModelPlugin(_plugin_base()):
 
         threads = self.torch_threads or getattr(worker.state, "nthreads", None) or getattr(worker, "nthreads", 1)
         torch.set_num_threads(int(threads))
-        self.model = self.model.to(self.device).eval()
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = self.model.to(device).eval()
 
 
 def plugin_name(model) -> str:
