@@ -188,28 +188,84 @@ def _chunk_dir(folder: Path, index: int) -> Path:
     return folder / f"chunk-{index:05d}"
 
 
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_autocast(autocast) -> str | None:
+    """None (float32) or one of :data:`AUTOCAST` (``"bf16"``, ``"fp16"``)."""
+    if autocast is not None and autocast not in AUTOCAST:
+        raise ValueError(f"autocast={autocast!r} must be None (float32) or one of {list(AUTOCAST)}")
+    return autocast
+
+
 def _explain_chunk(model, tokenizer, texts: list[str], start: int, ids: np.ndarray, method: str, target,
                    batch_size: int, max_length: int | None, options: dict, *, stride: int | None = None,
-                   windowed: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+                   windowed: bool = False, autocast: str | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """Explain one chunk; doc_id becomes the frame's id (``ids[global row]``). ``windowed``: by
-    :func:`course_utils.windows.explain_windows` (then the third item is its per-window table)."""
-    series = pd.Series(texts, index=np.arange(start, start + len(texts)))
-    if windowed:
-        from .windows import explain_windows
+    :func:`course_utils.windows.explain_windows` (then the third item is its per-window table).
+    ``autocast``: run the method under ``torch.autocast`` and add its effect to the documents table."""
+    import contextlib
 
-        table = explain_windows(model, tokenizer, series, method, target, stride=stride, batch_size=batch_size,
-                                progress=False, max_length=max_length, **options)
-    else:
-        table = explain(model, tokenizer, series, method, target, batch_size=batch_size, progress=False,
-                        max_length=max_length, **options)
+    series = pd.Series(texts, index=np.arange(start, start + len(texts)))
+    device = next(model.parameters()).device
+    context = (torch.autocast(device.type, dtype=AUTOCAST[autocast]) if autocast else contextlib.nullcontext())
+    with context:
+        if windowed:
+            from .windows import explain_windows
+
+            table = explain_windows(model, tokenizer, series, method, target, stride=stride, batch_size=batch_size,
+                                    progress=False, max_length=max_length, **options)
+        else:
+            table = explain(model, tokenizer, series, method, target, batch_size=batch_size, progress=False,
+                            max_length=max_length, **options)
     docs = _documents(table).copy()
     windows = table.attrs["windows"].copy() if windowed else None
+    if autocast:
+        _autocast_effect(model, tokenizer, texts, docs, windows, max_length, batch_size, autocast)
     tokens = table.copy()
     tokens.attrs = {}
     tokens["doc_id"], docs["doc_id"] = ids[tokens["doc_id"].to_numpy()], ids[docs["doc_id"].to_numpy()]
     if windows is not None:
         windows["doc_id"] = ids[windows["doc_id"].to_numpy()]
     return tokens, docs, windows
+
+
+def _autocast_effect(model, tokenizer, texts, docs: pd.DataFrame, windows, max_length, batch_size, autocast) -> None:
+    """Add to ``docs`` (in place) what autocast changed: ``autocast``, ``probability_fp32`` (the target's
+    probability in float32: for windowed documents the mean over windows) and ``autocast_probability_error``
+    (``probability − probability_fp32``). The method's own diagnostics (IG's ``completeness_error``) were
+    computed under autocast, so they show its effect on completeness directly."""
+    from .attribution._inputs import max_length_of
+    from .windows import _probabilities
+
+    length = max_length_of(model, tokenizer, max_length)
+    if windows is not None:  # the windows' texts are not kept: cut them again from their spans
+        full = tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False,
+                         return_offsets_mapping=True)
+        pieces, owner = [], []
+        for d, text in enumerate(texts):
+            offsets, word_ids = full["offset_mapping"][d], [int(w) for w in full.word_ids(d)]
+            spans = windows.loc[windows["doc_id"] == docs["doc_id"].iloc[d], ["start", "stop"]].to_numpy()
+            for a, b in spans:
+                pieces.append(text if (a, b) == (0, len(word_ids)) else text[offsets[a][0]: offsets[b - 1][1]])
+                owner.append(d)
+        probs = _probabilities(model, tokenizer, pieces, length, batch_size)
+        target = docs["target"].to_numpy()[owner]
+        per_window = probs[np.arange(len(pieces)), target]
+        windows["probability_fp32"] = per_window
+        windows["autocast_probability_error"] = windows["probability"].to_numpy() - per_window
+        fp32 = pd.Series(per_window).groupby(np.asarray(owner)).mean().to_numpy()
+    else:
+        import warnings
+
+        with warnings.catch_warnings():  # explain() already warned about truncation once
+            warnings.simplefilter("ignore", UserWarning)
+            probs = _probabilities(model, tokenizer, list(texts), length, batch_size)
+        fp32 = probs[np.arange(len(texts)), docs["target"].to_numpy()]
+    docs["autocast"] = autocast
+    docs["probability_fp32"] = fp32
+    docs["autocast_probability_error"] = docs["probability"].to_numpy() - fp32
 
 
 def _write_run_description(folder: Path, description: dict) -> None:
@@ -234,7 +290,7 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
                    id_column: str = "paragraph_id", chunk_size: int = 32, batch_size: int = 16,
                    max_length: int | None = None, cache: bool = True, progress: bool = True, long: str = "window",
                    stride: int | None = None, folder: str | os.PathLike | None = None, client=None,
-                   **options) -> pd.DataFrame:
+                   autocast: str | None = None, **options) -> pd.DataFrame:
     """Explain every row of ``frame`` with one method, chunk by chunk, cached on disk and resumable.
 
     Args:
@@ -260,6 +316,10 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
         client: a ``dask.distributed.Client``: each missing chunk becomes one task on its workers (the model is
             sent to each worker once; they write their chunks into ``folder``, which they must be able to
             reach — a shared file system), and this process assembles the tables. Needs the ``scale`` extra.
+        autocast: None (default, float32), ``"bf16"`` or ``"fp16"``: run the method under ``torch.autocast``
+            (faster on a GPU). The documents table then gets ``autocast``, ``probability_fp32`` and
+            ``autocast_probability_error`` (and so does the windows table); the method's diagnostics (IG's
+            ``completeness_error``) are those of the autocast run, so they show the effect on completeness.
 
     Returns:
         the tidy token table of :func:`~course_utils.attribution.explain` (``doc_id, position, token,
@@ -280,10 +340,13 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
     chunk_size = _check_chunk_size(chunk_size)
     target = _check_target(target, len(ids))
     long, stride = check_long(long, stride)
+    autocast = check_autocast(autocast)
     method_options(method)  # an unknown method fails here, before any tokenising
     too_long = long_documents(model, tokenizer, texts, max_length) if long == "window" else np.array([], int)
     windowed = len(too_long) > 0
     key_options = dict(options)
+    if autocast:
+        key_options["autocast"] = autocast
     if windowed:  # only then does the result differ from truncation: the key changes only then
         from .attribution._inputs import max_length_of
 
@@ -307,7 +370,7 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
     status = {"loaded": 0, "computed": 0, "recomputed": 0}
     bar = tqdm(total=len(ids), desc=f"explain_corpus ({method})", unit="doc", disable=not progress)
     job = {"method": method, "batch_size": batch_size, "max_length": max_length, "options": options,
-           "stride": stride, "windowed": windowed}
+           "stride": stride, "windowed": windowed, "autocast": autocast}
     try:
         missing = []
         for index, start in enumerate(starts):
@@ -346,7 +409,8 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
                 where = _chunk_dir(folder, index)
                 chunk_target = target[start:stop] if isinstance(target, list) else target
                 found = _explain_chunk(model, tokenizer, texts[start:stop], start, ids, method, chunk_target,
-                                       batch_size, max_length, options, stride=stride, windowed=windowed)
+                                       batch_size, max_length, options, stride=stride, windowed=windowed,
+                                       autocast=autocast)
                 if cache:
                     _store_chunk(where, key, index, chunk_ids, found)
                 status["computed"] += 1

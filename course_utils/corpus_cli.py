@@ -67,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a method option, e.g. --option n_steps=16 (repeatable; values are JSON or strings)")
     parser.add_argument("--metadata", default="", help="comma-separated columns to copy into words/documents tables")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--autocast", default=None, choices=("bf16", "fp16"),
+                        help="run the method under torch.autocast (GPU speed); documents.parquet reports the effect")
     parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (tcp://host:8786)")
     parser.add_argument("--workers", type=int, default=None, help="start a local Dask cluster of N worker processes")
     parser.add_argument("--dry-run", action="store_true",
@@ -388,7 +390,7 @@ def _run(args) -> int:
             model, tokenizer, frame, method=args.method, target=target, text_column=args.text_column,
             id_column=id_column, chunk_size=args.chunk_size, batch_size=args.batch_size, max_length=args.max_length,
             progress=not args.no_progress, long=args.long, stride=args.stride, folder=out / "chunks",
-            client=client, **options)
+            client=client, autocast=args.autocast, **options)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     finally:

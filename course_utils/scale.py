@@ -91,7 +91,7 @@ def _chunk_task(name: str, folder: str, key: str, index: int, ids: np.ndarray, t
         return index  # another attempt (or process) finished it already
     found = corpus._explain_chunk(plugin.model, plugin.tokenizer, texts, 0, ids, job["method"], target,
                                   job["batch_size"], job["max_length"], job["options"], stride=job["stride"],
-                                  windowed=job["windowed"])
+                                  windowed=job["windowed"], autocast=job.get("autocast"))
     corpus._store_chunk(where, key, index, chunk_ids, found)
     return index
 

@@ -33,8 +33,6 @@ Used by :func:`course_utils.corpus.explain_corpus` (``long="window"``) and the c
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import torch
@@ -174,10 +172,8 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
     doc_probs = np.stack([window_probs[owner == d].mean(0) for d in range(len(texts))])  # (n_docs, n_labels)
     doc_pred = doc_probs.argmax(1)
     doc_target = doc_pred if given is None else given
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # no window is truncated; silence nothing else by design
-        table = explain(model, tokenizer, window_texts, method, doc_target[owner].tolist(), batch_size=batch_size,
-                        progress=progress, max_length=length, **options)
+    table = explain(model, tokenizer, window_texts, method, doc_target[owner].tolist(), batch_size=batch_size,
+                    progress=progress, max_length=length, **options)  # windows fit: nothing is truncated
     per_window = table.attrs["documents"]
     if (per_window["n_dropped"] > 0).any():  # cannot happen: windows are cut to fit
         raise RuntimeError("a window was truncated: please report this with the text that caused it")
