@@ -310,7 +310,7 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
             windows, every token scored — :func:`course_utils.windows.explain_windows`; said once when it
             happens) or ``"truncate"`` (their ends get no scores). Only matters when a document is too long:
             otherwise both give the same result under the same cache key.
-        stride: tokens between window starts (default half a window).
+        stride: tokens between window starts (default a window less an eighth: 447 for BERT).
         folder: where the chunk folders go (default ``cache_dir()/attributions``); the run's chunks are in
             ``<folder>/<key>/``. The command line points it at its ``--out`` folder.
         client: a ``dask.distributed.Client``: each missing chunk becomes one task on its workers (the model is

@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, default=None, help="tokens per window (default: the model's maximum)")
     parser.add_argument("--long", default="window", choices=("window", "truncate"),
                         help="documents longer than the model's window: overlapping windows (default) or truncation")
-    parser.add_argument("--stride", type=int, default=None, help="tokens between window starts (default half a window)")
+    parser.add_argument("--stride", type=int, default=None, help="tokens between window starts (default 447 for BERT: windows share 64 tokens)")
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help="a method option, e.g. --option n_steps=16 (repeatable; values are JSON or strings)")
     parser.add_argument("--metadata", default="", help="comma-separated columns to copy into words/documents tables")

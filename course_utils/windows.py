@@ -58,8 +58,14 @@ def check_long(long, stride) -> tuple[str, int | None]:
 
 
 def default_stride(max_length: int) -> int:
-    """Tokens between window starts when none is given: half a window (each token in about two windows)."""
-    return max(1, (max_length - 2) // 2)
+    """Tokens between window starts when none is given: a window less an eighth of it (447 for BERT's 512).
+
+    Consecutive windows then share about 64 tokens, so a token near a window's edge also gets a score with
+    context on both sides, while the work grows only ≈ 1.14× over truncation per token (half-window overlap,
+    ``stride=255``, doubles it).
+    """
+    width = max_length - 2
+    return max(1, width - width // 8)
 
 
 def token_counts(tokenizer, texts: list[str]) -> np.ndarray:
@@ -123,8 +129,8 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
     Args:
         model, tokenizer, texts, method, target, batch_size, progress, **options: as in
             :func:`course_utils.attribution.explain` (``texts``: a string, list or Series).
-        stride: tokens between window starts (default half a window, :func:`default_stride`); smaller
-            strides give more overlap and more windows.
+        stride: tokens between window starts (default a window less an eighth, 447 for BERT:
+            :func:`default_stride`); smaller strides give more overlap and more windows.
         max_length: tokens per window including ``[CLS]``/``[SEP]`` (default the model's maximum).
 
     Rules: all windows of a document explain one target (the given one, else the document's prediction);

@@ -132,3 +132,21 @@ def test_explain_corpus_windows_long_documents_by_default(tiny_classifier, tmp_p
     keys = {corpus.explain_corpus(model, tokenizer, short, progress=False, n_steps=4, long=mode).attrs["cache"]["key"]
             for mode in ("window", "truncate")}
     assert len(keys) == 1
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"long": "wrap"}, ValueError, r"long='wrap' must be one of \['window', 'truncate'\]"),
+    ({"long": None}, ValueError, "long=None must be one of"),
+    ({"stride": True}, TypeError, "stride must be an int"),
+    ({"stride": 2.5}, TypeError, "stride must be an int"),
+    ({"stride": 0}, ValueError, "stride=0 must be at least 1"),
+])
+def test_explain_corpus_rejects_bad_long_and_stride(tiny_classifier, tmp_path, monkeypatch, kwargs, error, match):
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    tokenizer, model = tiny_classifier
+    frame = pd.DataFrame({"paragraph_id": [0], "text": ["Hello there."]})
+    with pytest.raises(error, match=match):
+        corpus.explain_corpus(model, tokenizer, frame, progress=False, **kwargs)
+    if "stride" in kwargs:  # explain_windows checks stride the same way
+        with pytest.raises(error, match=match):
+            explain_windows(model, tokenizer, ["Hello there."], "loo", stride=kwargs["stride"])
