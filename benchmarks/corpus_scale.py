@@ -89,7 +89,8 @@ def window_scaling(model, tokenizer, texts, args, options) -> None:
     width = 510
     explain_windows(model, tokenizer, [paragraph_of_length(tokenizer, texts, 128)], args.method,
                     batch_size=args.batch_size, progress=False, **options)  # warm-up
-    for stride, label in ((None, "default stride 447"), (255, "stride 255"), (width, "stride 510 (no overlap)")):
+    labels = {"default": (None, "default stride 447"), "255": (255, "stride 255"), "510": (width, "stride 510 (no overlap)")}
+    for stride, label in (labels[name.strip()] for name in args.strides.split(",")):
         per_doc_token, per_window_token = {}, {}
         for n in LENGTHS:
             doc = paragraph_of_length(tokenizer, texts, n)
@@ -109,22 +110,55 @@ def window_scaling(model, tokenizer, texts, args, options) -> None:
               f"128 / 512 per document token = {per_doc_token[128] / per_doc_token[512]:.2f}")
 
 
+def untrained_paragraphs(n: int, seed: int = 42):
+    """``(tokenizer, model, texts)``: the packaged MiniLM with a seeded untrained classification head, and the
+    first ``n`` test paragraphs (as :func:`test_paragraphs`, without fine-tuning anything)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from course_utils.environment import seed_everything
+    from course_utils.models import PACKAGED, ClassifierConfig, model_source
+
+    seed_everything(seed)
+    source = model_source(PACKAGED)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        source, num_labels=2, id2label={0: "Democratic", 1: "Republican"},
+        label2id={"Democratic": 0, "Republican": 1}).eval()
+    data = ClassifierConfig().load_data()
+    texts = data[data["split"] == "test"]["text"].tolist()[:n]
+    n_tokens = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    print(f"UNTRAINED head on the packaged MiniLM; {len(texts)} test paragraphs, {np.mean(n_tokens):.1f} tokens on "
+          f"average (max {max(n_tokens)}); torch threads {torch.get_num_threads()}")
+    return tokenizer, model, texts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=400, help="test paragraphs for the Dask comparison")
     parser.add_argument("--method", default="ig", choices=("ig", "loo", "atman", "shap", "lime"))
     parser.add_argument("--quick", action="store_true", help="cheaper method options (ig n_steps=16 …)")
+    parser.add_argument("--n-steps", type=int, default=None, help="IG: a fixed number of steps (overrides --quick)")
+    parser.add_argument("--strides", default="default,255,510", help="window part: strides to time (default,255,510)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads in-process = Dask workers")
     parser.add_argument("--chunk-size", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=1, help="documents of each length in the window part")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--untrained", action="store_true",
+                        help="the packaged MiniLM with an untrained 2-class head instead of the cached classifier: the "
+                             "same architecture and cost, meaningless scores (when the classifier is not trained yet)")
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-windows", action="store_true")
     args = parser.parse_args()
-    tokenizer, model, texts = test_paragraphs(max(args.n, 120))  # ≥ 4,096 tokens for the long documents
+    n_texts = max(args.n, 120)  # ≥ 4,096 tokens for the long documents
+    if args.untrained:
+        tokenizer, model, texts = untrained_paragraphs(n_texts)
+    else:
+        tokenizer, model, texts = test_paragraphs(n_texts)
     model = model.to(args.device).eval()
     options = _options(args.method, args.quick)
+    if args.n_steps is not None and args.method == "ig":
+        options["n_steps"] = args.n_steps
     print(f"method {args.method} {options or '(defaults)'}, device {args.device}, chunk size {args.chunk_size}, "
           f"batch size {args.batch_size}")
     if not args.skip_dask:
