@@ -13,6 +13,11 @@ folder. Chunks are written atomically (:func:`course_utils.models.write_atomical
 (Ctrl-C, crash) leaves only complete chunks, and the next run loads them — never rewriting them — and
 computes the rest. A damaged chunk (its manifest or a file's checksum does not match) is recomputed.
 
+Documents longer than the model's window are explained in overlapping windows by default (``long="window"``,
+:mod:`course_utils.windows`); ``client=`` runs the chunks as Dask tasks (:mod:`course_utils.scale`); ``folder=``
+puts the chunks elsewhere (the command line ``python -m course_utils explain``, :mod:`course_utils.corpus_cli`,
+uses its ``--out`` folder).
+
 The tables are R-friendly (:func:`course_utils.r_bridge.r_friendly`): plain strings, float64, int64 without
 missing values and bool (R logical), ready for ``%%R -i``.
 

@@ -135,3 +135,23 @@ def test_command_line_scheduler_gives_the_same_tables(tiny_classifier, client, t
 
     run = json.loads((tmp_path / "dask" / "run.json").read_text())
     assert run["scale"]["scheduler"] == client.scheduler.address and run["chunks"]["computed"] == 3
+
+
+def test_command_line_workers_starts_and_closes_a_local_cluster(tiny_classifier, tmp_path, monkeypatch):
+    from course_utils.__main__ import main
+
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    tokenizer, model = tiny_classifier
+    model_dir = tmp_path / "model"
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    csv = tmp_path / "corpus.csv"
+    pd.DataFrame({"id": np.arange(3), "text": TEXTS[:3]}).to_csv(csv, index=False)
+    out = tmp_path / "out"
+    assert main(["explain", str(csv), "--model", str(model_dir), "--out", str(out), "--chunk-size", "1",
+                 "--method", "loo", "--workers", "1", "--no-progress"]) == 0
+    import json
+
+    run = json.loads((out / "run.json").read_text())
+    assert run["scale"]["workers"] == 1 and run["chunks"]["computed"] == 3
+    assert pd.read_parquet(out / "documents.parquet")["doc_id"].tolist() == [0, 1, 2]
