@@ -336,7 +336,8 @@ def _client(args):
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({type(exc).__name__}); is the "
                              "scheduler running and reachable?") from None
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")  # any free port: never clashes with another cluster
     return Client(cluster), cluster
 
 

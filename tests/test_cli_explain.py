@@ -165,7 +165,8 @@ def test_long_documents_go_into_windows_and_say_so_once(csv, model_dir, tmp_path
     assert {"completeness_error", "probability", "start", "stop"} <= set(windows.columns)
     assert (docs.set_index("doc_id").drop(index="d1")["n_windows"] == 1).all()
     # the same corpus with --long truncate: one window per document, the long one's end gets no scores
-    assert _explain(csv, model_dir, tmp_path / "trunc", "--long", "truncate") == 0
+    with pytest.warns(UserWarning, match="truncated"):
+        assert _explain(csv, model_dir, tmp_path / "trunc", "--long", "truncate") == 0
     assert (pd.read_parquet(tmp_path / "trunc" / "tokens.parquet")["doc_id"] == "d1").sum() == 64
 
 
