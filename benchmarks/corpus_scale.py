@@ -21,6 +21,18 @@ Two measurements in one run, on the course's cached classifier (or ``--model DIR
 
 Timings vary with the machine's load; run it alone. It prints what it measured and the ratios; it asserts
 nothing.
+
+One reduced run (2026-12-01, a 2-core machine shared with four other engineers, load average ≈ 12, so the
+numbers are noisy; ``--untrained``: the packaged MiniLM with an untrained head, because the course's
+classifier was not cached yet):
+
+* ``--untrained --n 40 --n-steps 16 --chunk-size 5 --skip-windows``: in-process (2 torch threads) 165.9 s,
+  Dask (2 single-threaded workers) 164.9 s + 28.3 s to start the cluster; **Dask / in-process 0.994**
+  (1.164 with the cluster start); scores agree.
+* ``--untrained --n 1 --n-steps 4 --skip-dask --strides default,510``: time per document token
+  **4096 / 512 = 0.96** at the default stride 447 (per window token 0.77), 1.50 without overlap (per window
+  token 1.33) — under this load the per-token times of single documents varied by up to 3× between repeats
+  of the same length (128 tokens: 42 vs 15 ms/token), so only a run on an idle machine can check the 1.2 target.
 """
 
 from __future__ import annotations
