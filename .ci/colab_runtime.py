@@ -42,8 +42,10 @@ BASE = (
     "ipywidgets", "widgetsnbextension", "ipython", "ipykernel", "jupyter_client", "jupyter_server", "notebook",
     "nbclient", "nbconvert", "nbformat", "traitlets", "pytest", "rpy2", "diffusers", "gradio",
 )
-# Test tooling Colab lacks (installed after the setup cells, at versions that fit Colab's pytest).
-TOOLS = ("nbval==0.11.0",)
+# Test tooling Colab lacks (installed after the setup cells, at versions that fit Colab's): nbval, and Dask's
+# distributed for tests/test_scale.py (Colab has dask itself).
+TOOLS = ("nbval==0.11.0", "distributed")
+BUILD_VERSION = 1  # bump when build() changes what it puts into the venv
 PROTECTED = ("torch", "numpy", "pandas", "ipywidgets", "ipython", "ipykernel", "transformers", "huggingface-hub")
 
 
@@ -75,9 +77,9 @@ def constraints() -> str:
 
 
 def key() -> str:
-    """Hash of everything the venv is built from: Colab's lists, this script and the stand-in module."""
-    digest = hashlib.sha256()
-    for path in [SHARED / "pip-freeze.txt", Path(__file__), *sorted(STUB.rglob("*.py"))]:
+    """Hash of everything the venv is built from: the constraints (Colab's list), BASE, the stand-in module."""
+    digest = hashlib.sha256(constraints().encode() + repr(BASE).encode() + f"v{BUILD_VERSION}".encode())
+    for path in sorted(STUB.rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -109,7 +111,10 @@ def _site_packages(venv: Path) -> Path:
 
 def env(venv: Path) -> dict[str, str]:
     """The environment the simulated runtime's processes run with."""
-    out = dict(os.environ)
+    # As the Makefile sets them: no model hub in CI (Colab reaches it, but nothing in the course needs it),
+    # headless figures, torch and BLAS kept to the 2 cores.
+    out = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+           "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"} | dict(os.environ)
     out.update(
         VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}:{os.environ.get('PATH', '')}",
         IPYTHONDIR=str(venv / "ipython"), RPY2_CFFI_MODE="ABI", PIP_DISABLE_PIP_VERSION_CHECK="1",

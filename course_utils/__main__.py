@@ -10,6 +10,7 @@ Commands:
     solutions       complete copies with the solutions (build/solutions)
     paths           one copy of the course per reading path (build/paths/<path>)
     badges          point every Colab badge and install URL at a fork: --repo OWNER/NAME --branch BRANCH
+    explain         explain a corpus file (CSV/Parquet) → tokens/words/documents.parquet + run.json (corpus_cli.py)
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     p_badges = sub.add_parser("badges", help="point badges and install URLs at a fork/branch")
     p_badges.add_argument("--repo", required=True, help="OWNER/NAME of the fork on GitHub")
     p_badges.add_argument("--branch", default="main")
+    from .corpus_cli import add_arguments as explain_arguments  # light: imports nothing heavy
+
+    explain_arguments(sub.add_parser("explain", help="explain a corpus file into a folder of tidy Parquet tables"))
     args = parser.parse_args(argv)
 
     if args.command == "build":
@@ -89,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in set_badges(args.repo, args.branch):
             print(f"rewrote {path}")
         return 0
+    if args.command == "explain":
+        from .corpus_cli import run
+
+        return run(args)
     return 2  # pragma: no cover
 
 

@@ -13,6 +13,11 @@ folder. Chunks are written atomically (:func:`course_utils.models.write_atomical
 (Ctrl-C, crash) leaves only complete chunks, and the next run loads them — never rewriting them — and
 computes the rest. A damaged chunk (its manifest or a file's checksum does not match) is recomputed.
 
+Documents longer than the model's window are explained in overlapping windows by default (``long="window"``,
+:mod:`course_utils.windows`); ``client=`` runs the chunks as Dask tasks (:mod:`course_utils.scale`); ``folder=``
+puts the chunks elsewhere (the command line ``python -m course_utils explain``, :mod:`course_utils.corpus_cli`,
+uses its ``--out`` folder).
+
 The tables are R-friendly (:func:`course_utils.r_bridge.r_friendly`): plain strings, float64, int64 without
 missing values and bool (R logical), ready for ``%%R -i``.
 
@@ -42,6 +47,7 @@ from .r_bridge import r_friendly
 CACHE_FORMAT = 3  # bump when an attribution method's maths change (2: IG auto mode refines fewer pieces; 3: warped nested rule)
 MANIFEST = "manifest.json"
 FILES = ("tokens.parquet", "documents.parquet")
+WINDOWS_FILE = "windows.parquet"  # only in chunks of long="window" runs with long documents
 METADATA = ("party", "president", "year", "speech_id")
 
 
@@ -148,17 +154,22 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_chunk(tmp: Path, key: str, index: int, ids: list, tokens: pd.DataFrame, docs: pd.DataFrame) -> None:
+def _write_chunk(tmp: Path, key: str, index: int, ids: list, tokens: pd.DataFrame, docs: pd.DataFrame,
+                 windows: pd.DataFrame | None = None) -> None:
     tmp.mkdir(parents=True)
     tokens.to_parquet(tmp / FILES[0], index=False)
     docs.to_parquet(tmp / FILES[1], index=False)
+    names = FILES
+    if windows is not None:  # long="window": one row per window (its own prediction and diagnostics)
+        windows.to_parquet(tmp / WINDOWS_FILE, index=False)
+        names = (*FILES, WINDOWS_FILE)
     manifest = {"format": CACHE_FORMAT, "key": key, "chunk": index, "ids": ids,
-                "files": {name: _sha256(tmp / name) for name in FILES}}
+                "files": {name: _sha256(tmp / name) for name in names}}
     (tmp / MANIFEST).write_text(json.dumps(manifest, default=repr))
 
 
-def _read_chunk(folder: Path, key: str, index: int, ids: list) -> tuple[pd.DataFrame, pd.DataFrame] | str:
-    """The chunk's (tokens, documents) if it is complete and intact, else the reason it is not."""
+def _read_chunk(folder: Path, key: str, index: int, ids: list) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | str:
+    """The chunk's (tokens, documents, windows or None) if it is complete and intact, else the reason it is not."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
@@ -166,11 +177,14 @@ def _read_chunk(folder: Path, key: str, index: int, ids: list) -> tuple[pd.DataF
     expected = {"format": CACHE_FORMAT, "key": key, "chunk": index, "ids": json.loads(json.dumps(ids, default=repr))}
     if any(manifest.get(k) != v for k, v in expected.items()):
         return "its manifest belongs to other data"
-    for name in FILES:
-        if not (folder / name).is_file() or _sha256(folder / name) != manifest.get("files", {}).get(name):
+    listed = manifest.get("files", {})
+    names = (*FILES, WINDOWS_FILE) if WINDOWS_FILE in listed else FILES
+    for name in names:
+        if not (folder / name).is_file() or _sha256(folder / name) != listed.get(name):
             return f"{name} is missing or its checksum does not match"
     try:
-        return pd.read_parquet(folder / FILES[0]), pd.read_parquet(folder / FILES[1])
+        windows = pd.read_parquet(folder / WINDOWS_FILE) if WINDOWS_FILE in listed else None
+        return pd.read_parquet(folder / FILES[0]), pd.read_parquet(folder / FILES[1]), windows
     except Exception as exc:  # pyarrow raises several error types for damaged files
         return f"Parquet could not be read ({type(exc).__name__})"
 
@@ -179,17 +193,84 @@ def _chunk_dir(folder: Path, index: int) -> Path:
     return folder / f"chunk-{index:05d}"
 
 
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_autocast(autocast) -> str | None:
+    """None (float32) or one of :data:`AUTOCAST` (``"bf16"``, ``"fp16"``)."""
+    if autocast is not None and autocast not in AUTOCAST:
+        raise ValueError(f"autocast={autocast!r} must be None (float32) or one of {list(AUTOCAST)}")
+    return autocast
+
+
 def _explain_chunk(model, tokenizer, texts: list[str], start: int, ids: np.ndarray, method: str, target,
-                   batch_size: int, max_length: int | None, options: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Explain one chunk; doc_id becomes the frame's id (``ids[global row]``)."""
+                   batch_size: int, max_length: int | None, options: dict, *, stride: int | None = None,
+                   windowed: bool = False, autocast: str | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Explain one chunk; doc_id becomes the frame's id (``ids[global row]``). ``windowed``: by
+    :func:`course_utils.windows.explain_windows` (then the third item is its per-window table).
+    ``autocast``: run the method under ``torch.autocast`` and add its effect to the documents table."""
+    import contextlib
+
     series = pd.Series(texts, index=np.arange(start, start + len(texts)))
-    table = explain(model, tokenizer, series, method, target, batch_size=batch_size, progress=False,
-                    max_length=max_length, **options)
+    device = next(model.parameters()).device
+    context = (torch.autocast(device.type, dtype=AUTOCAST[autocast]) if autocast else contextlib.nullcontext())
+    with context:
+        if windowed:
+            from .windows import explain_windows
+
+            table = explain_windows(model, tokenizer, series, method, target, stride=stride, batch_size=batch_size,
+                                    progress=False, max_length=max_length, **options)
+        else:
+            table = explain(model, tokenizer, series, method, target, batch_size=batch_size, progress=False,
+                            max_length=max_length, **options)
     docs = _documents(table).copy()
+    windows = table.attrs["windows"].copy() if windowed else None
+    if autocast:
+        _autocast_effect(model, tokenizer, texts, docs, windows, max_length, batch_size, autocast)
     tokens = table.copy()
     tokens.attrs = {}
     tokens["doc_id"], docs["doc_id"] = ids[tokens["doc_id"].to_numpy()], ids[docs["doc_id"].to_numpy()]
-    return tokens, docs
+    if windows is not None:
+        windows["doc_id"] = ids[windows["doc_id"].to_numpy()]
+    return tokens, docs, windows
+
+
+def _autocast_effect(model, tokenizer, texts, docs: pd.DataFrame, windows, max_length, batch_size, autocast) -> None:
+    """Add to ``docs`` (in place) what autocast changed: ``autocast``, ``probability_fp32`` (the target's
+    probability in float32: for windowed documents the mean over windows) and ``autocast_probability_error``
+    (``probability − probability_fp32``). The method's own diagnostics (IG's ``completeness_error``) were
+    computed under autocast, so they show its effect on completeness directly."""
+    from .attribution._inputs import max_length_of
+    from .windows import _probabilities
+
+    length = max_length_of(model, tokenizer, max_length)
+    if windows is not None:  # the windows' texts are not kept: cut them again from their spans
+        full = tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False,
+                         return_offsets_mapping=True)
+        pieces, owner = [], []
+        for d, text in enumerate(texts):
+            offsets, word_ids = full["offset_mapping"][d], [int(w) for w in full.word_ids(d)]
+            spans = windows.loc[windows["doc_id"] == docs["doc_id"].iloc[d], ["start", "stop"]].to_numpy()
+            for a, b in spans:
+                pieces.append(text if (a, b) == (0, len(word_ids)) else text[offsets[a][0]: offsets[b - 1][1]])
+                owner.append(d)
+        probs = _probabilities(model, tokenizer, pieces, length, batch_size)
+        target = docs["target"].to_numpy()[owner]
+        per_window = probs[np.arange(len(pieces)), target]
+        windows["probability_fp32"] = per_window
+        windows["autocast_probability_error"] = windows["probability"].to_numpy() - per_window
+        fp32 = pd.Series(per_window).groupby(np.asarray(owner)).mean().to_numpy()
+    else:
+        import warnings
+
+        with warnings.catch_warnings():  # explain() already warned about truncation once
+            warnings.simplefilter("ignore", UserWarning)
+            probs = _probabilities(model, tokenizer, list(texts), length, batch_size)
+        fp32 = probs[np.arange(len(texts)), docs["target"].to_numpy()]
+    docs["autocast"] = autocast
+    docs["probability_fp32"] = fp32
+    docs["autocast_probability_error"] = docs["probability"].to_numpy() - fp32
 
 
 def _write_run_description(folder: Path, description: dict) -> None:
@@ -202,15 +283,26 @@ def _write_run_description(folder: Path, description: dict) -> None:
     os.replace(tmp, path)
 
 
+def long_documents(model, tokenizer, texts: list[str], max_length: int | None = None) -> np.ndarray:
+    """Indices of the texts longer than the model's window (``max_length`` tokens with [CLS]/[SEP])."""
+    from .attribution._inputs import max_length_of
+    from .windows import token_counts
+
+    return np.flatnonzero(token_counts(tokenizer, texts) > max_length_of(model, tokenizer, max_length))
+
+
 def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig", target=None, text_column: str = "text",
                    id_column: str = "paragraph_id", chunk_size: int = 32, batch_size: int = 16,
-                   max_length: int | None = None, cache: bool = True, progress: bool = True, **options) -> pd.DataFrame:
+                   max_length: int | None = None, cache: bool = True, progress: bool = True, long: str = "window",
+                   stride: int | None = None, folder: str | os.PathLike | None = None, client=None,
+                   autocast: str | None = None, **options) -> pd.DataFrame:
     """Explain every row of ``frame`` with one method, chunk by chunk, cached on disk and resumable.
 
     Args:
         model, tokenizer: the classifier and its tokenizer (e.g. ``load_classifier()``).
         frame: one row per document, with a text column and a unique id column.
-        method: ``"ig"`` (default), ``"loo"`` or ``"atman"``; ``**options`` are its options (``n_steps=…``).
+        method: ``"ig"`` (default), ``"loo"``, ``"atman"``, ``"shap"`` or ``"lime"``; ``**options`` are its
+            options (``n_steps=…``).
         target: None (each document's predicted class), a label name (``"Republican"``) or class index for
             every row, or one per row.
         text_column, id_column: the columns holding the text and the document id (default ``"text"`` and
@@ -219,69 +311,138 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
         batch_size, max_length: as in :func:`course_utils.attribution.explain`.
         cache: False computes everything and stores nothing.
         progress: a tqdm bar over documents (cached chunks count at once).
+        long: what to do with documents longer than the model's window: ``"window"`` (default: overlapping
+            windows, every token scored — :func:`course_utils.windows.explain_windows`; said once when it
+            happens) or ``"truncate"`` (their ends get no scores). Only matters when a document is too long:
+            otherwise both give the same result under the same cache key.
+        stride: tokens between window starts (default a window less an eighth: 447 for BERT).
+        folder: where the chunk folders go (default ``cache_dir()/attributions``); the run's chunks are in
+            ``<folder>/<key>/``. The command line points it at its ``--out`` folder.
+        client: a ``dask.distributed.Client``: each missing chunk becomes one task on its workers (the model is
+            sent to each worker once; they write their chunks into ``folder``, which they must be able to
+            reach — a shared file system), and this process assembles the tables. Needs the ``scale`` extra.
+        autocast: None (default, float32), ``"bf16"`` or ``"fp16"``: run the method under ``torch.autocast``
+            (faster on a GPU). The documents table then gets ``autocast``, ``probability_fp32`` and
+            ``autocast_probability_error`` (and so does the windows table); the method's diagnostics (IG's
+            ``completeness_error``) are those of the autocast run, so they show the effect on completeness.
 
     Returns:
         the tidy token table of :func:`~course_utils.attribution.explain` (``doc_id, position, token,
         word_id, word, special, score, method, target, target_label, prediction, probability``) for all rows
         in frame order, with ``doc_id`` = ``frame[id_column]`` (join the metadata on it, or use
         :func:`word_table` / :func:`document_table`). ``attrs``: ``"documents"`` (per-document diagnostics,
-        same ``doc_id``), ``"options"``, and ``"cache"`` (``key``, ``folder``, ``loaded`` and ``computed``
-        chunk counts, ``recomputed`` damaged chunks).
+        same ``doc_id``), ``"windows"`` (window mode with long documents: one row per window with its own
+        prediction and diagnostics, else None), ``"options"``, and ``"cache"`` (``key``, ``folder``,
+        ``loaded`` and ``computed`` chunk counts, ``recomputed`` damaged chunks).
 
     Raises:
-        TypeError/ValueError: bad frame, columns, ids, chunk size, target, method or options.
+        TypeError/ValueError: bad frame, columns, ids, chunk size, target, method, options, long or stride.
         KeyboardInterrupt: re-raised after an interruption; the finished chunks stay cached.
     """
+    from .windows import check_long, default_stride
+
     ids, texts = _check_frame(frame, text_column, id_column)
     chunk_size = _check_chunk_size(chunk_size)
     target = _check_target(target, len(ids))
+    long, stride = check_long(long, stride)
+    autocast = check_autocast(autocast)
+    method_options(method)  # an unknown method fails here, before any tokenising
+    too_long = long_documents(model, tokenizer, texts, max_length) if long == "window" else np.array([], int)
+    windowed = len(too_long) > 0
+    key_options = dict(options)
+    if autocast:
+        key_options["autocast"] = autocast
+    if windowed:  # only then does the result differ from truncation: the key changes only then
+        from .attribution._inputs import max_length_of
+
+        stride = default_stride(max_length_of(model, tokenizer, max_length)) if stride is None else stride
+        key_options.update(long="window", stride=stride)
+        print(f"{len(too_long)} of {len(ids)} documents are longer than the model's window: explaining them in "
+              f"overlapping windows (long='window', stride={stride}); long='truncate' drops their ends instead")
     key = corpus_key(model, tokenizer, frame, method=method, target=target, text_column=text_column,
-                     id_column=id_column, chunk_size=chunk_size, batch_size=batch_size, max_length=max_length, **options)
-    folder = corpus_folder(key)
+                     id_column=id_column, chunk_size=chunk_size, batch_size=batch_size, max_length=max_length,
+                     **key_options)
+    folder = corpus_folder(key) if folder is None else Path(folder) / key
+    if client is not None and not cache:
+        raise ValueError("client=… needs cache=True: the workers hand their chunks over through the cache folder")
     if cache:
         folder.mkdir(parents=True, exist_ok=True)
         _write_run_description(folder, {"key": key, "model": model_fingerprint(model), "method": method,
-                                        "options": {**method_options(method), **options}, "target": target,
+                                        "options": {**method_options(method), **key_options}, "target": target,
                                         "n_documents": len(ids), "chunk_size": chunk_size, "id_column": id_column})
     starts = list(range(0, len(ids), chunk_size))
-    tokens, docs, status = [], [], {"loaded": 0, "computed": 0, "recomputed": 0}
+    parts: list = [None] * len(starts)
+    status = {"loaded": 0, "computed": 0, "recomputed": 0}
     bar = tqdm(total=len(ids), desc=f"explain_corpus ({method})", unit="doc", disable=not progress)
+    job = {"method": method, "batch_size": batch_size, "max_length": max_length, "options": options,
+           "stride": stride, "windowed": windowed, "autocast": autocast}
     try:
+        missing = []
         for index, start in enumerate(starts):
             stop = min(start + chunk_size, len(ids))
-            chunk_ids = ids[start:stop].tolist()
             where = _chunk_dir(folder, index)
-            found = _read_chunk(where, key, index, chunk_ids) if cache and where.exists() else None
+            found = _read_chunk(where, key, index, ids[start:stop].tolist()) if cache and where.exists() else None
             if isinstance(found, tuple):
                 status["loaded"] += 1
+                parts[index] = found
+                bar.update(stop - start)
             else:
                 if isinstance(found, str):
                     print(f"cached chunk {index} is damaged ({found}): recomputing it")
                     status["recomputed"] += 1
+                missing.append(index)
+        bar.set_postfix(cached=status["loaded"], computed=status["computed"])
+        if client is not None and missing:
+            from .scale import run_chunks
+
+            for index in run_chunks(client, model, tokenizer, folder, key, ids, texts, target, starts, chunk_size,
+                                    missing, job):
+                stop = min(starts[index] + chunk_size, len(ids))
+                found = _read_chunk(_chunk_dir(folder, index), key, index, ids[starts[index]:stop].tolist())
+                if not isinstance(found, tuple):
+                    raise RuntimeError(f"a worker reported chunk {index} done but it is not readable ({found}); "
+                                       f"is {folder} on a file system the workers share with this process?")
+                parts[index] = found
+                status["computed"] += 1
+                bar.update(stop - starts[index])
+                bar.set_postfix(cached=status["loaded"], computed=status["computed"])
+        else:
+            for index in missing:
+                start = starts[index]
+                stop = min(start + chunk_size, len(ids))
+                chunk_ids = ids[start:stop].tolist()
+                where = _chunk_dir(folder, index)
                 chunk_target = target[start:stop] if isinstance(target, list) else target
                 found = _explain_chunk(model, tokenizer, texts[start:stop], start, ids, method, chunk_target,
-                                       batch_size, max_length, options)
-                if cache:  # another process may have finished this chunk meanwhile: keep its files untouched
-                    done = _read_chunk(where, key, index, chunk_ids) if where.exists() else None
-                    if not isinstance(done, tuple):
-                        write_atomically(where, lambda tmp: _write_chunk(tmp, key, index, chunk_ids, *found))
+                                       batch_size, max_length, options, stride=stride, windowed=windowed,
+                                       autocast=autocast)
+                if cache:
+                    _store_chunk(where, key, index, chunk_ids, found)
                 status["computed"] += 1
-            tokens.append(found[0])
-            docs.append(found[1])
-            bar.update(stop - start)
-            bar.set_postfix(cached=status["loaded"], computed=status["computed"])
+                parts[index] = found
+                bar.update(stop - start)
+                bar.set_postfix(cached=status["loaded"], computed=status["computed"])
     except KeyboardInterrupt:
         bar.close()
         done = status["loaded"] + status["computed"]
         print(f"interrupted: {done} of {len(starts)} chunks are cached in {folder}; run the same call again to continue")
         raise
     bar.close()
-    table = pd.concat(tokens, ignore_index=True)
-    table.attrs = {"documents": pd.concat(docs, ignore_index=True),
+    table = pd.concat([p[0] for p in parts], ignore_index=True)
+    windows = [p[2] for p in parts if p[2] is not None]
+    table.attrs = {"documents": pd.concat([p[1] for p in parts], ignore_index=True),
+                   "windows": pd.concat(windows, ignore_index=True) if windows else None,
                    "options": {"method": method, "target": target, "batch_size": batch_size, "chunk_size": chunk_size,
-                               **method_options(method), **options},
+                               **method_options(method), **key_options},
                    "cache": {"key": key, "folder": str(folder) if cache else None, **status}}
     return table
+
+
+def _store_chunk(where: Path, key: str, index: int, chunk_ids: list, found: tuple) -> None:
+    """Write a computed chunk atomically, unless another process finished it meanwhile (then keep its files)."""
+    done = _read_chunk(where, key, index, chunk_ids) if where.exists() else None
+    if not isinstance(done, tuple):
+        write_atomically(where, lambda tmp: _write_chunk(tmp, key, index, chunk_ids, *found))
 
 
 # ------------------------------------------------------------------------------------------ tables

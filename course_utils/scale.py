@@ -1,0 +1,123 @@
+"""Scale-out of :func:`course_utils.corpus.explain_corpus` on Dask: ``explain_corpus(..., client=Client(...))``.
+
+    from dask.distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as client:
+        table = explain_corpus(model, tokenizer, frame, method="ig", client=client)
+
+How it works:
+
+* the model and tokenizer go to every worker **once**, in a :class:`ModelPlugin` (a Dask ``WorkerPlugin``
+  registered under a name made of the model's fingerprint); a worker that joins later, or replaces one that
+  died, receives it too. A task never carries the model.
+* each missing chunk is **one task**: the worker explains the chunk's documents and writes the chunk folder
+  atomically into the run's cache folder (exactly as the in-process path does), and returns only its index.
+  The folder must be reachable by the workers and the driver at the same path (one machine, or a shared
+  file system on a cluster).
+* the driver reads the chunks back (checking their checksums) and assembles the tables.
+* a worker that dies mid-chunk loses only that chunk: the scheduler reruns the task on another worker
+  (``retries`` further attempts after the scheduler's own reassignments), and since chunks are written
+  atomically, a half-finished chunk never appears on disk.
+
+Needs the ``scale`` extra (``pip install 'explaining-bert[scale]'``); nothing in the course imports this.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+RETRIES = 3  # extra attempts per chunk task (on top of the scheduler re-running tasks of workers that died)
+
+
+def _plugin_base():
+    try:
+        from distributed import WorkerPlugin
+    except ImportError as exc:  # pragma: no cover - the extra is missing
+        raise ImportError("explain_corpus(client=…) needs Dask: pip install 'explaining-bert[scale]'") from exc
+    return WorkerPlugin
+
+
+class ModelPlugin(_plugin_base()):
+    """Holds a (tokenizer, model) pair on every worker: sent once per worker, not once per task.
+
+    Args:
+        tokenizer, model: what the tasks use; the model is moved to ``device`` on the worker.
+        device: ``"auto"`` (default: the worker's first CUDA GPU if it has one — its own GPU when each worker
+            sees one, e.g. via ``CUDA_VISIBLE_DEVICES`` — else the CPU), or ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ….
+        torch_threads: ``torch.set_num_threads`` on the worker (default: the worker's thread count, 1 in a
+            ``threads_per_worker=1`` cluster, so workers do not fight over cores).
+    """
+
+    def __init__(self, tokenizer, model, device: str = "auto", torch_threads: int | None = None):
+        on_cpu = next(model.parameters()).device.type == "cpu"
+        self.tokenizer = tokenizer  # the driver's model stays where it is; a CPU copy travels to the workers
+        self.model = model if on_cpu else copy.deepcopy(model).to("cpu")
+        self.device = device
+        self.torch_threads = torch_threads
+
+    def setup(self, worker) -> None:
+        import torch
+
+        threads = self.torch_threads or getattr(worker.state, "nthreads", None) or getattr(worker, "nthreads", 1)
+        torch.set_num_threads(int(threads))
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = self.model.to(device).eval()
+
+
+def plugin_name(model) -> str:
+    """The worker-plugin name for ``model``: one per distinct model (its weights' fingerprint)."""
+    from .corpus import model_fingerprint
+
+    return f"explaining-bert-model-{model_fingerprint(model)['weights']}"
+
+
+def _chunk_task(name: str, folder: str, key: str, index: int, ids: np.ndarray, texts: list[str], target,
+                job: dict) -> int:
+    """On a worker: explain one chunk (``ids``: its slice of the frame's id array) with the plugin's model and
+    write it into ``folder`` (atomic), as the in-process loop does."""
+    from distributed import get_worker
+
+    from . import corpus
+
+    plugin = get_worker().plugins[name]
+    where = corpus._chunk_dir(Path(folder), index)
+    chunk_ids = ids.tolist()
+    if where.exists() and isinstance(corpus._read_chunk(where, key, index, chunk_ids), tuple):
+        return index  # another attempt (or process) finished it already
+    found = corpus._explain_chunk(plugin.model, plugin.tokenizer, texts, 0, ids, job["method"], target,
+                                  job["batch_size"], job["max_length"], job["options"], stride=job["stride"],
+                                  windowed=job["windowed"], autocast=job.get("autocast"))
+    corpus._store_chunk(where, key, index, chunk_ids, found)
+    return index
+
+
+def run_chunks(client, model, tokenizer, folder: Path, key: str, ids: np.ndarray, texts: list[str], target,
+               starts: list[int], chunk_size: int, missing: list[int], job: dict):
+    """Submit one task per missing chunk; yield each chunk's index as its task finishes (any order).
+
+    An interruption (Ctrl-C) cancels the tasks not yet finished; the chunks already written stay.
+    """
+    from distributed import as_completed
+
+    name = plugin_name(model)
+    client.register_plugin(ModelPlugin(tokenizer, model), name=name)
+    run = uuid.uuid4().hex[:8]
+    futures = []
+    for index in missing:
+        start = starts[index]
+        stop = min(start + chunk_size, len(ids))
+        chunk_target = target[start:stop] if isinstance(target, list) else target
+        futures.append(client.submit(_chunk_task, name, str(folder), key, index, ids[start:stop], texts[start:stop],
+                                     chunk_target, job, key=f"explain-chunk-{key}-{index:05d}-{run}",
+                                     pure=False, retries=RETRIES))
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    except BaseException:
+        client.cancel(futures)
+        raise
