@@ -10,18 +10,17 @@ Differences handled here:
 - **pandas 2.2 vs 3.x strings.** pandas 3 stores text in its ``str`` dtype; pandas 2.2 keeps it as ``object``
   (``astype("str")`` there gives ``object``). :func:`text_array` and :func:`as_text` give the native text dtype
   of the installed pandas; :func:`is_text` recognises both.
-- **matplotlib 3.10 vs 3.11 hatch colours.** ``hatchcolor=`` is a patch keyword from 3.11 on; before, a patch
-  takes its hatch colour from ``rcParams["hatch.color"]`` when it is created. :func:`hatch_color_kwargs`
-  returns the keyword where it exists, and :func:`make_patch` creates a patch either way.
+- **matplotlib 3.10 vs 3.11 hatch colours.** ``hatchcolor=`` is a patch keyword from 3.11 on; before, the
+  hatch takes the edge colour. :func:`make_patch` creates a patch with its hatch colour either way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.colors import to_rgba
 
 PANDAS_MAJOR = int(pd.__version__.split(".")[0])
 #: The dtype pandas gives text with ``astype("str")``: ``str`` on pandas 3, ``object`` on pandas 2.
@@ -60,12 +59,14 @@ HAS_HATCHCOLOR = _has_hatchcolor()
 def make_patch(cls, *args, hatchcolor: str | None = None, **kwargs):
     """``cls(*args, **kwargs)`` (a matplotlib patch class) with its hatch drawn in ``hatchcolor``.
 
-    matplotlib ≥ 3.11 takes ``hatchcolor=``; 3.10 reads ``rcParams["hatch.color"]`` when the patch is created,
-    which gives the same picture.
+    matplotlib ≥ 3.11 takes ``hatchcolor=``; 3.10 gives the hatch the edge colour and has no public setter, so
+    the colour is set on the patch's ``_hatch_color`` after it is made (the attribute 3.10 draws it from).
     """
     if hatchcolor is None:
         return cls(*args, **kwargs)
     if HAS_HATCHCOLOR:
         return cls(*args, hatchcolor=hatchcolor, **kwargs)
-    with mpl.rc_context({"hatch.color": hatchcolor}):
-        return cls(*args, **kwargs)
+    patch = cls(*args, **kwargs)
+    patch._hatch_color = to_rgba(hatchcolor)
+    patch.stale = True
+    return patch

@@ -37,9 +37,11 @@ def test_is_text_recognises_both_kinds_of_text_column():
 
 
 def test_make_patch_draws_the_hatch_in_the_given_colour():
-    patch = compat.make_patch(FancyBboxPatch, (0, 0), 1, 1, boxstyle="round", hatch="//", hatchcolor="#6A9BBE")
+    patch = compat.make_patch(FancyBboxPatch, (0, 0), 1, 1, boxstyle="round", hatch="//", hatchcolor="#6A9BBE",
+                              edgecolor="#333333")
     assert patch.get_hatch() == "//"
-    assert tuple(patch._hatch_color) == to_rgba("#6A9BBE")
+    assert tuple(patch._hatch_color) == to_rgba("#6A9BBE")  # not the edge colour (matplotlib 3.10's default)
+    assert tuple(patch.get_edgecolor()) == to_rgba("#333333")
 
 
 def test_make_patch_without_hatchcolor_is_the_plain_constructor():
