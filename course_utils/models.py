@@ -28,6 +28,7 @@ from .environment import cache_dir, get_device, hub_reachable, seed_everything
 PACKAGED = "packaged-minilm"
 CACHE_FORMAT = 2  # 2: SHA-256 of every file; format-1 entries (sizes only) cannot be verified and are rebuilt
 META_FILE = "course_meta.json"
+VALIDATION_BAR = 1000  # fine_tune shows a bar for the validation predictions above this many texts
 
 
 # --------------------------------------------------------------------------------------------- names
@@ -279,7 +280,8 @@ def fine_tune(
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-20:]):.3f}")
             result.train_loss.append(float(np.mean(losses)))
             if val_texts is not None:
-                pred = predict_proba(model, tokenizer, val_texts, max_length=max_length).argmax(1)
+                pred = predict_proba(model, tokenizer, val_texts, max_length=max_length,  # a bar for big sets
+                                     progress=progress and len(val_texts) > VALIDATION_BAR).argmax(1)
                 result.val_accuracy.append(float((pred == np.asarray(val_labels)).mean()))
     finally:
         bar.close()
