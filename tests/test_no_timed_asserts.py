@@ -32,8 +32,8 @@ def _words(node: ast.AST) -> list[str]:
             found.append(sub.id)
         elif isinstance(sub, ast.Attribute):
             found.append(sub.attr)
-        elif isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Constant) and isinstance(sub.slice.value, str):
-            found.append(sub.slice.value)
+        elif isinstance(sub, ast.Subscript):  # df["seconds"], by.loc[("ig", n), "seconds"]
+            found += [c.value for c in ast.walk(sub.slice) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
         elif isinstance(sub, ast.Call):
             fn = sub.func
             name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
@@ -105,6 +105,8 @@ def _sources():
     ("assert (cost['seconds_per_doc'] > 0).all()", False),
     ("assert second.attrs['cache']['loaded'] == 4", False),  # 'second' is not a timing
     ("assert time.monotonic() - start < 2", True),
+    ("assert by.loc[('ig', longest), 'seconds'] < by.loc[('atman', longest), 'seconds']", True),
+    ("assert costs.eval('forward_passes == n_tokens - 1').all()", False),
 ])
 def test_timed_asserts_scan_is_precise(source, flagged):
     assert bool(scan(source)) is flagged
