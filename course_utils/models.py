@@ -437,7 +437,7 @@ WAITING = "Another process is fine-tuning this classifier; waiting for it to fin
 
 
 @contextlib.contextmanager
-def _training_lock(folder: Path):
+def _training_lock(folder: Path, why: str = "is missing"):
     """Hold an exclusive lock on ``<folder>.lock`` (POSIX ``flock``; a no-op where it is unavailable).
 
     A process that finds the lock taken says so once ("another process is fine-tuning this classifier;
@@ -454,8 +454,8 @@ def _training_lock(folder: Path):
         handle = open(lock, "a")
     except OSError as exc:  # read-only cache (EACCES, EROFS)
         raise PermissionError(
-            f"the course cache {folder.parent.parent} is read-only ({exc.strerror}), so the missing classifier "
-            f"cannot be fine-tuned into it. Set COURSE_CACHE to a folder you can write (e.g. export "
+            f"the course cache {folder.parent.parent} is read-only ({exc.strerror}) and its classifier for this "
+            f"configuration {why}, so it cannot be fine-tuned there. Set COURSE_CACHE to a folder you can write (e.g. export "
             f"COURSE_CACHE=~/course-cache), or ask whoever prepared the shared cache to add it"
         ) from None
     with handle:
@@ -507,7 +507,8 @@ def _build_entry(folder: Path, config: ClassifierConfig, problem: str | None, tr
                 "fine-tune it again, or delete the folder yourself")
         raise FileNotFoundError(f"no cached classifier at {folder}; call load_classifier(train_if_missing=True) to "
                                 "fine-tune it (a few minutes on a CPU)")
-    with _training_lock(folder):  # a second notebook asking for the same model waits instead of training twice
+    why = f"is damaged ({problem})" if problem else "is missing"
+    with _training_lock(folder, why):  # a second notebook asking for the same model waits instead of training twice
         meta, problem = _check_entry(folder, config)  # another process may have finished it meanwhile
         if meta is not None:
             return meta
