@@ -247,7 +247,10 @@ def padded_batch(docs: list[Document], pad_id: int, device) -> dict[str, torch.T
 
 def sorted_batches(docs: list[Document], batch_size: int) -> list[list[int]]:
     """Document indices in batches of ``batch_size``, sorted by length (little padding), longest first."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be a positive integer (documents per batch), got "
+                        f"{type(batch_size).__name__} ({batch_size!r})")
+    if batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} must be a positive integer (documents per batch)")
     order = sorted(range(len(docs)), key=lambda i: -len(docs[i]))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
