@@ -16,7 +16,11 @@ such as ``"positive"``/``"negative"`` or integers). Other columns are kept; a ``
 
 from __future__ import annotations
 
+import csv
+import difflib
 import os
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,24 +29,74 @@ import pandas as pd
 from .data import SPLITS
 
 MIN_PER_LABEL = 3  # rows per label needed to put at least one in each split
+SIMILAR = 0.8  # difflib ratio above which a much rarer label looks like a misspelling of another
+RARE_SHARE = 0.5  # … when it has at most this share of the other label's rows
+BIG = 1000  # rows above which evaluate() shows a progress bar by default
 __all__ = ["load_csv", "check_frame", "split", "fine_tune_csv", "evaluate", "explain_rows", "write_example_csv",
            "MIN_PER_LABEL"]
 
 
 # --------------------------------------------------------------------------------------------- checks
-def _row_numbers(index) -> list[int]:
-    """CSV line numbers of frame rows (header = line 1, first row = line 2), at most 10 of them."""
-    return [int(i) + 2 for i in list(index)[:10]]
+def _where(index, lines: Sequence[int] | None) -> str:
+    """Where rows are, for a message: CSV line numbers when known (header = line 1), else row positions."""
+    rows = list(index)[:10]
+    more = " …" if len(index) > 10 else ""
+    if lines is not None:
+        return f"CSV lines {[int(lines[i]) for i in rows]}{more}"
+    return f"rows {[int(i) for i in rows]}{more}"
+
+
+def _record_lines(path: Path, encoding: str, sep: str) -> list[int] | None:
+    """The physical line on which each CSV record starts (header excluded), skipping blank lines as pandas
+    does; multi-line quoted texts count all their lines. None if the file cannot be walked this way."""
+    starts = []
+    try:
+        with open(path, newline="", encoding=encoding) as handle:
+            reader = csv.reader(handle, delimiter=sep)
+            previous = 0
+            for record in reader:
+                if record:  # csv yields [] for an empty line, which pandas skips
+                    starts.append(previous + 1)
+                previous = reader.line_num
+    except (csv.Error, UnicodeDecodeError, OSError):
+        return None
+    return starts[1:]
+
+
+def _norm_text(texts: pd.Series) -> pd.Series:
+    """Texts compared for duplicates: stripped, inner whitespace collapsed, case folded."""
+    return texts.astype(str).str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
+
+
+def _similar_labels(counts: pd.Series) -> list[str]:
+    """Messages for labels that look like variants of another: other case/spacing, or a rare misspelling."""
+    found = []
+    names = sorted(str(k) for k in counts.index)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            rare, common = (a, b) if counts[a] <= counts[b] else (b, a)
+            if a.casefold().split() == b.casefold().split():
+                found.append(f"{a!r} ({counts[a]} rows) and {b!r} ({counts[b]} rows) differ only in case or spacing")
+            elif (difflib.SequenceMatcher(None, rare.casefold(), common.casefold()).ratio() >= SIMILAR
+                  and counts[rare] <= RARE_SHARE * counts[common]):
+                found.append(f"{rare!r} ({counts[rare]} rows) looks like a misspelling of {common!r} ({counts[common]} rows)")
+    return found
 
 
 def check_frame(df: pd.DataFrame, *, text_column: str = "text", label_column: str = "label",
-                source: str = "the data") -> pd.DataFrame:
+                source: str = "the data", label_map: Mapping | None = None, allow_similar_labels: bool = False,
+                lines: Sequence[int] | None = None) -> pd.DataFrame:
     """Validate a table of labelled texts and normalise it.
 
     Args:
         df: one row per text.
         text_column, label_column: the columns holding texts and labels.
         source: how errors name the data (e.g. the CSV path).
+        label_map: rename labels before the checks, e.g. ``{"Republcan": "Republican", "DEM": "Democratic"}``
+            (how to merge the near-duplicate labels the check finds).
+        allow_similar_labels: keep labels that look like variants of one another (other case or spacing, or a
+            rare label one or two letters from a common one) as separate classes; default False refuses them.
+        lines: the CSV line of each row (as :func:`load_csv` finds them), so messages can name lines.
 
     Returns:
         a copy with columns ``text`` (str, stripped), ``label`` (int class index 0 … k−1, in sorted order of
@@ -51,32 +105,49 @@ def check_frame(df: pd.DataFrame, *, text_column: str = "text", label_column: st
 
     Raises:
         TypeError: ``df`` is not a DataFrame. ValueError: a missing column, empty texts, missing labels,
-        fewer than two labels, or fewer than :data:`MIN_PER_LABEL` rows of some label — each message says
-        which rows and how to fix them.
+        fewer than two labels, labels that look like variants of one another, or fewer than
+        :data:`MIN_PER_LABEL` rows of some label — each message says which rows and how to fix them.
+
+    Warns:
+        UserWarning: the same text occurs in several rows (counts given; :func:`split` keeps the copies of a
+        text in one split so they cannot leak from training into the test rows), or with different labels.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in (text_column, label_column) if c not in df.columns]
     if missing:
+        header = " ".join(str(c) for c in df.columns)
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+            if len(df.columns) == 1 and sep in header:
+                raise ValueError(f"{source} has a single column {header!r}: its fields are separated by {name}, not "
+                                 f"commas. Pass sep={sep!r} (e.g. byod.load_csv(path, sep={sep!r}))")
         raise ValueError(
             f"{source} has no column(s) {missing}; its columns are {list(df.columns)}. Rename your columns to "
             f"'{text_column}' and '{label_column}' (or pass text_column=..., label_column=...)."
         )
     if df.empty:
         raise ValueError(f"{source} has no rows: it needs one row per labelled text")
+    if not isinstance(allow_similar_labels, bool):
+        raise TypeError(f"allow_similar_labels must be True or False, got {type(allow_similar_labels).__name__}")
+    if label_map is not None and not isinstance(label_map, Mapping):
+        raise TypeError(f"label_map must be a dict from old to new label, got {type(label_map).__name__}")
+    if lines is not None and len(lines) != len(df):
+        lines = None
     out = df.reset_index(drop=True).copy()
+    if label_map:
+        out[label_column] = out[label_column].map(lambda v: label_map.get(v, v))
     if label_column != "label" and "label" in out.columns:
         out = out.drop(columns="label")
     texts = out[text_column]
     empty = texts.isna() | texts.astype(str).str.strip().eq("")
     if empty.any():
-        raise ValueError(f"{source}: {int(empty.sum())} row(s) have an empty '{text_column}' (CSV lines "
-                         f"{_row_numbers(out.index[empty])}); drop those rows or fill in their text")
+        raise ValueError(f"{source}: {int(empty.sum())} row(s) have an empty '{text_column}' ("
+                         f"{_where(out.index[empty], lines)}); drop those rows or fill in their text")
     labels = out[label_column]
     no_label = labels.isna() | labels.astype(str).str.strip().eq("")
     if no_label.any():
-        raise ValueError(f"{source}: {int(no_label.sum())} row(s) have no '{label_column}' (CSV lines "
-                         f"{_row_numbers(out.index[no_label])}); give every text a label or drop those rows")
+        raise ValueError(f"{source}: {int(no_label.sum())} row(s) have no '{label_column}' ("
+                         f"{_where(out.index[no_label], lines)}); give every text a label or drop those rows")
     names = labels.astype(str).str.strip()
     if pd.api.types.is_numeric_dtype(labels):
         as_float = labels.astype(float)
@@ -89,11 +160,18 @@ def check_frame(df: pd.DataFrame, *, text_column: str = "text", label_column: st
     if len(classes) < 2:
         raise ValueError(f"{source}: every row has the label {classes[0]!r}; a classifier needs at least two labels")
     counts = names.value_counts()
+    if not allow_similar_labels and not pd.api.types.is_numeric_dtype(labels):
+        similar = _similar_labels(counts)
+        if similar:
+            raise ValueError(f"{source}: some labels look like variants of one another: {'; '.join(similar)}. "
+                             "Correct them in the file, or merge them with label_map={'wrong': 'right', ...}; if "
+                             "they really are different classes, pass allow_similar_labels=True")
     rare = {k: int(v) for k, v in counts.items() if v < MIN_PER_LABEL}
     if rare:
         raise ValueError(f"{source}: label(s) {rare} have fewer than {MIN_PER_LABEL} rows, too few to train and "
                          "test on; add examples or merge those labels into others")
     out["text"] = texts.astype(str).str.strip()
+    _warn_duplicates(out["text"], names, source, lines)
     out["label_name"] = names
     out["label"] = names.map({c: i for i, c in enumerate(classes)}).astype(np.int64)
     if text_column != "text":
@@ -104,18 +182,38 @@ def check_frame(df: pd.DataFrame, *, text_column: str = "text", label_column: st
     return out
 
 
+def _warn_duplicates(texts: pd.Series, names: pd.Series, source: str, lines: Sequence[int] | None) -> None:
+    key = _norm_text(texts)
+    repeated = key.duplicated(keep=False)
+    if not repeated.any():
+        return
+    n_texts, n_extra = int(key[repeated].nunique()), int(key.duplicated().sum())
+    conflicting = names.groupby(key).nunique()
+    conflicting = conflicting[conflicting > 1]
+    clash = (f" {len(conflicting)} of them carry different labels, so a model cannot get them all right: check "
+             f"them" if len(conflicting) else "")
+    first = key[repeated].iloc[0]
+    warnings.warn(f"{source}: {n_texts} text(s) occur more than once ({n_extra} extra row(s); e.g. "
+                  f"{_where(key.index[key == first], lines)}).{clash} byod.split() keeps all copies of a text in one "
+                  "split, so they do not leak from training into validation or test; drop the copies "
+                  "(df.drop_duplicates('text')) if they are mistakes", UserWarning, stacklevel=3)
+
+
 def load_csv(path: str | os.PathLike, *, text_column: str = "text", label_column: str = "label",
-             encoding: str = "utf-8", **read_options) -> pd.DataFrame:
+             encoding: str = "utf-8", label_map: Mapping | None = None, allow_similar_labels: bool = False,
+             **read_options) -> pd.DataFrame:
     """Read and validate a CSV of labelled texts (see :func:`check_frame` for the result and the checks).
 
     Args:
         path: the CSV file (comma-separated with a header row; ``sep=";"`` etc. via ``read_options``).
         text_column, label_column: column names in the file.
-        encoding: the file's encoding (default UTF-8).
+        encoding: the file's encoding (default UTF-8; ``"cp1252"`` for files Excel saved on Windows).
+        label_map, allow_similar_labels: see :func:`check_frame` (merge or keep near-duplicate labels).
         **read_options: passed to ``pandas.read_csv``.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: unreadable file or failed checks. Taught in notebook 07.
+        FileNotFoundError: no such file. ValueError: unreadable file or failed checks; messages name the
+        file's real line numbers (blank lines and multi-line quoted texts counted). Taught in notebook 07.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file path (str or pathlib.Path), got {type(path).__name__}")
@@ -126,14 +224,30 @@ def load_csv(path: str | os.PathLike, *, text_column: str = "text", label_column
     try:
         df = pd.read_csv(path, encoding=encoding, dtype={text_column: str}, keep_default_na=True, **read_options)
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not {encoding} text ({exc.reason}); pass encoding='latin-1' (or the file's "
-                         "encoding), or re-save the file as UTF-8") from None
+        raise ValueError(f"{path} is not {encoding} text ({exc.reason}); {_encoding_advice(path)}") from None
     except pd.errors.ParserError as exc:
         raise ValueError(f"{path} could not be read as CSV: {exc}. Quote texts that contain commas or line "
                          "breaks, or pass sep=';' for semicolon-separated files") from None
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} is empty: it needs a header row ({text_column},{label_column}) and one row per text") from None
-    return check_frame(df, text_column=text_column, label_column=label_column, source=str(path))
+    sep = read_options.get("sep", read_options.get("delimiter", ","))
+    simple = isinstance(sep, str) and len(sep) == 1 and not set(read_options) - {"sep", "delimiter"}
+    lines = _record_lines(path, encoding, sep) if simple else None
+    return check_frame(df, text_column=text_column, label_column=label_column, source=str(path),
+                       label_map=label_map, allow_similar_labels=allow_similar_labels, lines=lines)
+
+
+def _encoding_advice(path: Path) -> str:
+    """Which encoding to try: Windows-1252 when the bytes decode as such (curly quotes, dashes, é …)."""
+    data = path.read_bytes()
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return ("pass the file's encoding (e.g. encoding='utf-16' or 'latin-1'), or re-save the file as UTF-8 "
+                "(in Excel: Save As → CSV UTF-8)")
+    return ("it looks like Windows-1252 (what Excel on Windows writes): pass encoding='cp1252', or re-save the "
+            "file as UTF-8 (in Excel: Save As → CSV UTF-8). Not latin-1: it turns curly quotes and dashes into "
+            "invisible control characters")
 
 
 # ---------------------------------------------------------------------------------------------- split
@@ -160,6 +274,14 @@ def split(df: pd.DataFrame, *, validation: float = 0.2, test: float = 0.2, seed:
                              "to draw a random split)")
         if not {"train", "test"} <= set(out["split"]):
             raise ValueError("the 'split' column needs at least one 'train' and one 'test' row")
+        if "text" in out.columns:
+            key = _norm_text(out["text"])
+            train_texts = set(key[out["split"] == "train"])
+            leaked = key[(out["split"] != "train") & key.isin(train_texts)]
+            if len(leaked):
+                warnings.warn(f"{leaked.nunique()} distinct text(s) of the validation/test rows ({len(leaked)} rows) "
+                              "also occur in the training rows: those scores will be too good. Drop the copies "
+                              "(df.drop_duplicates('text')) or assign each text to one split", UserWarning, stacklevel=2)
         return out
     for name, share in (("validation", validation), ("test", test)):
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
@@ -168,15 +290,20 @@ def split(df: pd.DataFrame, *, validation: float = 0.2, test: float = 0.2, seed:
         raise ValueError(f"validation + test = {validation + test:.2f} leaves no training rows; keep it below 1")
     rng = np.random.default_rng(seed)
     out["split"] = "train"
-    for _, rows in out.groupby("label", sort=True):
+    # copies of one text form one group (its first row stands for it), so no text is in two splits
+    key = _norm_text(out["text"]) if "text" in out.columns else pd.Series(np.arange(len(out)), index=out.index)
+    first = pd.Series(out.index, index=out.index).groupby(key.to_numpy()).transform("first")
+    for _, rows in out[first.to_numpy() == out.index.to_numpy()].groupby("label", sort=True):
         idx = rng.permutation(rows.index.to_numpy())
         n_test = max(1, round(test * len(idx)))
         n_val = max(1, round(validation * len(idx)))
         if n_test + n_val >= len(idx):
-            raise ValueError(f"label {rows['label_name'].iloc[0]!r} has only {len(idx)} rows: too few for train, "
+            what = "rows" if len(idx) == int((out["label"] == rows["label"].iloc[0]).sum()) else "distinct texts"
+            raise ValueError(f"label {rows['label_name'].iloc[0]!r} has only {len(idx)} {what}: too few for train, "
                              f"validation and test; add examples (at least {MIN_PER_LABEL} per label)")
         out.loc[idx[:n_test], "split"] = "test"
         out.loc[idx[n_test:n_test + n_val], "split"] = "validation"
+    out["split"] = out.loc[first.to_numpy(), "split"].to_numpy()  # every copy follows its first row
     return out
 
 
@@ -231,8 +358,12 @@ def fine_tune_csv(df: pd.DataFrame, *, model_name: str | None = None, max_train:
     return tokenizer, model.eval(), result
 
 
-def evaluate(model, tokenizer, df: pd.DataFrame, which: str = "test", *, max_length: int = 64) -> dict[str, float]:
+def evaluate(model, tokenizer, df: pd.DataFrame, which: str = "test", *, max_length: int = 64,
+             progress: bool | None = None) -> dict[str, float]:
     """Accuracy on one split, next to the majority-class baseline (predict the most common training label).
+
+    Args:
+        progress: a tqdm bar over the prediction batches; None (default) shows it above 1,000 rows.
 
     Returns:
         ``{"n": rows, "accuracy": ..., "majority": ...}``. Taught in notebook 07.
@@ -240,7 +371,8 @@ def evaluate(model, tokenizer, df: pd.DataFrame, which: str = "test", *, max_len
     from .models import predict_proba
 
     rows = _rows(df, which)
-    pred = predict_proba(model, tokenizer, rows["text"].tolist(), max_length=max_length).argmax(1)
+    show = len(rows) > BIG if progress is None else bool(progress)
+    pred = predict_proba(model, tokenizer, rows["text"].tolist(), max_length=max_length, progress=show).argmax(1)
     majority_label = _rows(df, "train")["label"].mode().iloc[0]
     return {"n": int(len(rows)), "accuracy": float((pred == rows["label"].to_numpy()).mean()),
             "majority": float((rows["label"] == majority_label).mean())}

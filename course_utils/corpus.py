@@ -7,8 +7,9 @@
 
 :func:`explain_corpus` runs :func:`course_utils.attribution.explain` on a DataFrame in chunks of
 ``chunk_size`` rows and stores every finished chunk under ``cache_dir()/attributions/<key>/chunk-00000/``
-(Parquet files + a manifest with their SHA-256). ``<key>`` hashes the model (name and a checksum of its
-weights), the tokenizer, the data (ids and texts), the method and all its options, so any change gives a new
+(Parquet files + a manifest with their SHA-256). ``<key>`` hashes the model (class, labels and a checksum of
+its weights), the tokenizer's content (vocabulary, special tokens, normalisation), the data (ids and texts),
+the method and all its options — never a path, so a copied cache folder is reused — and any change gives a new
 folder. Chunks are written atomically (:func:`course_utils.models.write_atomically`): an interrupted run
 (Ctrl-C, crash) leaves only complete chunks, and the next run loads them — never rewriting them — and
 computes the rest. A damaged chunk (its manifest or a file's checksum does not match) is recomputed.
@@ -41,10 +42,11 @@ from tqdm.auto import tqdm
 from .attribution import explain, method_options, word_scores
 from .attribution import documents as _documents
 from .environment import cache_dir
+from .fingerprints import tokenizer_fingerprint
 from .models import write_atomically
 from .r_bridge import r_friendly
 
-CACHE_FORMAT = 3  # bump when an attribution method's maths change (2: IG auto mode refines fewer pieces; 3: warped nested rule)
+CACHE_FORMAT = 4  # bump when an attribution method's maths or the key change (2: IG auto mode refines fewer pieces; 3: warped nested rule; 4: key without paths)
 MANIFEST = "manifest.json"
 FILES = ("tokens.parquet", "documents.parquet")
 WINDOWS_FILE = "windows.parquet"  # only in chunks of long="window" runs with long documents
@@ -91,10 +93,12 @@ def _check_target(target, n: int):
 
 # ------------------------------------------------------------------------------------------ the key
 def model_fingerprint(model) -> dict:
-    """What identifies a model for the cache: its name, class, labels and a checksum of its weights.
+    """What identifies a model for the cache: its class, labels and a checksum of its weights — never a path.
 
     The checksum hashes, for every tensor of the state dict, its name, shape, float64 sum and a strided
     sample of its values: any change to the weights (another fine-tune, other hyper-parameters) changes it.
+    Where the model was loaded from (``config._name_or_path``) is left out, so a copied cache and a copied
+    model folder give the same key.
     """
     digest = hashlib.sha256()
     with torch.no_grad():
@@ -106,15 +110,17 @@ def model_fingerprint(model) -> dict:
             digest.update(f"{name}{tuple(tensor.shape)}{total!r}".encode())
             digest.update(sample.tobytes())
     config = model.config
-    return {"name": str(getattr(config, "_name_or_path", "") or getattr(model, "name_or_path", "")),
-            "class": type(model).__name__, "labels": {str(k): v for k, v in (config.id2label or {}).items()},
+    return {"class": type(model).__name__, "labels": {str(k): v for k, v in (config.id2label or {}).items()},
             "weights": digest.hexdigest()[:24]}
 
 
 def _tokenizer_fingerprint(tokenizer) -> dict:
+    """The tokenizer's content (vocabulary hash, special-token ids, normalisation and templates; see
+    :func:`course_utils.fingerprints.tokenizer_fingerprint`), its length limit and a probe — never a path."""
     probe = tokenizer("Explaining BERT: 1984's unbelievable tax-cuts!")["input_ids"]
-    return {"class": type(tokenizer).__name__, "name": str(getattr(tokenizer, "name_or_path", "")),
-            "size": len(tokenizer), "probe": list(map(int, probe))}
+    limit = getattr(tokenizer, "model_max_length", None)
+    return {**tokenizer_fingerprint(tokenizer), "probe": list(map(int, probe)),
+            "model_max_length": limit if isinstance(limit, int) and limit < 100_000 else None}
 
 
 def _data_fingerprint(ids: np.ndarray, texts: list[str]) -> str:

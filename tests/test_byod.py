@@ -81,11 +81,14 @@ def test_load_csv_missing_file(tmp_path):
         byod.load_csv(tmp_path / "nope.csv")
 
 
-def test_load_csv_wrong_encoding(tmp_path):
-    path = tmp_path / "latin.csv"
-    path.write_bytes("text,label\ncaf\xe9,a\nb,b\n".encode("latin-1"))
-    with pytest.raises(ValueError, match="encoding='latin-1'"):
+def test_load_csv_wrong_encoding_suggests_windows_1252(tmp_path):
+    path = tmp_path / "excel.csv"
+    rows = "".join(f"\u201cquoted\u201d caf\u00e9 number {i} \u2013 fine,{'ab'[i % 2]}\n" for i in range(6))
+    path.write_bytes(("text,label\n" + rows).encode("cp1252"))
+    with pytest.raises(ValueError, match="encoding='cp1252'.*Not latin-1"):
         byod.load_csv(path)
+    df = byod.load_csv(path, encoding="cp1252")
+    assert df["text"].iloc[0] == "\u201cquoted\u201d caf\u00e9 number 0 \u2013 fine"  # the curly quotes survive
 
 
 @pytest.mark.parametrize("path", [42, None])
@@ -170,3 +173,149 @@ def test_write_example_csv_round_trips(tmp_path):
 def test_write_example_csv_bad_n(tmp_path):
     with pytest.raises(ValueError, match="at least 6"):
         byod.write_example_csv(tmp_path / "x.csv", n=2)
+
+
+# ------------------------------------------------------------------------- the fault table (issue 18)
+def _csv(tmp_path, rows, name="data.csv", **to_csv):
+    path = tmp_path / name
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False, **to_csv)
+    return path
+
+
+def _texts(n, prefix):
+    return [f"{prefix} paragraph number {i} about policy" for i in range(n)]
+
+
+@pytest.mark.parametrize("extra,match", [
+    ([("typo", "Republcan")] * 3, r"'Republcan' \(3 rows\) looks like a misspelling of 'Republican' \(10 rows\)"),
+    ([("lower", "democratic")] * 4, r"'Democratic' \(10 rows\) and 'democratic' \(4 rows\) differ only in case"),
+    ([("upper", "REPUBLICAN")] * 10, r"'REPUBLICAN' \(10 rows\) and 'Republican' \(10 rows\) differ only in case"),
+    ([("spaced", " Democratic ")] * 3, r"differ only in case"),
+])
+def test_load_csv_refuses_near_duplicate_labels(tmp_path, extra, match):
+    rows = [(t, "Democratic") for t in _texts(10, "d")] + [(t, "Republican") for t in _texts(10, "r")]
+    rows += [(f"{text} {i}", label) for i, (text, label) in enumerate(extra)]
+    path = _csv(tmp_path, rows)
+    if extra[0][1] == " Democratic ":  # labels are stripped: the spaced variant simply is Democratic
+        assert byod.load_csv(path).attrs["labels"] == ("Democratic", "Republican")
+        return
+    with pytest.raises(ValueError, match=match + r".*label_map=.*allow_similar_labels=True"):
+        byod.load_csv(path)
+    wrong = extra[0][1]
+    merged = byod.load_csv(path, label_map={wrong: wrong.strip().capitalize() if wrong.islower() else
+                                            {"Republcan": "Republican", "REPUBLICAN": "Republican"}[wrong]})
+    assert merged.attrs["labels"] == ("Democratic", "Republican")
+    assert len(merged) == len(rows)
+    kept = byod.load_csv(path, allow_similar_labels=True)
+    assert len(kept.attrs["labels"]) == 3
+
+
+def test_load_csv_distinct_labels_are_not_near_duplicates(tmp_path):
+    rows = [(t, lab) for lab in ("positive", "negative", "neutral") for t in _texts(5, lab)]
+    rows += [(t, "Democrat") for t in _texts(5, "x")] + [(t, "Democratic") for t in _texts(5, "y")]
+    assert byod.load_csv(_csv(tmp_path, rows)).attrs["labels"] == ("Democrat", "Democratic", "negative", "neutral",
+                                                                   "positive")
+
+
+def test_load_csv_bad_label_options(tmp_path):
+    path = _csv(tmp_path, [(t, "ab"[i % 2]) for i, t in enumerate(_texts(6, "t"))])
+    with pytest.raises(TypeError, match="allow_similar_labels must be True or False"):
+        byod.load_csv(path, allow_similar_labels="yes")
+    with pytest.raises(TypeError, match="label_map must be a dict"):
+        byod.load_csv(path, label_map=[("a", "b")])
+
+
+def test_duplicated_rows_warn_and_never_leak_across_splits(tmp_path):
+    """45 distinct texts, each three times (the issue: 28 of 45 test texts were also in train)."""
+    distinct = [(t, "Democratic") for t in _texts(23, "d")] + [(t, "Republican") for t in _texts(22, "r")]
+    rows = distinct + [(t.upper(), lab) for t, lab in distinct] + [(f"  {t}  ", lab) for t, lab in distinct]
+    with pytest.warns(UserWarning, match=r"45 text\(s\) occur more than once \(90 extra row\(s\).*one split"):
+        df = byod.load_csv(_csv(tmp_path, rows))
+    data = byod.split(df, seed=0)
+    key = data["text"].str.casefold()
+    assert (data.groupby(key)["split"].nunique() == 1).all()  # every copy in the same split
+    assert set(data["split"]) == {"train", "validation", "test"}
+    assert byod.split(df, seed=0)["split"].tolist() == data["split"].tolist()  # deterministic
+
+
+def test_duplicated_texts_with_different_labels_warn(tmp_path):
+    rows = [(t, "ab"[i % 2]) for i, t in enumerate(_texts(8, "t"))] + [("the same text", "a"), ("the same text", "b")]
+    with pytest.warns(UserWarning, match="1 of them carry different labels"):
+        byod.load_csv(_csv(tmp_path, rows))
+
+
+def test_split_without_duplicates_is_unchanged(csv_path):
+    """Grouping copies changes nothing when every text is distinct (the notebooks' splits stay as they were)."""
+    df = byod.load_csv(csv_path)
+    rng = np.random.default_rng(5)
+    expected = pd.Series("train", index=df.index)
+    for _, rows in df.groupby("label", sort=True):
+        idx = rng.permutation(rows.index.to_numpy())
+        n_test, n_val = max(1, round(0.2 * len(idx))), max(1, round(0.2 * len(idx)))
+        expected[idx[:n_test]], expected[idx[n_test:n_test + n_val]] = "test", "validation"
+    assert byod.split(df, seed=5)["split"].tolist() == expected.tolist()
+
+
+def test_own_split_with_leaked_texts_warns(csv_path):
+    df = byod.load_csv(csv_path)
+    df["split"] = ["train"] * 8 + ["test"] * 4
+    df.loc[8, "text"] = df.loc[0, "text"]
+    with pytest.warns(UserWarning, match=r"1 distinct text\(s\) of the validation/test rows \(1 rows\) also occur"):
+        byod.split(df)
+
+
+def test_load_csv_line_numbers_count_blank_lines_and_multiline_texts(tmp_path):
+    content = ('text,label\n'                       # line 1
+               '"a text\nover two lines",a\n'       # lines 2-3
+               '\n'                                 # line 4 (blank: pandas skips it)
+               'plain,b\n'                          # line 5
+               '"three\n\nlines",a\n'               # lines 6-8
+               ',b\n'                               # line 9: the empty text
+               'more,a\n'
+               'x,b\n')
+    with pytest.raises(ValueError, match=r"empty 'text' \(CSV lines \[9\]\)"):
+        byod.load_csv(write(tmp_path, content))
+    with pytest.raises(ValueError, match=r"no 'label' \(CSV lines \[5\]\)"):
+        byod.load_csv(write(tmp_path, content.replace("plain,b", "plain,").replace(",b\nmore", "filled,b\nmore")))
+
+
+def test_check_frame_without_a_file_names_rows_not_lines():
+    df = pd.DataFrame({"text": ["a", "", "c", "d"], "label": ["x", "y", "x", "y"]})
+    with pytest.raises(ValueError, match=r"empty 'text' \(rows \[1\]\)"):
+        byod.check_frame(df)
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_load_csv_other_separator_suggests_sep(tmp_path, sep):
+    rows = [(t, "ab"[i % 2]) for i, t in enumerate(_texts(6, "t"))]
+    path = _csv(tmp_path, rows, sep=sep)
+    with pytest.raises(ValueError, match=re_escape(f"Pass sep={sep!r}")):
+        byod.load_csv(path)
+    assert len(byod.load_csv(path, sep=sep)) == 6
+
+
+def re_escape(text):
+    import re
+
+    return re.escape(text)
+
+
+def test_evaluate_and_validation_show_progress_on_big_inputs(tiny_classifier, monkeypatch, capsys):
+    from course_utils import models
+
+    tokenizer, model = tiny_classifier
+    data = pd.DataFrame({"text": _texts(12, "t"), "label": [0, 1] * 6, "label_name": ["Democratic", "Republican"] * 6,
+                         "split": ["train"] * 4 + ["validation"] * 4 + ["test"] * 4})
+    byod.evaluate(model, tokenizer, data)
+    assert "predict" not in capsys.readouterr().err  # small: no bar
+    monkeypatch.setattr(byod, "BIG", 3)
+    byod.evaluate(model, tokenizer, data)
+    assert "predict" in capsys.readouterr().err
+    monkeypatch.setattr(models, "VALIDATION_BAR", 3)
+    import copy
+
+    models.fine_tune(copy.deepcopy(model), tokenizer, data["text"][:4].tolist(), data["label"][:4].to_numpy(),
+                     epochs=1, batch_size=4, val_texts=data["text"][4:8].tolist(),
+                     val_labels=data["label"][4:8].to_numpy(), progress=True)
+    err = capsys.readouterr().err
+    assert "fine-tuning" in err and "predict" in err

@@ -271,3 +271,54 @@ def test_explain_corpus_keeps_a_chunk_another_process_finished(tiny_classifier, 
     monkeypatch.setattr(corpus, "_read_chunk", missing_once)
     again = _run(tiny_classifier, frame)
     assert again.attrs["cache"]["computed"] == 1 and _chunk_files(folder) == before
+
+
+def test_explain_corpus_reuses_every_chunk_after_copying_cache_and_model(tiny_classifier, frame, tmp_path, monkeypatch):
+    """A workshop copies COURSE_CACHE (and the model folder) to another machine: nothing is recomputed."""
+    import shutil
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer, model = tiny_classifier
+    here, there = tmp_path / "here", tmp_path / "there"
+    model.save_pretrained(here / "model")
+    tokenizer.save_pretrained(here / "model")
+    monkeypatch.setenv("COURSE_CACHE", str(here / "cache"))
+    loaded = (AutoTokenizer.from_pretrained(here / "model"),
+              AutoModelForSequenceClassification.from_pretrained(here / "model", attn_implementation="eager").eval())
+    first = _run(loaded, frame)
+    assert first.attrs["cache"]["computed"] == 4
+
+    shutil.copytree(here, there)
+    shutil.rmtree(here)  # the original is gone: nothing may point back to it
+    monkeypatch.setenv("COURSE_CACHE", str(there / "cache"))
+    copied = (AutoTokenizer.from_pretrained(there / "model"),
+              AutoModelForSequenceClassification.from_pretrained(there / "model", attn_implementation="eager").eval())
+    assert copied[1].config._name_or_path != loaded[1].config._name_or_path
+    monkeypatch.setattr(corpus, "_explain_chunk", lambda *a, **k: pytest.fail("a chunk was recomputed after the copy"))
+    again = _run(copied, frame)
+    assert again.attrs["cache"]["loaded"] == 4 and again.attrs["cache"]["computed"] == 0
+    assert again.attrs["cache"]["key"] == first.attrs["cache"]["key"]
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_corpus_key_changes_with_the_tokenizer_content(tiny_classifier, frame, tmp_path):
+    """Two vocabulary ids swapped (same size, same name) give another key; the same files elsewhere do not."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    tokenizer, model = tiny_classifier
+    tokenizer.save_pretrained(tmp_path / "a")
+    spec = json.loads((tmp_path / "a" / "tokenizer.json").read_text())
+    vocab = spec["model"]["vocab"]
+    vocab["tax"], vocab["war"] = vocab["war"], vocab["tax"]
+    (tmp_path / "b").mkdir()
+    for path in (tmp_path / "a").iterdir():
+        if path.name != "vocab.txt":
+            (tmp_path / "b" / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "b" / "tokenizer.json").write_text(json.dumps(spec))
+    same, swapped = AutoTokenizer.from_pretrained(tmp_path / "a"), AutoTokenizer.from_pretrained(tmp_path / "b")
+    key = corpus.corpus_key(model, tokenizer, frame, n_steps=4)
+    assert corpus.corpus_key(model, same, frame, n_steps=4) == key
+    assert len(swapped) == len(tokenizer) and corpus.corpus_key(model, swapped, frame, n_steps=4) != key

@@ -21,6 +21,7 @@ Taught in notebook 03 (integrated gradients); used in notebooks 04–07.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 from collections.abc import Mapping
@@ -30,7 +31,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from . import _inputs, _quadrature
+from . import _inputs, _masking, _quadrature
 from ._inputs import TABLE_COLUMNS, check_target, check_texts, label_names
 
 #: building blocks the notebooks teach with, imported from their method's module on first use (so a missing
@@ -56,7 +57,8 @@ PROVIDED = ("tokenizer",)
 #: returns the model's ``logits`` on the unaltered texts and the ``target`` it explained among its diagnostics,
 #: so :func:`explain` runs no forward pass of its own (IG gets the logits with its gradient at α = 1)
 PREDICTING = ("ig",)
-AUTO_PROGRESS = 20  # progress=None shows a bar above this many texts
+AUTO_PROGRESS = 20  # progress=None shows a bar above this many texts …
+AUTO_PROGRESS_TOKENS = 1000  # … or above this many tokens in all (two 800-token texts with AtMan take minutes)
 
 
 class _Methods(Mapping):
@@ -122,7 +124,9 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
         batch_size: documents per batch (batches are sorted by length, so padding is minimal). SHAP and LIME
             explain one document at a time whatever the batch (their forward passes batch the perturbed
             texts), so ``batch_size=1`` gives them a progress bar that moves with every document.
-        progress: show a tqdm bar over batches; None (default) shows it for more than 20 texts.
+        progress: show a tqdm bar over documents; None (default) shows it for more than 20 texts or more than
+            1,000 tokens in all. For LOO and AtMan its postfix counts the forward passes inside the current
+            batch, so one long text visibly moves.
         max_length: tokens per text (default the model's maximum, 512 for BERT); longer texts are
             truncated with one warning saying how many tokens were dropped from which texts.
         **options: the method's own options, e.g. for ``"ig"`` ``n_steps``, ``baseline``, ``quadrature``,
@@ -164,11 +168,17 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
     scores: list[np.ndarray | None] = [None] * n
     chosen, predicted, probability = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.float64)
     diagnostics: dict[str, list] = {}
-    show = len(texts) > AUTO_PROGRESS if progress is None else bool(progress)
+    n_tokens = sum(len(d) for d in docs)
+    show = (n > AUTO_PROGRESS or n_tokens > AUTO_PROGRESS_TOKENS) if progress is None else bool(progress)
+    bar = tqdm(total=n, desc=f"explain ({method})", unit="doc", disable=not show)
+
+    def passes(done: int, total: int) -> None:  # forward passes inside the current batch (LOO, AtMan)
+        bar.set_postfix_str(f"forward passes {done}/{total} in this batch")
+
     was_training = model.training
     model.eval()
     try:
-        for idx in tqdm(batches, desc=f"explain ({method})", disable=not show):
+        for idx in batches:
             batch = _inputs.padded_batch([docs[i] for i in idx], tokenizer.pad_token_id, device)
             given = None if targets is None else torch.as_tensor(targets[idx])  # (b,)
             if method in PREDICTING:
@@ -179,7 +189,8 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
                     logits = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits
                 logits = logits.float().cpu()  # (b, n_labels)
                 tgt = logits.argmax(1) if given is None else given  # (b,)
-                batch_scores, diag = fn(model, batch, tgt.to(device), **provided, **options)
+                with _masking.reporting_rows(passes) if show else contextlib.nullcontext():
+                    batch_scores, diag = fn(model, batch, tgt.to(device), **provided, **options)
             probs = torch.softmax(logits, dim=-1)  # (b, n_labels)
             pred = logits.argmax(1)  # (b,)
             batch_scores = batch_scores.detach().float().cpu().numpy()  # (b, s)
@@ -192,7 +203,9 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
                 values = values.tolist() if hasattr(values, "tolist") else list(values)
                 for row, i in enumerate(idx):
                     column[i] = values[row]
+            bar.update(len(idx))
     finally:
+        bar.close()
         model.train(was_training)
     table = _inputs.build_table(docs, doc_ids, scores, method, chosen, predicted, probability, labels)
     table.attrs["documents"] = _inputs.diagnostics_table(doc_ids, docs, chosen, predicted, probability, labels,

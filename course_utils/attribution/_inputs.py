@@ -114,22 +114,54 @@ def _one_target(target, labels: list[str]) -> int:
 def check_pair(model, tokenizer) -> None:
     """Check that ``tokenizer`` belongs to ``model``; raise an error that says how to fix it if not.
 
+    A model made by the course (:func:`course_utils.models.new_classifier`, ``load_classifier``) records its
+    tokenizer's fingerprint in ``model.config.course_tokenizer``: the tokenizer must match its size, its
+    special-token ids and the SHA-256 of its vocabulary (so a tokenizer of another vocabulary, even of the
+    same size, is refused). For other models the checkpoint says less: the tokenizer must have as many tokens
+    as the model has word-embedding rows (or a few fewer when the rows were padded to a multiple of 8), and
+    its ``[PAD]`` id must be the config's ``pad_token_id`` where the config has one.
+
     Raises:
         TypeError: not a fast (Rust) tokenizer, so word ids are not available.
-        ValueError: the tokenizer has more tokens than the model has embedding rows, or lacks a
-            ``[PAD]``/``[CLS]``/``[SEP]`` token.
+        ValueError: the tokenizer does not match the model's vocabulary, or lacks a ``[PAD]``/``[CLS]``/``[SEP]``
+            token.
     """
+    from ..fingerprints import CONFIG_ATTRIBUTE, tokenizer_fingerprint
+
     fix = "load the tokenizer and the model from the same checkpoint (e.g. tokenizer, model = load_classifier())"
     if not getattr(tokenizer, "is_fast", False) or not callable(tokenizer):
         raise TypeError(f"tokenizer must be a fast Hugging Face tokenizer (got {type(tokenizer).__name__}); {fix}")
     n_rows = model.get_input_embeddings().num_embeddings
-    if len(tokenizer) > n_rows:
-        raise ValueError(f"the tokenizer knows {len(tokenizer)} tokens but the model has only {n_rows} word "
+    n_tokens = len(tokenizer)
+    if n_tokens > n_rows:
+        raise ValueError(f"the tokenizer knows {n_tokens} tokens but the model has only {n_rows} word "
                          f"embeddings, so they do not belong together: {fix}")
     for name in ("pad_token_id", "cls_token_id", "sep_token_id"):
         if getattr(tokenizer, name, None) is None:
             raise ValueError(f"the tokenizer has no {name.removesuffix('_id')} ({name} is None), which BERT inputs "
                              f"need: {fix}")
+    recorded = getattr(model.config, CONFIG_ATTRIBUTE, None)
+    if isinstance(recorded, dict) and "vocab_sha256" in recorded:
+        found = tokenizer_fingerprint(tokenizer)
+        problems = []
+        if recorded.get("size") != found["size"]:
+            problems.append(f"it has {found['size']} tokens where the model's tokenizer had {recorded.get('size')}")
+        for name, expected in sorted((recorded.get("special") or {}).items()):
+            if found["special"].get(name) != expected:
+                problems.append(f"its {name} is {found['special'].get(name)} where the model's is {expected}")
+        if not problems and recorded["vocab_sha256"] != found["vocab_sha256"]:
+            problems.append("it has the same size but other tokens at some ids (its vocabulary checksum differs)")
+        if problems:
+            raise ValueError(f"this tokenizer is not the one the model was trained with: {'; '.join(problems)}. "
+                             f"Its ids would feed the model other words than the text's; {fix}")
+        return
+    if n_tokens < n_rows and not (n_rows % 8 == 0 and n_rows - n_tokens < 128):
+        raise ValueError(f"the tokenizer knows {n_tokens} tokens but the model has {n_rows} word embeddings, so "
+                         f"they do not belong together (a tokenizer of another vocabulary): {fix}")
+    config_pad = getattr(model.config, "pad_token_id", None)
+    if isinstance(config_pad, int) and not isinstance(config_pad, bool) and config_pad != tokenizer.pad_token_id:
+        raise ValueError(f"the tokenizer's pad_token_id is {tokenizer.pad_token_id} but the model's config says "
+                         f"{config_pad}, so they do not belong together: {fix}")
 
 
 def max_length_of(model, tokenizer, max_length: int | None) -> int:
@@ -215,7 +247,10 @@ def padded_batch(docs: list[Document], pad_id: int, device) -> dict[str, torch.T
 
 def sorted_batches(docs: list[Document], batch_size: int) -> list[list[int]]:
     """Document indices in batches of ``batch_size``, sorted by length (little padding), longest first."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be a positive integer (documents per batch), got "
+                        f"{type(batch_size).__name__} ({batch_size!r})")
+    if batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} must be a positive integer (documents per batch)")
     order = sorted(range(len(docs)), key=lambda i: -len(docs[i]))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

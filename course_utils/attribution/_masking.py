@@ -12,6 +12,10 @@ Conventions: ``input_ids``/``attention_mask`` are LongTensors ``(s,)`` (one docu
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Callable
+
 import torch
 
 REPLACEMENTS = ("mask", "unk", "pad", "delete")
@@ -197,9 +201,28 @@ def target_log_probs(
                 logits = model(**chunk, **(call_kwargs or {})).logits.float()  # (chunk, n_labels)
                 idx = torch.as_tensor(targets[start : start + internal_batch_size], device=logits.device)
                 out[start : start + len(idx)] = logits.log_softmax(-1).gather(1, idx[:, None])[:, 0].cpu()
+                report = _ROW_PROGRESS.get()
+                if report is not None:
+                    report(start + len(idx), len(rows))
     finally:
         model.train(was_training)
     return out
+
+
+#: called after every forward pass of :func:`target_log_probs` with (rows done, rows in this call)
+_ROW_PROGRESS: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
+    "row_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting_rows(callback: Callable[[int, int], None]):
+    """Within the block, :func:`target_log_probs` reports ``callback(rows_done, rows_total)`` after each pass
+    (how :func:`course_utils.attribution.explain` shows LOO and AtMan moving inside one long batch)."""
+    token = _ROW_PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _ROW_PROGRESS.reset(token)
 
 
 # ------------------------------------------------------------------------------- shared for the methods
