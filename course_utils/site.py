@@ -102,6 +102,9 @@ def site_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         raise TypeError(f"nb must be a notebook (nbformat.NotebookNode), got {type(nb).__name__}")
     nb = copy.deepcopy(nb)
     state = nb.metadata.pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    language = nb.metadata.setdefault("language_info", {"name": "python"})
+    if language.get("name") == "python":
+        language["pygments_lexer"] = "ipython3"  # `!pip` and `%%R` cells are IPython, not plain Python
     for cell in nb.cells:
         tier = _tier(cell)
         if cell.cell_type == "markdown":
