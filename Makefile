@@ -1,5 +1,5 @@
 # Explaining BERT — the two commands of the README.
-#   make course   install (first time only), run every notebook offline, write build/index.html
+#   make course   install (first time only), run every notebook offline, write build/index.html and the site build/site/
 #   make test     install (first time only), unit tests + every notebook under nbval
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -20,7 +20,7 @@ export OMP_NUM_THREADS ?= 2
 .PHONY: course test install figures clean help
 
 help:
-	@echo "make course   run every notebook offline and write build/index.html"
+	@echo "make course   run every notebook offline, write build/index.html and the course site build/site/"
 	@echo "make test     unit tests and every notebook under nbval"
 
 install: $(STAMP)
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the course into $(VENV) (first time: a few minutes) ..."
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,r]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,r,site]"
 	$(PY) -m pip check
 	@touch $(STAMP)
 
@@ -38,6 +38,7 @@ course: $(STAMP)
 	$(PY) -m course_utils student --out build/student
 	$(PY) -m course_utils solutions --out build/solutions
 	$(PY) -m course_utils paths --out build/paths
+	$(PY) -m course_utils site --build build
 
 test: $(STAMP)
 	$(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks

@@ -147,8 +147,6 @@ def sphinx_conf(repo: str = nt.REPO, branch: str = nt.BRANCH, *, title: str = "E
         "html_title": title,
         "html_context": {"default_mode": "light"},  # the theme's toggle still offers dark and auto
         "html_theme": "sphinx_book_theme",
-        "html_sidebars": {"**": ["navbar-logo.html", "search-button-field.html", "course-paths.html",
-                                 "sbt-sidebar-nav.html"]},
         "html_theme_options": {
             "repository_url": f"https://github.com/{repo}",
             "repository_branch": branch,
@@ -158,6 +156,8 @@ def sphinx_conf(repo: str = nt.REPO, branch: str = nt.BRANCH, *, title: str = "E
             "use_repository_button": True,
             "home_page_in_toc": True,
             "show_navbar_depth": 1,
+            # the reading-path switcher sits in the bar above every page, beside the launch buttons
+            "article_header_end": ["course-paths.html", "article-header-buttons.html"],
         },
         "html_last_updated_fmt": "%Y-%m-%d %H:%M",
         "suppress_warnings": ["mystnb.unknown_mime_type"],

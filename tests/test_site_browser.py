@@ -25,6 +25,9 @@ from browser_support import chromium, require_browser
 from course_utils import notebook_tools as nt
 from course_utils import site
 
+# Sphinx 9 deprecations inside sphinx-book-theme and myst-parser (their code, not ours)
+pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated. Check CHANGES for Sphinx API modifications")
+
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "build" / "screenshots"
 FIXTURE = "08_site_fixture.ipynb"
@@ -182,6 +185,8 @@ def test_path_switcher_hides_and_shows_the_cells_of_each_path(built, browser):
     assert shown["essentials"] == everything["essentials"] and shown["practitioner"] == shown["deep-dive"] == 0
     deep_heading = page.locator("article.bd-article h2", has_text="🟣").first
     assert not deep_heading.is_visible() and page.locator("article.bd-article h1").is_visible()
+    toc_deep = page.locator(".bd-sidebar-secondary a", has_text="🟣")
+    assert toc_deep.count() > 0 and not toc_deep.first.is_visible()  # the page's contents follow the path
 
     page.click(".course-paths button[data-path='practitioner']")
     shown = _tiers_shown(page)

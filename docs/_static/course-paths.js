@@ -64,7 +64,7 @@
       if (tier) el.setAttribute("data-course-tier", tier);
     }
     // The page's table of contents: an entry goes with its section's heading.
-    var links = document.querySelectorAll(".bd-toc-nav a[href^='#']");
+    var links = document.querySelectorAll(".bd-sidebar-secondary a[href^='#']");
     for (var j = 0; j < links.length; j++) {
       var target = document.getElementById(decodeURIComponent(links[j].getAttribute("href").slice(1)));
       var heading = target && (isHeading(target) ? target : target.querySelector("h1, h2, h3, h4, h5, h6"));
