@@ -6,8 +6,8 @@ Nothing is executed again: MyST-NB renders the stored outputs (``nb_execution_mo
 sidebar table of contents in reading order, full-text search, an "Open in Colab" launch button and a
 download button (the executed ``.ipynb``) on every notebook page, the glossary and cheat sheet of ``docs/``,
 and a reading-path switcher (🟢/🔵/🟣, ``docs/_static/course-paths.js``) driven by the cells' tier tags.
-Every file the pages load is in the site folder (MathJax from ``sphinx-mathjax-offline``, the theme's own
-fonts and scripts), so it opens from disk without a network.
+Every file the pages load is in the site folder (MathJax 3 copied from the PyPI package
+``sphinx-mathjax-offline``, the theme's own fonts and scripts), so it opens from disk without a network.
 
 What changes between an executed notebook and its page (:func:`site_notebook`): the Colab badge goes (the
 launch button replaces it, and the badge image would be fetched from the web); each markdown cell gets a
@@ -40,7 +40,8 @@ INTERACTIVE_NOTE = (
     "explorer as an app of its own: <code>python -m course_utils explorer</code>.</div>"
 )
 
-__all__ = ["DOCS_DIR", "REFERENCE_PAGES", "site_notebook", "prepare", "sphinx_conf", "build_site"]
+__all__ = ["DOCS_DIR", "REFERENCE_PAGES", "MATHJAX_PARTS", "site_notebook", "prepare", "sphinx_conf", "build_site",
+           "mathjax_source"]
 
 
 # ------------------------------------------------------------------------------------- notebook pages
@@ -133,7 +134,8 @@ def sphinx_conf(repo: str = nt.REPO, branch: str = nt.BRANCH, *, title: str = "E
         "project": title,
         "author": "the Explaining BERT authors",
         "copyright": f"{time.strftime('%Y')}, the Explaining BERT authors (code: MIT)",
-        "extensions": ["myst_nb", "sphinx-mathjax-offline"],
+        "extensions": ["myst_nb"],
+        "mathjax_path": "mathjax/tex-chtml.js",  # MathJax 3 from the site's own folder (see _copy_mathjax)
         "nb_execution_mode": "off",             # render the outputs make course stored; never execute
         "nb_ipywidgets_js": {},                 # widget outputs are made static: load no widget scripts (CDN)
         "nb_merge_streams": True,
@@ -162,6 +164,30 @@ def sphinx_conf(repo: str = nt.REPO, branch: str = nt.BRANCH, *, title: str = "E
         "html_last_updated_fmt": "%Y-%m-%d %H:%M",
         "suppress_warnings": ["mystnb.unknown_mime_type"],
     }
+
+
+#: the parts of MathJax 3 the pages load: the TeX → HTML bundle, its fonts, the TeX extensions it loads on
+#: demand, the context menu and assistive MathML (not the speech maps or the SVG output: 4 of its 24 MB)
+MATHJAX_PARTS = ("tex-chtml.js", "output/chtml", "input/tex/extensions", "ui", "a11y")
+
+
+def mathjax_source() -> Path:
+    """The MathJax 3 distribution that the PyPI package ``sphinx-mathjax-offline`` ships (its ``static/mathjax``)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the site needs MathJax from the package sphinx-mathjax-offline: "
+                          "pip install 'explaining-bert[site]' (make course installs it)")
+    return Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax"
+
+
+def _copy_mathjax(static: Path) -> None:
+    source = mathjax_source()
+    for part in MATHJAX_PARTS:
+        src, dst = source / part, static / "mathjax" / part
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, dst) if src.is_dir() else shutil.copy2(src, dst)
 
 
 def _index(docs: Path, notebooks: list[Path]) -> str:
@@ -202,6 +228,7 @@ def prepare(executed: str | Path, src: str | Path, *, docs: str | Path = DOCS_DI
         shutil.rmtree(src)
     shutil.copytree(docs, src, ignore=shutil.ignore_patterns("index.md", ".*"))
     (src / "index.md").write_text(index, encoding="utf-8")
+    _copy_mathjax(src / "_static")
     conf = sphinx_conf(repo, branch)
     (src / "conf.py").write_text("# Written by course_utils.site.prepare: edit sphinx_conf() there instead.\n"
                                  + "".join(f"{k} = {v!r}\n" for k, v in conf.items()), encoding="utf-8")

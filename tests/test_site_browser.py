@@ -37,8 +37,10 @@ PAGE_03 = "notebooks/03_integrated_gradients.html"
 def _fixture_notebook() -> nbformat.NotebookNode:
     cells = [
         nt.cell("markdown", "# 08 · Site fixture\n\nA page the browser tests write and execute.", "essentials"),
-        nt.cell("code", "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(3, 2))\n"
-                        "ax.plot([0, 1, 2], [0, 1, 4])\nplt.show()", "essentials"),
+        nt.cell("code", "import io\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+                        "from IPython.display import Image\nfig, ax = plt.subplots(figsize=(3, 2))\n"
+                        "ax.plot([0, 1, 2], [0, 1, 4])\npng = io.BytesIO()\nfig.savefig(png, format='png')\n"
+                        "Image(png.getvalue())", "essentials"),  # a PNG output whatever the kernel's backend
         nt.cell("markdown", "## 🔵 Code to adapt\n\nA progress bar, as `explain()` shows one.", "practitioner"),
         nt.cell("code", "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='fixture'):\n    pass", "practitioner"),
         nt.cell("markdown", "## 🟣 The maths\n\n$$\\int_0^1 \\alpha \\, d\\alpha = \\tfrac12$$", "deep-dive"),
@@ -219,7 +221,8 @@ def test_executed_outputs_are_on_the_page(built, browser):
         pytest.skip("the fixture page exists only in the fixture build")
     page = browser.page
     page.goto(_url(built, f"notebooks/{Path(FIXTURE).stem}.html"))
-    assert page.locator("div.cell img").count() == 1  # the matplotlib figure
+    images = page.eval_on_selector_all("div.cell img", "els => els.map(e => e.getAttribute('src'))")
+    assert len(images) == 1, images  # the matplotlib figure
     assert page.locator(".course-progress progress").get_attribute("value") == "3"
     assert page.locator(".course-interactive").is_visible()
     page.wait_for_function("() => document.querySelector('mjx-container') !== null")  # MathJax, from disk
