@@ -28,7 +28,8 @@ CDN_LINKS = (
     '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/v4-shims.min.css" type="text/css" />',
 )
 
-__all__ = ["DEFAULT_PORT", "load_model", "app_notebook", "write_template", "voila_arguments", "serve"]
+__all__ = ["DEFAULT_PORT", "load_model", "app_notebook", "write_template", "ensure_classifier", "voila_arguments",
+           "serve"]
 
 
 def _check_model_dir(folder) -> Path:
@@ -111,6 +112,22 @@ def write_template(root: str | os.PathLike) -> Path:
     return folder
 
 
+def ensure_classifier() -> bool:
+    """Fine-tune and cache the course's classifier here, with a progress bar, when the cache has none yet.
+
+    Otherwise the first visitor's page would wait for the fine-tune without a word. Returns True when it
+    trained. (Training happens once; ``make course`` or any notebook that loads the classifier also does it.)
+    """
+    from .models import META_FILE, ClassifierConfig, classifier_dir, load_classifier, resolve_name
+
+    if (classifier_dir(ClassifierConfig(model=resolve_name(None))) / META_FILE).is_file():
+        return False
+    print("No fine-tuned classifier in the cache yet: fine-tuning it once now (a few minutes on 2 CPU cores) ...",
+          flush=True)
+    load_classifier(progress=True)
+    return True
+
+
 def voila_arguments(notebook: str | os.PathLike, port: int = DEFAULT_PORT) -> list[str]:
     """Voilà's command-line arguments: this notebook only, on 127.0.0.1:``port``, no browser, no tracebacks."""
     if isinstance(port, bool) or not isinstance(port, int):
@@ -130,6 +147,8 @@ def serve(model: str | os.PathLike | None = None, port: int = DEFAULT_PORT, *, e
     """
     if model is not None:
         _check_model_dir(model)  # fail here, with the message, rather than inside the page's kernel
+    else:
+        ensure_classifier()
     voila_arguments("explorer.ipynb", port)  # checks the port before anything starts
     from voila.app import Voila
 

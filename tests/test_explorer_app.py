@@ -83,3 +83,18 @@ def test_cli_explorer_with_a_missing_model_fails_clearly(tmp_path, capsys):
 def test_cli_site_without_executed_notebooks_says_what_to_run(tmp_path, capsys):
     assert main(["site", "--build", str(tmp_path)]) == 1
     assert "python -m course_utils build" in capsys.readouterr().err
+
+
+def test_ensure_classifier_trains_only_when_the_cache_is_empty(tmp_path, monkeypatch, capsys):
+    from course_utils import models
+
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    monkeypatch.delenv("COURSE_MODEL", raising=False)
+    calls = []
+    monkeypatch.setattr(models, "load_classifier", lambda **kw: calls.append(kw))  # not 5 minutes of training
+    assert explorer_app.ensure_classifier() is True and calls == [{"progress": True}]
+    assert "fine-tuning it once now" in capsys.readouterr().out
+    folder = models.classifier_dir(models.ClassifierConfig())
+    folder.mkdir(parents=True)
+    (folder / models.META_FILE).write_text("{}")
+    assert explorer_app.ensure_classifier() is False and len(calls) == 1
