@@ -91,7 +91,10 @@ def app_notebook(model: str | os.PathLike | None = None, *, examples: int = DEFA
             "# Explaining BERT · the explorer\n\nType or pick a paragraph, choose a method and the class to "
             "explain, and press **Explain**: red words support the class, blue words oppose it. The methods "
             "are taught in notebooks 03–05 of the course; this is the explorer of notebook 07."),
-        nbformat.v4.new_code_cell(f"from course_utils import explorer_app, models, widgets\n{load}\n{pick}"),
+        nbformat.v4.new_code_cell(f"from course_utils import explorer_app, models, widgets\n{load}\n{pick}\n"
+                                  "from course_utils.attribution import SUPPORTED_METHODS\n"
+                                  "_ = [SUPPORTED_METHODS[m] for m in SUPPORTED_METHODS]  # import shap, lime now, "
+                                  "not on the first click"),
         nbformat.v4.new_code_cell("widgets.explorer(model, tokenizer, examples=examples)"),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
