@@ -95,6 +95,9 @@ def test_prepare_writes_sources_in_reading_order(tmp_path):
     assert "notebooks/00_a\nnotebooks/01_b\n" in index and "glossary\ncheatsheet\n" in index
     assert (tmp_path / "src" / "_static" / "course-paths.js").exists()
     assert (tmp_path / "src" / "glossary.md").exists() and (tmp_path / "src" / "cheatsheet.md").exists()
+    mathjax = tmp_path / "src" / "_static" / "mathjax"
+    assert (mathjax / "tex-chtml.js").stat().st_size > 100_000 and (mathjax / "output" / "chtml" / "fonts").is_dir()
+    assert not (mathjax / "sre").exists()  # only the parts the pages load
     conf = {}
     exec((tmp_path / "src" / "conf.py").read_text(), conf)
     assert conf["nb_execution_mode"] == "off" and conf["html_theme"] == "sphinx_book_theme"
