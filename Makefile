@@ -1,5 +1,5 @@
 # Explaining BERT — the two commands of the README.
-#   make course   install (first time only), run every notebook offline, write build/index.html
+#   make course   install (first time only), run every notebook offline, write build/index.html and the site build/site/
 #   make test     install (first time only), unit tests + every notebook under nbval
 SHELL := /bin/bash
 # The newest supported Python found (3.13, 3.12, 3.11), or PYTHON=/path/to/python3.x.
@@ -24,7 +24,7 @@ export OMP_NUM_THREADS ?= 2
 .PHONY: course test install figures clean help
 
 help:
-	@echo "make course   run every notebook offline and write build/index.html"
+	@echo "make course   run every notebook offline, write build/index.html and the course site build/site/"
 	@echo "make test     unit tests and every notebook under nbval"
 
 install: $(STAMP)
@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else "Python 3.11, 3.12 or 3.13 is required (found " + sys.version.split()[0] + " at $(PYTHON)); set PYTHON=/path/to/python3.x")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the course into $(VENV) with $$($(PY) --version) (first time: a few minutes) ..."
-	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e ".[dev,r]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e ".[dev,r,site]"
 	$(PY) -m pip check
 	@touch $(STAMP)
 
@@ -43,6 +43,7 @@ course: $(STAMP)
 	$(PY) -m course_utils student --out build/student
 	$(PY) -m course_utils solutions --out build/solutions
 	$(PY) -m course_utils paths --out build/paths
+	$(PY) -m course_utils site --build build
 
 test: $(STAMP)
 	$(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks

@@ -11,6 +11,8 @@ Commands:
     paths           one copy of the course per reading path (build/paths/<path>)
     badges          point every Colab badge and install URL at a fork: --repo OWNER/NAME --branch BRANCH
     explain         explain a corpus file (CSV/Parquet) → tokens/words/documents.parquet + run.json (corpus_cli.py)
+    site            the course website from the executed notebooks in build/ (build/site/index.html)
+    explorer        notebook 07's explorer as a page on localhost (Voila): --model DIR --port N
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     from .corpus_cli import add_arguments as explain_arguments  # light: imports nothing heavy
 
     explain_arguments(sub.add_parser("explain", help="explain a corpus file into a folder of tidy Parquet tables"))
+    p_site = sub.add_parser("site", help="the course website from the executed notebooks (build/site)")
+    p_site.add_argument("--build", default="build", help="folder of the executed notebooks (default: build)")
+    p_site.add_argument("--out", default=None, help="the site's folder (default: <build>/site)")
+    p_explorer = sub.add_parser("explorer", help="serve notebook 07's explorer on localhost")
+    p_explorer.add_argument("--model", default=None, help="a save_pretrained folder (default: the cached classifier)")
+    p_explorer.add_argument("--port", type=int, default=8866)
+    p_explorer.add_argument("--examples", type=int, default=8, help="example paragraphs in the menu (0: none)")
     args = parser.parse_args(argv)
 
     if args.command == "build":
@@ -97,6 +106,24 @@ def main(argv: list[str] | None = None) -> int:
         from .corpus_cli import run
 
         return run(args)
+    if args.command == "site":
+        from .site import build_site
+
+        try:
+            index = build_site(args.build, args.out)
+        except FileNotFoundError as exc:
+            print(f"course_utils site: {exc}", file=sys.stderr)
+            return 1
+        print(f"The course site is built. Open {index}")
+        return 0
+    if args.command == "explorer":
+        from .explorer_app import serve
+
+        try:
+            return serve(args.model, args.port, examples=args.examples)
+        except (FileNotFoundError, TypeError, ValueError) as exc:
+            print(f"course_utils explorer: {exc}", file=sys.stderr)
+            return 1
     return 2  # pragma: no cover
 
 

@@ -83,6 +83,8 @@ def write_index(runs: list[NotebookRun], out_dir: Path) -> Path:
         "<style>body{font-family:sans-serif;max-width:48em;margin:2em auto}td{padding:.3em 1em}</style></head><body>"
         "<h1>Explaining BERT — executed course</h1>"
         f"<p>Built {time.strftime('%Y-%m-%d %H:%M')}; total {sum(r.seconds for r in runs):.0f} s.</p>"
+        "<p>The course as a website (search, reading paths, Colab buttons): <a href='site/index.html'>site/index.html</a>"
+        " (the last step of <code>make course</code>).</p>"
         f"<table><tr><th>notebook</th><th>executed</th><th>run time</th></tr>{rows}</table></body></html>"
     )
     path = out_dir / "index.html"

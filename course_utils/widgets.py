@@ -283,7 +283,8 @@ def explorer(model, tokenizer, examples=None, *, level: str = "token", max_lengt
     textbox = w.Textarea(value=first, placeholder="Type or paste a paragraph …", description="Text",
                          layout=w.Layout(width="95%", height="7em"))
     method = w.ToggleButtons(options=list(METHODS.items()), value="ig", description="Method")
-    target = w.Dropdown(options=[(PREDICTED, None)] + [(lab, lab) for lab in _labels(model)], value=None,
+    # the value is the label itself: ipywidgets 8 shows a Dropdown whose value is None as empty
+    target = w.Dropdown(options=[(PREDICTED, PREDICTED)] + [(lab, lab) for lab in _labels(model)], value=PREDICTED,
                         description="Explain")
     button = w.Button(description="Explain", button_style="primary", icon="search")
     out = w.Output(layout=w.Layout(border="1px solid #dddddd", padding="0.3em", min_height="4em"))

@@ -185,7 +185,8 @@ def test_explorer_builds_widgets_and_waits_for_a_click(tiny_classifier):
     tokenizer, model = tiny_classifier
     box = widgets.explorer(model, tokenizer, {"first": TEXT, "second": "Another paragraph."})
     menu, textbox, method, target, button, out = _parts(box)
-    assert textbox.value == TEXT and method.value == "ig" and target.value is None
+    assert textbox.value == TEXT and method.value == "ig" and target.value == widgets.PREDICTED
+    assert target.label == widgets.PREDICTED  # shown, not an empty box (a None value is "no selection")
     assert out.outputs == ()  # nothing computed before the click
     menu.value = "second"
     assert textbox.value == "Another paragraph."
