@@ -597,19 +597,21 @@ def ig_path_integrand(model, tokenizer, text: str, *, target: int | None = None,
 
 
 def ig_path_figure(model, tokenizer, text: str, *, target: int | None = None, n_points: int = 41, n_tokens: int = 3,
-                   labels: Sequence[str] | None = None) -> Figure:
+                   labels: Sequence[str] | None = None, parts: dict | None = None) -> Figure:
     """The IG path on a real paragraph: the prediction along α (top) and the integrand with its area (bottom).
 
     Top: ``f(x′ + α(x − x′))``, the probability of the target class as the paragraph fades in from the
     ``[PAD]`` baseline (α = 0) to the real text (α = 1). Bottom: ``d f / d α`` (the sum over tokens of
     ``(x − x′)ᵢ · ∂f/∂xᵢ``), shaded: its area is ``f(x) − f(x′)``, which IG shares out among the tokens; the
     ``n_tokens`` tokens with the largest scores are drawn too (the area under each is that token's IG score).
-    Taught in notebook 03 (an essentials picture). See :func:`ig_path_integrand` for the computation.
+    Taught in notebook 03 (an essentials picture). See :func:`ig_path_integrand` for the computation;
+    pass its result as ``parts`` to draw without computing again.
 
     Returns:
         the Figure.
     """
-    parts = ig_path_integrand(model, tokenizer, text, target=target, n_points=n_points)
+    if parts is None:
+        parts = ig_path_integrand(model, tokenizer, text, target=target, n_points=n_points)
     a, tokens = parts["alphas"], parts["tokens"]
     names = labels or [getattr(model.config, "id2label", {}).get(i, str(i)) for i in range(model.config.num_labels)]
     label = names[parts["target"]]
