@@ -615,7 +615,7 @@ def ig_path_figure(model, tokenizer, text: str, *, target: int | None = None, n_
     a, tokens = parts["alphas"], parts["tokens"]
     names = labels or [getattr(model.config, "id2label", {}).get(i, str(i)) for i in range(model.config.num_labels)]
     label = names[parts["target"]]
-    fig = Figure(figsize=(8.0, 5.6), layout="constrained")
+    fig = Figure(figsize=(8.0, 6.2), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1.3]})
     top.plot(a, parts["f"], color=OKABE_ITO["vermillion"], lw=2)
     top.scatter([0, 1], [parts["f_baseline"], parts["f_input"]], color=OKABE_ITO["vermillion"], zorder=3)
@@ -639,7 +639,7 @@ def ig_path_figure(model, tokenizer, text: str, *, target: int | None = None, n_
     bottom.text(0.98, 0.95, f"shaded area = {parts['area']:.3f}\n= f(x) − f(x′) = {parts['f_input'] - parts['f_baseline']:.3f}"
                 "\n(completeness)", transform=bottom.transAxes, ha="right", va="top", fontsize=9,
                 bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#999999"})
-    bottom.legend(loc="upper left", fontsize=8, frameon=False)
+    bottom.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize=8, frameon=False)
     for ax in (top, bottom):
         ax.spines[["top", "right"]].set_visible(False)
     return fig
