@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     p_build.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     p_fig = sub.add_parser("figures", help="regenerate figures/")
     p_fig.add_argument("--out", default="figures")
+    p_fig.add_argument("--no-classifier", action="store_true",
+                       help="skip the figures drawn from the fine-tuned classifier (they need it cached or trained)")
     sub.add_parser("datasheet", help="print the counts for data/DATASHEET.md")
     sub.add_parser("colab-install", help="install what Colab lacks")
     for name, default in (("student", "build/student"), ("solutions", "build/solutions"), ("paths", "build/paths")):
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "figures":
         from .figures import build_all
 
-        for path in build_all(args.out):
+        for path in build_all(args.out, classifier=not args.no_classifier):
             print(path)
         return 0
     if args.command == "datasheet":

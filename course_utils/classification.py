@@ -29,6 +29,7 @@ __all__ = [
     "per_group_accuracy",
     "calibration_table",
     "bootstrap_difference",
+    "grouped_cv",
     "errors_worth_explaining",
     "plot_confusion",
     "plot_confidence",
@@ -482,6 +483,54 @@ def bootstrap_difference(y_true, pred_a, pred_b, *, groups=None, metric: str = "
         "high": float(np.percentile(diffs, 97.5)),
         "share_a_better": float((diffs > 0).mean()),
     }
+
+
+def grouped_cv(texts, labels, groups, *, n_splits: int = 5, seed: int = 42, **baseline_options) -> pd.DataFrame:
+    """Grouped cross-validation of the TF-IDF baseline: whole groups (speeches) are held out together.
+
+    A validation split of a handful of speeches says little: one atypical speech moves its accuracy by many
+    points. Cross-validation over speeches uses every speech once as held-out data, so the spread over folds
+    shows how much a score depends on *which* speeches are held out. Folds come from scikit-learn's
+    ``StratifiedGroupKFold`` (shuffled with ``seed``): no group is in two folds, and each fold's party mix is
+    kept close to the whole frame's.
+
+    Args:
+        texts: n paragraphs (list or pandas Series of str).
+        labels: n integer labels (0 = Democratic, 1 = Republican).
+        groups: n group ids (e.g. ``speech_id``); paragraphs of one group are never split between train and test.
+        n_splits: number of folds (an int >= 2, at most the number of groups).
+        seed: shuffles the folds and seeds the logistic regressions.
+        **baseline_options: passed to :func:`tfidf_baseline` (``C``, ``ngram_range``, ``min_df``).
+
+    Returns:
+        DataFrame with one row per fold: ``fold, n_train, n_test, n_groups_test, accuracy, macro_f1,
+        majority_accuracy`` and ``margin`` (= accuracy − majority_accuracy of that fold's held-out paragraphs).
+
+    Taught in notebook 02 (what the validation split can and cannot tell).
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    texts = _check_texts(texts, "texts")
+    labels = _check_labels(labels, len(texts), "labels")
+    groups = np.asarray(list(groups), dtype=object)
+    if len(groups) != len(texts):
+        raise ValueError(f"groups has {len(groups)} entries but texts has {len(texts)}: give one group id per text")
+    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)):
+        raise TypeError(f"n_splits must be an int, got {type(n_splits).__name__} {n_splits!r}")
+    n_groups = len(pd.unique(groups))
+    if not 2 <= n_splits <= n_groups:
+        raise ValueError(f"n_splits={n_splits} must be between 2 and the number of groups ({n_groups}); "
+                         "use fewer folds or more groups")
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    rows = []
+    for fold, (tr, te) in enumerate(folds.split(np.zeros(len(texts)), labels, groups)):
+        model = tfidf_baseline([texts[i] for i in tr], labels[tr], seed=seed, **baseline_options)
+        scores = evaluate(labels[te], model.predict([texts[i] for i in te]))
+        rows.append({"fold": fold, "n_train": len(tr), "n_test": len(te), "n_groups_test": len(pd.unique(groups[te])),
+                     "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"],
+                     "majority_accuracy": scores["majority_accuracy"],
+                     "margin": scores["accuracy"] - scores["majority_accuracy"]})
+    return pd.DataFrame(rows)
 
 
 def errors_worth_explaining(df: pd.DataFrame, proba=None, k: int = 5, labels: Sequence[str] = LABELS) -> pd.DataFrame:

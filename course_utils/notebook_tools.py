@@ -136,8 +136,40 @@ def notebooks(folder: str | Path = NOTEBOOK_DIR) -> list[Path]:
     return found
 
 
-def reading_map(folder: str | Path = NOTEBOOK_DIR) -> "pandas.DataFrame":  # noqa: F821
+def find_notebook_dir(folder: str | Path | None = None) -> Path:
+    """The folder that holds the course notebooks (``00_start_here.ipynb`` …).
+
+    Looks, in this order, in ``folder`` (if given), ``$COURSE_NOTEBOOKS``, the current directory (a running
+    notebook's own folder), ``notebooks/`` in the current directory or any folder above it (a repository
+    checkout), and next to this package (an editable install). A non-editable install (``pip install``, Colab)
+    has no notebooks next to the package, so the notebooks are found from where you run them.
+
+    Raises:
+        FileNotFoundError: no such folder; the message lists where it looked and what to do.
+    """
+    import os
+
+    if folder is not None:
+        candidates = [Path(folder)]
+    else:
+        cwd = Path.cwd()
+        candidates = [Path(os.environ["COURSE_NOTEBOOKS"])] if os.environ.get("COURSE_NOTEBOOKS") else []
+        candidates += [cwd] + [d / "notebooks" for d in (cwd, *cwd.parents)] + [NOTEBOOK_DIR]
+    for candidate in candidates:
+        if notebooks(candidate):
+            return candidate.resolve()
+    looked = ", ".join(str(c) for c in dict.fromkeys(candidates))
+    raise FileNotFoundError(
+        f"no course notebooks (00_….ipynb … 07_….ipynb) found; looked in: {looked}. Run this from the course's "
+        "notebooks/ folder or a checkout of the repository (git clone https://github.com/" + REPO + "), set "
+        "$COURSE_NOTEBOOKS to the folder, or pass folder=…")
+
+
+def reading_map(folder: str | Path | None = None) -> "pandas.DataFrame":  # noqa: F821
     """Every section heading (``##``) of every notebook with its tier: the course map of notebook 00.
+
+    Args:
+        folder: the notebooks' folder; default :func:`find_notebook_dir` (works after a non-editable install).
 
     Returns:
         DataFrame with columns ``notebook, section, tier`` in reading order.
@@ -145,7 +177,7 @@ def reading_map(folder: str | Path = NOTEBOOK_DIR) -> "pandas.DataFrame":  # noq
     import pandas as pd
 
     rows = []
-    for path in notebooks(folder):
+    for path in notebooks(find_notebook_dir(folder)):
         nb = nbformat.read(str(path), as_version=4)
         for c in nb.cells:
             tiers = tier_of(c)
@@ -158,3 +190,53 @@ def reading_map(folder: str | Path = NOTEBOOK_DIR) -> "pandas.DataFrame":  # noq
                         section = section.replace(mark, "").strip()
                     rows.append((path.stem, section, tiers[0]))
     return pd.DataFrame(rows, columns=["notebook", "section", "tier"])
+
+
+#: Reading speed for the course's technical prose, words per minute. Brysbaert (2019, J. Memory and Language
+#: 109) finds about 240 for silent reading of English non-fiction; we assume a slower 200 for text with maths.
+WORDS_PER_MINUTE = 200
+
+
+def path_words(nb: nbformat.NotebookNode) -> dict[str, int]:
+    """Words of prose each reading path reads in ``nb``: the markdown cells of its tier and the lighter ones.
+
+    A path keeps its own cells and those of the lighter paths (essentials ⊂ practitioner ⊂ deep-dive).
+    Words are whitespace-separated strings of markdown cells; code cells are not counted.
+
+    Returns:
+        dict ``{"essentials": n, "practitioner": n, "deep-dive": n}`` (cumulative).
+    """
+    own = dict.fromkeys(TIERS, 0)
+    for c in nb.cells:
+        tiers = tier_of(c)
+        if c.cell_type == "markdown" and tiers:
+            own[tiers[0]] += len(c.source.split())
+    return {tier: sum(own[t] for t in TIERS[: i + 1]) for i, tier in enumerate(TIERS)}
+
+
+def reading_times(folder: str | Path | None = None, *, words_per_minute: int = WORDS_PER_MINUTE) -> "pandas.DataFrame":  # noqa: F821
+    """Reading time of every notebook on every path, computed from its words (:func:`path_words`).
+
+    Args:
+        folder: the notebooks' folder; default :func:`find_notebook_dir`.
+        words_per_minute: reading speed (default :data:`WORDS_PER_MINUTE`); an int > 0.
+
+    Returns:
+        DataFrame indexed by notebook with columns ``words_<path>`` and ``minutes_<path>`` for each path
+        (minutes rounded up), plus a last row ``total``. Running the cells is not included.
+    """
+    import math
+
+    import pandas as pd
+
+    if isinstance(words_per_minute, bool) or not isinstance(words_per_minute, int) or words_per_minute <= 0:
+        raise ValueError(f"words_per_minute={words_per_minute!r}: give a positive integer such as {WORDS_PER_MINUTE}")
+    rows = {}
+    for path in notebooks(find_notebook_dir(folder)):
+        words = path_words(nbformat.read(str(path), as_version=4))
+        rows[path.stem] = {f"words_{t}": words[t] for t in TIERS}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.loc["total"] = table.sum()
+    for t in TIERS:
+        table[f"minutes_{t}"] = [math.ceil(w / words_per_minute) for w in table[f"words_{t}"]]
+    return table[[f"{kind}_{t}" for t in TIERS for kind in ("words", "minutes")]]

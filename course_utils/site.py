@@ -28,7 +28,11 @@ from . import notebook_tools as nt
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
 #: hand-written pages of the site (docs/<name>.md), after the notebooks in the table of contents
-REFERENCE_PAGES = ("glossary", "cheatsheet")
+REFERENCE_PAGES = ("glossary", "cheatsheet", "large_corpora")
+# Links as they work on GitHub and in a clone (docs/ and notebooks/ side by side), and as they must read in the
+# site, whose sources put the docs pages at the root and the notebooks under notebooks/.
+DOCS_TO_NOTEBOOKS_RE = re.compile(r"\]\(\.\./notebooks/")
+NOTEBOOKS_TO_DOCS_RE = re.compile(r"\]\(\.\./docs/([\w-]+)\.md")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PROGRESS_MODELS = ("FloatProgressModel", "IntProgressModel")
@@ -109,7 +113,7 @@ def site_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         tier = _tier(cell)
         if cell.cell_type == "markdown":
-            cell.source = _with_marker(BADGE_MD_RE.sub("", cell.source), tier)
+            cell.source = _with_marker(NOTEBOOKS_TO_DOCS_RE.sub(r"](../\1.md", BADGE_MD_RE.sub("", cell.source)), tier)
             continue
         if cell.cell_type != "code":
             continue
@@ -227,6 +231,8 @@ def prepare(executed: str | Path, src: str | Path, *, docs: str | Path = DOCS_DI
     if src.exists():
         shutil.rmtree(src)
     shutil.copytree(docs, src, ignore=shutil.ignore_patterns("index.md", ".*"))
+    for page in src.glob("*.md"):  # links written for GitHub (../notebooks/…) point into the site's notebooks/
+        page.write_text(DOCS_TO_NOTEBOOKS_RE.sub("](notebooks/", page.read_text(encoding="utf-8")), encoding="utf-8")
     (src / "index.md").write_text(index, encoding="utf-8")
     _copy_mathjax(src / "_static")
     conf = sphinx_conf(repo, branch)

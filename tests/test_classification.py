@@ -288,3 +288,47 @@ def test_plots_draw_without_error(rng):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+# ------------------------------------------------------------------------------------------ grouped_cv
+def _grouped_toy(rng, n_groups=10, per_group=6):
+    texts, labels, groups = [], [], []
+    for g in range(n_groups):
+        label = g % 2
+        for _ in range(per_group):
+            words = list(rng.choice(REP_WORDS if label else DEM_WORDS, 5)) + ["the", "nation", "we"]
+            texts.append(" ".join(words))
+            labels.append(label)
+            groups.append(f"speech-{g}")
+    return texts, np.array(labels), groups
+
+
+def test_grouped_cv_holds_out_whole_groups(rng):
+    texts, labels, groups = _grouped_toy(rng)
+    folds = C.grouped_cv(texts, labels, groups, n_splits=5, seed=0)
+    assert list(folds["fold"]) == list(range(5))
+    assert folds["n_test"].sum() == len(texts)                       # every paragraph held out exactly once
+    assert folds["n_groups_test"].sum() == 10                        # every group in exactly one fold
+    assert (folds["n_train"] + folds["n_test"] == len(texts)).all()
+    assert (folds["accuracy"] > 0.9).all()                           # separable words: learned in every fold
+    assert np.allclose(folds["margin"], folds["accuracy"] - folds["majority_accuracy"])
+
+
+def test_grouped_cv_is_deterministic(rng):
+    texts, labels, groups = _grouped_toy(rng)
+    pd.testing.assert_frame_equal(C.grouped_cv(texts, labels, groups, seed=3), C.grouped_cv(texts, labels, groups, seed=3))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_splits": 1}, ValueError, r"n_splits=1 must be between 2 and the number of groups \(10\)"),
+        ({"n_splits": 11}, ValueError, "n_splits=11"),
+        ({"n_splits": True}, TypeError, "n_splits must be an int"),
+        ({"groups": ["a"] * 3}, ValueError, "groups has 3 entries but texts has 60"),
+    ],
+)
+def test_grouped_cv_bad_input(rng, kwargs, error, match):
+    texts, labels, groups = _grouped_toy(rng)
+    with pytest.raises(error, match=match):
+        C.grouped_cv(texts, labels, **({"groups": groups} | kwargs))

@@ -104,3 +104,102 @@ def test_notebook_plots_return_figures(tiny_bert, tokenizer):
 def test_head_summary_heatmap_unknown_column(tiny_bert, tokenizer):
     with pytest.raises(ValueError, match="column='nope'"):
         figures.head_summary_heatmap(E.head_summary(tiny_bert, tokenizer, "Hi."), "nope")
+
+
+# ------------------------------------------------------------------ issue 17: the pictures of notebooks 01-03
+from transformers import BertForSequenceClassification  # noqa: E402
+
+PARAGRAPH = "We will cut taxes for working families and secure the border."
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tokenizer):
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=37, max_position_embeddings=64, num_labels=2, attn_implementation="eager",
+                        id2label={0: "Democratic", 1: "Republican"}, label2id={"Democratic": 0, "Republican": 1})
+    return BertForSequenceClassification(config).eval()
+
+
+def _bytes_of(fig, tmp_path, name):
+    png, svg = figures.save_figure(fig, name, tmp_path)
+    return png.read_bytes(), svg.read_bytes()
+
+
+def test_new_committed_figures_regenerate_byte_identically(tmp_path):
+    names = ["self_attention", "fine_tuning_pipeline", "bert_pretraining_tasks"]
+    first = figures.build_all(tmp_path / "a", names=names)
+    second = figures.build_all(tmp_path / "b", names=names)
+    assert [p.name for p in first] == [p.name for p in second] and len(first) == 2 * len(names)
+    for a, b in zip(first, second):
+        assert a.read_bytes() == b.read_bytes(), a.name
+        if a.suffix == ".svg":
+            assert "<dc:date>" not in a.read_text()
+
+
+def test_committed_files_match_a_fresh_build(tmp_path):
+    """The files in figures/ are what build_all draws now (regenerate with `python -m course_utils figures`)."""
+    committed = figures.Path(__file__).resolve().parent.parent / "figures"
+    names = ["self_attention", "fine_tuning_pipeline", "bert_pretraining_tasks"]
+    for path in figures.build_all(tmp_path, names=names):
+        assert path.read_bytes() == (committed / path.name).read_bytes(), f"figures/{path.name} is stale"
+
+
+def test_self_attention_parts_match_the_model(tiny_bert, tokenizer):
+    parts = figures.self_attention_parts(tiny_bert, tokenizer, "The union is strong.", layer=1, head=0)
+    n = len(parts["tokens"])
+    assert parts["queries"].shape == parts["keys"].shape == (n, 16) and parts["weights"].shape == (n, n)
+    assert np.allclose(parts["weights"].sum(1), 1, atol=1e-5) and parts["max_diff"] < 1e-5
+    reference = E.attention_map(tiny_bert, tokenizer, "The union is strong.", 1, 0).weights
+    assert np.allclose(parts["weights"], reference, atol=1e-5)
+
+
+def test_self_attention_figure_bad_query(tiny_bert, tokenizer):
+    with pytest.raises(ValueError, match="query='nope' is not a WordPiece"):
+        figures.self_attention_figure(tiny_bert, tokenizer, "The union is strong.", layer=0, head=0, query="nope")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"text": ""}, "text=''"), ({"hidden_size": True}, "hidden_size=True"), ({"text": "word " * 20}, "at most 16")],
+)
+def test_fine_tuning_pipeline_figure_bad_input(tokenizer, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        figures.fine_tuning_pipeline_figure(**kwargs, tokenizer=tokenizer)
+
+
+def test_pretraining_tasks_figure_bad_word(tokenizer):
+    with pytest.raises(ValueError, match="is not one WordPiece"):
+        figures.pretraining_tasks_figure(tokenizer=tokenizer, mlm=("The union is strong.", "nation"))
+
+
+def test_ig_path_integrand_is_complete(tiny_classifier, tokenizer):
+    parts = figures.ig_path_integrand(tiny_classifier, tokenizer, PARAGRAPH, target=1, n_points=41)
+    n = len(parts["tokens"])
+    assert parts["per_token"].shape == (41, n) and parts["alphas"][0] == 0 and parts["alphas"][-1] == 1
+    change = parts["f_input"] - parts["f_baseline"]
+    assert abs(parts["area"] - change) < 1e-3 * max(abs(change), 1e-3)          # completeness along the path
+    assert abs(parts["scores"].sum() - parts["area"]) < 1e-9
+    assert parts["scores"][0] == parts["scores"][-1] == 0                       # [CLS]/[SEP] equal their baseline
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [({"n_points": 40}, "odd integer"), ({"n_points": True}, "n_points=True"),
+                                               ({"text": " "}, "non-empty")])
+def test_ig_path_integrand_bad_input(tiny_classifier, tokenizer, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        figures.ig_path_integrand(tiny_classifier, tokenizer, **({"text": PARAGRAPH} | kwargs))
+
+
+def test_ig_path_figure_two_runs_give_identical_bytes(tiny_classifier, tokenizer, tmp_path):
+    first = _bytes_of(figures.ig_path_figure(tiny_classifier, tokenizer, PARAGRAPH, target=1), tmp_path / "a", "ig")
+    second = _bytes_of(figures.ig_path_figure(tiny_classifier, tokenizer, PARAGRAPH, target=1), tmp_path / "b", "ig")
+    assert first == second and b"<dc:date>" not in first[1]
+
+
+def test_build_all_with_a_classifier_pair(tiny_classifier, tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setitem(figures.CLASSIFIER_FIGURES, "ig_path_integrand",
+                        lambda model, tok: figures.ig_path_figure(model, tok, PARAGRAPH, target=0))
+    written = figures.build_all(tmp_path, names=["ig_path_integrand"], classifier=(tokenizer, tiny_classifier))
+    assert [p.name for p in written] == ["ig_path_integrand.png", "ig_path_integrand.svg"]
+    with pytest.raises(ValueError, match="unknown figure"):
+        figures.build_all(tmp_path, names=["ig_path_nope"], classifier=(tokenizer, tiny_classifier))
