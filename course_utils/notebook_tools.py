@@ -15,6 +15,8 @@ REPO = "explaining-bert/explaining-bert"
 BRANCH = "main"
 TIERS = ("essentials", "practitioner", "deep-dive")
 TIER_MARK = {"essentials": "🟢", "practitioner": "🔵", "deep-dive": "🟣"}
+#: reading paths are layers: each path reads its own tier and every lighter one
+PATHS = {"essentials": ("essentials",), "practitioner": ("essentials", "practitioner"), "deep-dive": TIERS}
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -126,3 +128,106 @@ def reading_map(folder: str | Path = NOTEBOOK_DIR) -> "pandas.DataFrame":  # noq
                         section = section.replace(mark, "").strip()
                     rows.append((path.stem, section, tiers[0]))
     return pd.DataFrame(rows, columns=["notebook", "section", "tier"])
+
+
+# ------------------------------------------------------------------------------------ words and reading time
+#: reading speed for reading times: about 200 words a minute, a common figure for careful reading of
+#: technical prose (general non-fiction is read at ~240; maths-heavy text slower)
+WORDS_PER_MINUTE = 200
+_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
+_HTML = re.compile(r"<!--.*?-->|<[^>\n]+>", re.S)
+_URL = re.compile(r"\bhttps?://\S+")
+_WORD = re.compile(r"\w")
+
+
+def prose_words(markdown: str) -> int:
+    """The number of words a reader reads in ``markdown``.
+
+    Images (``![alt](src)``), HTML tags and comments and bare URLs count nothing; a link counts its text, not
+    its address. What is left is split at white space, and a piece counts as a word when it holds a letter or
+    a digit (so ``—``, ``|`` and the marks 🟢🔵🟣 do not; ``f(x′)`` and ```explain()``` count once).
+    """
+    if not isinstance(markdown, str):
+        raise TypeError(f"markdown must be a str, got {type(markdown).__name__}")
+    text = _URL.sub(" ", _MD_LINK.sub(r"\1", _MD_IMAGE.sub(" ", _HTML.sub(" ", markdown))))
+    return sum(1 for piece in text.split() if _WORD.search(piece))
+
+
+def _notebook(notebook: "str | Path | nbformat.NotebookNode") -> nbformat.NotebookNode:
+    """A notebook from a NotebookNode, a file, or a course notebook's name ("03_integrated_gradients")."""
+    if isinstance(notebook, dict) and "cells" in notebook:
+        return notebook
+    if not isinstance(notebook, (str, Path)):
+        raise TypeError(f"notebook must be a path, a notebook name or an nbformat notebook, got {type(notebook).__name__}")
+    path = Path(notebook)
+    if not path.is_file():
+        for candidate in (NOTEBOOK_DIR / path.name, NOTEBOOK_DIR / f"{path.name}.ipynb"):
+            if candidate.is_file():
+                path = candidate
+                break
+        else:
+            raise FileNotFoundError(f"no notebook {str(notebook)!r}: give a path to an .ipynb file or the name of one "
+                                    f"of {[p.stem for p in notebooks()]}")
+    return nbformat.read(str(path), as_version=4)
+
+
+def path_words(notebook: "str | Path | nbformat.NotebookNode", path: str) -> int:
+    """Words of prose (:func:`prose_words`) in the markdown cells that reading ``path`` reads in ``notebook``.
+
+    Paths are layers (:data:`PATHS`): "essentials" counts the cells tagged ``essentials``, "practitioner"
+    those and the ``practitioner`` cells, "deep-dive" every markdown cell with a tier tag.
+
+    Raises:
+        TypeError: ``notebook`` or ``path`` has the wrong type. ValueError: ``path`` is not a reading path.
+        FileNotFoundError: no such notebook.
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str, one of {list(PATHS)}, got {type(path).__name__}")
+    if path not in PATHS:
+        raise ValueError(f"path {path!r} is not one of {list(PATHS)}")
+    tiers = set(PATHS[path])
+    return sum(prose_words(c.source) for c in _notebook(notebook).cells
+               if c.cell_type == "markdown" and set(tier_of(c)) & tiers)
+
+
+def reading_minutes(notebook: "str | Path | nbformat.NotebookNode", path: str, *,
+                    words_per_minute: float = WORDS_PER_MINUTE) -> float:
+    """Minutes to read the prose of ``notebook`` on reading ``path``: :func:`path_words` / ``words_per_minute``.
+
+    Counts prose only (markdown cells of the path's tiers), at :data:`WORDS_PER_MINUTE` = 200 words a minute
+    unless told otherwise; running the code and looking at figures come on top. Notebook 00's reading map
+    prints these, e.g. ``round(reading_minutes("03_integrated_gradients", "essentials"))``.
+
+    Args:
+        notebook: an ``.ipynb`` path, a course notebook's name (``"03_integrated_gradients"``) or a notebook.
+        path: "essentials", "practitioner" or "deep-dive".
+        words_per_minute: reading speed, a positive number.
+
+    Raises:
+        TypeError: wrong types (a bool is not a speed). ValueError: unknown ``path``, speed not positive.
+        FileNotFoundError: no such notebook.
+    """
+    if isinstance(words_per_minute, bool) or not isinstance(words_per_minute, (int, float)):
+        raise TypeError(f"words_per_minute must be a number, got {type(words_per_minute).__name__}")
+    if not words_per_minute > 0:
+        raise ValueError(f"words_per_minute must be positive, got {words_per_minute}")
+    return path_words(notebook, path) / words_per_minute
+
+
+def reading_times(folder: str | Path = NOTEBOOK_DIR, *, words_per_minute: float = WORDS_PER_MINUTE) -> "pandas.DataFrame":  # noqa: F821
+    """Words and reading minutes of every notebook on every reading path.
+
+    Returns:
+        DataFrame with columns ``notebook, path, words, minutes``: one row per notebook and path
+        (:func:`path_words`, :func:`reading_minutes`), notebooks in reading order, paths light to deep.
+    """
+    import pandas as pd
+
+    rows = []
+    for nb_path in notebooks(folder):
+        nb = nbformat.read(str(nb_path), as_version=4)
+        for path in PATHS:
+            words = path_words(nb, path)
+            rows.append((nb_path.stem, path, words, reading_minutes(nb, path, words_per_minute=words_per_minute)))
+    return pd.DataFrame(rows, columns=["notebook", "path", "words", "minutes"])
