@@ -220,6 +220,8 @@ class _RParser:
                 left = ("assign", text, left, right)
             elif text in ("->", "->>"):
                 left = ("assign", "<<-" if text == "->>" else "<-", right, left)
+            elif text.startswith("%"):  # a %op% is a call of the function named `%op%`
+                left = ("op", left, ("sym", text), right)
             else:
                 left = ("op", left, right)
 

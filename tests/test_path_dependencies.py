@@ -47,8 +47,10 @@ needs_r = pytest.mark.skipif(not R_OK and os.environ.get("COURSE_REQUIRE_R") != 
     ("if (a > 0) {\n  b <- 1\n} else {\n  b <- 2\n}", {"b"}, {"a"}),
     ("p <- ggplot(d, aes(x, y)) +\n  geom_point()\nprint(p)", {"p"}, {"ggplot", "d", "aes", "x", "y", "geom_point",
                                                                      "print"}),
-    ("m <- x[1, , drop = FALSE][[2]]\nk <- -2^2:3 %in% v |> sum()", {"m", "k"}, {"x", "v", "sum"}),
+    ("m <- x[1, , drop = FALSE][[2]]\nk <- -2^2:3 %in% v |> sum()", {"m", "k"}, {"x", "%in%", "v", "sum"}),
     ('r <- r"(a "quoted" <- thing)"', {"r"}, set()),
+    ("`%+%` <- function(a, b) paste(a, b)\n'a' %+% 'b'", {"%+%"}, {"paste"}),   # an infix function, called
+    ("d %>% filter(a == 1)", set(), {"%>%", "d", "filter", "a"}),
 ])
 def test_r_names_finds_bindings_and_free_reads(code, defined, used):
     assert r_names(code) == (defined, used)
