@@ -161,3 +161,14 @@ def test_reading_path_words_are_printed_and_written(capsys):
     assert (per_notebook["essentials_words"] > 0).all(), "every notebook needs essentials prose"
     assert (per_notebook["essentials_words"] <= per_notebook["practitioner_words"]).all()  # paths are layers
     assert (per_notebook["practitioner_words"] <= per_notebook["deep-dive_words"]).all()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_shows_output_tags_sit_on_code_cells(path):
+    """`shows-output` marks a code cell whose output kept prose describes: the path copies keep it on every
+    path (course_utils.instructor.path_copy). On a markdown cell it would keep nothing."""
+    from course_utils.instructor import SHOWS_OUTPUT_TAG
+
+    nb = nbformat.read(str(path), as_version=4)
+    bad = [i for i, c in enumerate(nb.cells) if SHOWS_OUTPUT_TAG in c.metadata.get("tags", []) and c.cell_type != "code"]
+    assert not bad, f"{path.name}: cells {bad} are tagged {SHOWS_OUTPUT_TAG!r} but are not code cells"
