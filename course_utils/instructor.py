@@ -2,6 +2,10 @@
 
 Command line: ``python -m course_utils student|solutions|paths|badges``; ``make course`` builds the copies too.
 Nothing here is edited by hand in the generated copies: regenerate them instead.
+
+A path copy (``paths``) keeps the cells of its path, every code cell tagged ``shows-output``, and every code
+cell that binds a Python or R name a kept cell needs (:func:`path_cells`); ``make test-paths`` runs the
+essentials copies under nbval.
 """
 
 from __future__ import annotations

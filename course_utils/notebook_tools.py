@@ -1,7 +1,9 @@
-"""The notebooks' shared conventions: Colab badge, setup cell, tier tags, clean storage.
+"""The notebooks' shared conventions: Colab badge, setup cell, tier tags, clean storage; reading paths as
+layers (``PATHS``), words of prose and reading times per path (``path_words``, ``reading_minutes``).
 
-Used by the authors (``build_notebook``), by ``tests/test_notebook_conventions.py`` and by the command line
-(``python -m course_utils badges|student|paths``). Change the repository or branch in ONE place: here.
+Used by the authors (``build_notebook``), by ``tests/test_notebook_conventions.py``, by notebook 00's course
+map and by the command line (``python -m course_utils badges|student|paths``). Change the repository or
+branch in ONE place: here.
 """
 
 from __future__ import annotations
