@@ -51,5 +51,12 @@ test: $(STAMP)
 figures: $(STAMP)
 	$(PY) -m course_utils figures
 
+# Issue 17: the reading-path copies, and every essentials copy executed under nbval (CI sets COURSE_REQUIRE_R=1).
+.PHONY: test-paths
+test: test-paths
+test-paths: $(STAMP)
+	$(PY) -m course_utils paths --out build/paths
+	$(PY) -m pytest --nbval-lax --nbval-current-env build/paths/essentials
+
 clean:
 	rm -rf build

@@ -1,7 +1,9 @@
-"""The notebooks' shared conventions: Colab badge, setup cell, tier tags, clean storage.
+"""The notebooks' shared conventions: Colab badge, setup cell, tier tags, clean storage; reading paths as
+layers (``PATHS``), words of prose and reading times per path (``path_words``, ``reading_minutes``).
 
-Used by the authors (``build_notebook``), by ``tests/test_notebook_conventions.py`` and by the command line
-(``python -m course_utils badges|student|paths``). Change the repository or branch in ONE place: here.
+Used by the authors (``build_notebook``), by ``tests/test_notebook_conventions.py``, by notebook 00's course
+map and by the command line (``python -m course_utils badges|student|paths``). Change the repository or
+branch in ONE place: here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ REPO = "explaining-bert/explaining-bert"
 BRANCH = "main"
 TIERS = ("essentials", "practitioner", "deep-dive")
 TIER_MARK = {"essentials": "🟢", "practitioner": "🔵", "deep-dive": "🟣"}
+#: reading paths are layers: each path reads its own tier and every lighter one
+PATHS = {"essentials": ("essentials",), "practitioner": ("essentials", "practitioner"), "deep-dive": TIERS}
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 
 
@@ -141,8 +145,8 @@ def find_notebook_dir(folder: str | Path | None = None) -> Path:
 
     Looks, in this order, in ``folder`` (if given), ``$COURSE_NOTEBOOKS``, the current directory (a running
     notebook's own folder), ``notebooks/`` in the current directory or any folder above it (a repository
-    checkout), and next to this package (an editable install). A non-editable install (``pip install``, Colab)
-    has no notebooks next to the package, so the notebooks are found from where you run them.
+    checkout), and :data:`NOTEBOOK_DIR`: next to this package (an editable install) or the copy a non-editable
+    install (``pip install``, Colab) puts under ``<prefix>/share/explaining-bert/notebooks``.
 
     Raises:
         FileNotFoundError: no such folder; the message lists where it looked and what to do.
@@ -156,8 +160,8 @@ def find_notebook_dir(folder: str | Path | None = None) -> Path:
         candidates = [Path(os.environ["COURSE_NOTEBOOKS"])] if os.environ.get("COURSE_NOTEBOOKS") else []
         candidates += [cwd] + [d / "notebooks" for d in (cwd, *cwd.parents)] + [NOTEBOOK_DIR]
     for candidate in candidates:
-        if notebooks(candidate):
-            return candidate.resolve()
+        if any(Path(candidate).glob("[0-9][0-9]_*.ipynb")):
+            return Path(candidate).resolve()
     looked = ", ".join(str(c) for c in dict.fromkeys(candidates))
     raise FileNotFoundError(
         f"no course notebooks (00_….ipynb … 07_….ipynb) found; looked in: {looked}. Run this from the course's "
@@ -192,51 +196,107 @@ def reading_map(folder: str | Path | None = None) -> "pandas.DataFrame":  # noqa
     return pd.DataFrame(rows, columns=["notebook", "section", "tier"])
 
 
-#: Reading speed for the course's technical prose, words per minute. Brysbaert (2019, J. Memory and Language
-#: 109) finds about 240 for silent reading of English non-fiction; we assume a slower 200 for text with maths.
+# ------------------------------------------------------------------------------------ words and reading time
+#: reading speed for reading times: about 200 words a minute, a common figure for careful reading of
+#: technical prose (general non-fiction is read at ~240; maths-heavy text slower)
 WORDS_PER_MINUTE = 200
+_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
+_HTML = re.compile(r"<!--.*?-->|<[^>\n]+>", re.S)
+_URL = re.compile(r"\bhttps?://\S+")
+_WORD = re.compile(r"\w")
 
 
-def path_words(nb: nbformat.NotebookNode) -> dict[str, int]:
-    """Words of prose each reading path reads in ``nb``: the markdown cells of its tier and the lighter ones.
+def prose_words(markdown: str) -> int:
+    """The number of words a reader reads in ``markdown``.
 
-    A path keeps its own cells and those of the lighter paths (essentials ⊂ practitioner ⊂ deep-dive).
-    Words are whitespace-separated strings of markdown cells; code cells are not counted.
-
-    Returns:
-        dict ``{"essentials": n, "practitioner": n, "deep-dive": n}`` (cumulative).
+    Images (``![alt](src)``), HTML tags and comments and bare URLs count nothing; a link counts its text, not
+    its address. What is left is split at white space, and a piece counts as a word when it holds a letter or
+    a digit (so ``—``, ``|`` and the marks 🟢🔵🟣 do not; ``f(x′)`` and ```explain()``` count once).
     """
-    own = dict.fromkeys(TIERS, 0)
-    for c in nb.cells:
-        tiers = tier_of(c)
-        if c.cell_type == "markdown" and tiers:
-            own[tiers[0]] += len(c.source.split())
-    return {tier: sum(own[t] for t in TIERS[: i + 1]) for i, tier in enumerate(TIERS)}
+    if not isinstance(markdown, str):
+        raise TypeError(f"markdown must be a str, got {type(markdown).__name__}")
+    text = _URL.sub(" ", _MD_LINK.sub(r"\1", _MD_IMAGE.sub(" ", _HTML.sub(" ", markdown))))
+    return sum(1 for piece in text.split() if _WORD.search(piece))
 
 
-def reading_times(folder: str | Path | None = None, *, words_per_minute: int = WORDS_PER_MINUTE) -> "pandas.DataFrame":  # noqa: F821
-    """Reading time of every notebook on every path, computed from its words (:func:`path_words`).
+def _notebook(notebook: "str | Path | nbformat.NotebookNode") -> nbformat.NotebookNode:
+    """A notebook from a NotebookNode, a file, or a course notebook's name ("03_integrated_gradients")."""
+    if isinstance(notebook, dict) and "cells" in notebook:
+        return notebook
+    if not isinstance(notebook, (str, Path)):
+        raise TypeError(f"notebook must be a path, a notebook name or an nbformat notebook, got {type(notebook).__name__}")
+    path = Path(notebook)
+    if not path.is_file():
+        for candidate in (NOTEBOOK_DIR / path.name, NOTEBOOK_DIR / f"{path.name}.ipynb"):
+            if candidate.is_file():
+                path = candidate
+                break
+        else:
+            raise FileNotFoundError(f"no notebook {str(notebook)!r}: give a path to an .ipynb file or the name of one "
+                                    f"of {[p.stem for p in notebooks()]}")
+    return nbformat.read(str(path), as_version=4)
+
+
+def path_words(notebook: "str | Path | nbformat.NotebookNode", path: str) -> int:
+    """Words of prose (:func:`prose_words`) in the markdown cells that reading ``path`` reads in ``notebook``.
+
+    Paths are layers (:data:`PATHS`): "essentials" counts the cells tagged ``essentials``, "practitioner"
+    those and the ``practitioner`` cells, "deep-dive" every markdown cell with a tier tag.
+
+    Raises:
+        TypeError: ``notebook`` or ``path`` has the wrong type. ValueError: ``path`` is not a reading path.
+        FileNotFoundError: no such notebook.
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str, one of {list(PATHS)}, got {type(path).__name__}")
+    if path not in PATHS:
+        raise ValueError(f"path {path!r} is not one of {list(PATHS)}")
+    tiers = set(PATHS[path])
+    return sum(prose_words(c.source) for c in _notebook(notebook).cells
+               if c.cell_type == "markdown" and set(tier_of(c)) & tiers)
+
+
+def reading_minutes(notebook: "str | Path | nbformat.NotebookNode", path: str, *,
+                    words_per_minute: float = WORDS_PER_MINUTE) -> float:
+    """Minutes to read the prose of ``notebook`` on reading ``path``: :func:`path_words` / ``words_per_minute``.
+
+    Counts prose only (markdown cells of the path's tiers), at :data:`WORDS_PER_MINUTE` = 200 words a minute
+    unless told otherwise; running the code and looking at figures come on top. Notebook 00's reading map
+    prints these, e.g. ``round(reading_minutes("03_integrated_gradients", "essentials"))``.
 
     Args:
-        folder: the notebooks' folder; default :func:`find_notebook_dir`.
-        words_per_minute: reading speed (default :data:`WORDS_PER_MINUTE`); an int > 0.
+        notebook: an ``.ipynb`` path, a course notebook's name (``"03_integrated_gradients"``) or a notebook.
+        path: "essentials", "practitioner" or "deep-dive".
+        words_per_minute: reading speed, a positive number.
+
+    Raises:
+        TypeError: wrong types (a bool is not a speed). ValueError: unknown ``path``, speed not positive.
+        FileNotFoundError: no such notebook.
+    """
+    if isinstance(words_per_minute, bool) or not isinstance(words_per_minute, (int, float)):
+        raise TypeError(f"words_per_minute must be a number, got {type(words_per_minute).__name__}")
+    if not words_per_minute > 0:
+        raise ValueError(f"words_per_minute must be positive, got {words_per_minute}")
+    return path_words(notebook, path) / words_per_minute
+
+
+def reading_times(folder: str | Path | None = None, *,
+                  words_per_minute: float = WORDS_PER_MINUTE) -> "pandas.DataFrame":  # noqa: F821
+    """Words and reading minutes of every notebook on every reading path.
+
+    ``folder``: the notebooks' folder; default :func:`find_notebook_dir` (works after a non-editable install).
 
     Returns:
-        DataFrame indexed by notebook with columns ``words_<path>`` and ``minutes_<path>`` for each path
-        (minutes rounded up), plus a last row ``total``. Running the cells is not included.
+        DataFrame with columns ``notebook, path, words, minutes``: one row per notebook and path
+        (:func:`path_words`, :func:`reading_minutes`), notebooks in reading order, paths light to deep.
     """
-    import math
-
     import pandas as pd
 
-    if isinstance(words_per_minute, bool) or not isinstance(words_per_minute, int) or words_per_minute <= 0:
-        raise ValueError(f"words_per_minute={words_per_minute!r}: give a positive integer such as {WORDS_PER_MINUTE}")
-    rows = {}
-    for path in notebooks(find_notebook_dir(folder)):
-        words = path_words(nbformat.read(str(path), as_version=4))
-        rows[path.stem] = {f"words_{t}": words[t] for t in TIERS}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.loc["total"] = table.sum()
-    for t in TIERS:
-        table[f"minutes_{t}"] = [math.ceil(w / words_per_minute) for w in table[f"words_{t}"]]
-    return table[[f"{kind}_{t}" for t in TIERS for kind in ("words", "minutes")]]
+    rows = []
+    for nb_path in notebooks(find_notebook_dir(folder)):
+        nb = nbformat.read(str(nb_path), as_version=4)
+        for path in PATHS:
+            words = path_words(nb, path)
+            rows.append((nb_path.stem, path, words, reading_minutes(nb, path, words_per_minute=words_per_minute)))
+    return pd.DataFrame(rows, columns=["notebook", "path", "words", "minutes"])
