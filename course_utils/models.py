@@ -530,9 +530,10 @@ def load_classifier(name: str | os.PathLike | None = None, train_if_missing: boo
     """The fine-tuned party classifier: from the cache, or fine-tuned now (once) and cached.
 
     The cache entry (``cache_dir()/classifiers/<hash>``) records the SHA-256 of every file when it is saved
-    and is verified before every load: hashing the default MiniLM classifier's 92 MB costs about 110 ms of CPU
-    time (measured on this course's 2-core machine, files in the page cache; 1.6 s of wall time while the two
-    cores were shared by a load average of 13), bert-base's 440 MB about five times as much. Only a missing or damaged entry is rebuilt; a damaged one (a checksum
+    and is verified before every load: for the default MiniLM classifier (91.6 MB in 4 files) that costs
+    about 120 ms of CPU time (measured on this course's 2-core machine, files in the page cache: 240 ms of wall
+    time at a load average of 6), next to ~10 s for the whole load; bert-base's 440 MB about five times as
+    much. Only a missing or damaged entry is rebuilt; a damaged one (a checksum
     that does not match, a missing file, unreadable metadata, an entry of the older size-only format) is moved
     aside to ``<hash>.damaged-<time>`` — never deleted — with one message saying what was wrong. Any other
     error while loading (MemoryError, a transformers version that cannot read the files) propagates as it is
