@@ -748,3 +748,9 @@ def build_all(out_dir: str | os.PathLike = "figures", *, names: Sequence[str] | 
             fig = COMMITTED[name]()
         written += save_figure(fig, name, out_dir)
     return written
+
+
+# Notebooks 04-05's committed figures live in their lessons' figure modules (registered here, issue 17).
+from course_utils import evaluation_figures as _evaluation_figures, masking_figures as _masking_figures  # noqa: E402
+
+COMMITTED.update({**_masking_figures.COMMITTED, **_evaluation_figures.COMMITTED})
