@@ -70,7 +70,7 @@ def test_explain_writes_the_tables_and_run_json(csv, model_dir, tmp_path, tiny_c
     assert run["model"]["fingerprint"]["class"] == "BertForSequenceClassification"
     assert run["chunks"] | {"folder": None, "key": None} == {"key": None, "folder": None, "loaded": 0, "computed": 3,
                                                              "recomputed": 0, "chunk_size": 3}
-    assert run["versions"]["torch"] and set(run["timings"]) >= {"explain_seconds", "total_seconds", "started"}
+    assert run["versions"]["torch"] and all(k in run["timings"] for k in ("explain_seconds", "total_seconds", "started"))
     assert (out / "chunks" / run["chunks"]["key"] / "chunk-00002").is_dir()
 
 
