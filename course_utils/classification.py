@@ -485,14 +485,44 @@ def bootstrap_difference(y_true, pred_a, pred_b, *, groups=None, metric: str = "
     }
 
 
+def group_folds(labels, groups, n_splits: int, *, seed: int = 42) -> np.ndarray:
+    """The fold (0 … n_splits − 1) of every row: whole groups per fold, each label's rows shared out evenly.
+
+    Each group takes the most common label of its rows. Label by label, groups are taken in the order of the
+    SHA-256 of ``f"{seed}:{group}"`` and each goes to the fold that so far holds the fewest rows of that label
+    (ties: the fold with fewer rows in all, then the lower number), so every fold's label mix stays close to
+    the whole frame's. Same inputs, same folds, on any machine and under any library version.
+
+    Args:
+        labels: n integer labels; groups: n group ids (``str(group)`` names a group); n_splits: folds (>= 1).
+
+    Returns:
+        int array of shape (n,).
+    """
+    import hashlib
+
+    frame = pd.DataFrame({"label": np.asarray(labels), "group": [str(g) for g in groups]})
+    label_of = frame.groupby("group")["label"].agg(lambda v: v.value_counts().idxmax())
+    size_of = frame.groupby("group").size()
+    rows = np.zeros((n_splits, 2), dtype=np.int64)  # per fold: rows of the current label, rows in all
+    fold_of = {}
+    for label in sorted(label_of.unique()):
+        rows[:, 0] = 0
+        for g in sorted(label_of.index[label_of == label], key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest()):
+            fold = min(range(n_splits), key=lambda f: (rows[f, 0], rows[f, 1], f))
+            fold_of[g] = fold
+            rows[fold] += size_of[g]
+    return frame["group"].map(fold_of).to_numpy(dtype=np.int64)
+
+
 def grouped_cv(texts, labels, groups, *, n_splits: int = 5, seed: int = 42, **baseline_options) -> pd.DataFrame:
     """Grouped cross-validation of the TF-IDF baseline: whole groups (speeches) are held out together.
 
     A validation split of a handful of speeches says little: one atypical speech moves its accuracy by many
     points. Cross-validation over speeches uses every speech once as held-out data, so the spread over folds
-    shows how much a score depends on *which* speeches are held out. Folds come from scikit-learn's
-    ``StratifiedGroupKFold`` (shuffled with ``seed``): no group is in two folds, and each fold's party mix is
-    kept close to the whole frame's.
+    shows how much a score depends on *which* speeches are held out. Folds come from :func:`group_folds`: no
+    group is in two folds, each fold gets its share of every label's groups, and the assignment is the same
+    under every scikit-learn version (its ``StratifiedGroupKFold`` shuffles differently in 1.6, Colab's, and 1.9).
 
     Args:
         texts: n paragraphs (list or pandas Series of str).
@@ -508,8 +538,6 @@ def grouped_cv(texts, labels, groups, *, n_splits: int = 5, seed: int = 42, **ba
 
     Taught in notebook 02 (what the validation split can and cannot tell).
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
     texts = _check_texts(texts, "texts")
     labels = _check_labels(labels, len(texts), "labels")
     groups = np.asarray(list(groups), dtype=object)
@@ -521,9 +549,10 @@ def grouped_cv(texts, labels, groups, *, n_splits: int = 5, seed: int = 42, **ba
     if not 2 <= n_splits <= n_groups:
         raise ValueError(f"n_splits={n_splits} must be between 2 and the number of groups ({n_groups}); "
                          "use fewer folds or more groups")
-    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    assignment = group_folds(labels, groups, n_splits, seed=seed)
     rows = []
-    for fold, (tr, te) in enumerate(folds.split(np.zeros(len(texts)), labels, groups)):
+    for fold in range(n_splits):
+        tr, te = np.flatnonzero(assignment != fold), np.flatnonzero(assignment == fold)
         model = tfidf_baseline([texts[i] for i in tr], labels[tr], seed=seed, **baseline_options)
         scores = evaluate(labels[te], model.predict([texts[i] for i in te]))
         rows.append({"fold": fold, "n_train": len(tr), "n_test": len(te), "n_groups_test": len(pd.unique(groups[te])),

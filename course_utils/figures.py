@@ -313,8 +313,8 @@ NSP_EXAMPLE = ("The state of our Union is strong.", "We need bipartisan cooperat
 def _flow_box(ax, x: float, y: float, w: float, h: float, title: str, body: str, fill: str, *,
               hatch: str | None = None) -> None:
     """A rounded box with a bold title line and a smaller body, centred at (x, y) (diagram helper)."""
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
-                                facecolor=fill, edgecolor="#333333", linewidth=0.9, hatch=hatch, hatchcolor="#6A9BBE"))
+    ax.add_patch(make_patch(FancyBboxPatch, (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                            facecolor=fill, edgecolor="#333333", linewidth=0.9, hatch=hatch, hatchcolor="#6A9BBE"))
     ax.text(x, y + h / 2 - 0.18, title, ha="center", va="top", fontsize=10, fontweight="bold")
     ax.text(x, y - 0.12, body, ha="center", va="center", fontsize=8.5, linespacing=1.35)
 

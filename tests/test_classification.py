@@ -314,6 +314,19 @@ def test_grouped_cv_holds_out_whole_groups(rng):
     assert np.allclose(folds["margin"], folds["accuracy"] - folds["majority_accuracy"])
 
 
+def test_group_folds_deal_each_labels_groups_evenly_and_do_not_depend_on_sklearn():
+    groups = [f"s{i}" for i in range(10) for _ in range(3)]           # 10 groups of 3 rows
+    labels = [0 if i < 6 else 1 for i in range(10) for _ in range(3)]   # 6 groups of label 0, 4 of label 1
+    folds = C.group_folds(labels, groups, 2, seed=1)
+    assert folds.shape == (30,) and set(folds) == {0, 1}
+    rows = pd.DataFrame({"g": groups, "y": labels, "f": folds})
+    assert rows.groupby("g")["f"].nunique().max() == 1                 # a group never spans two folds
+    by_group = rows.drop_duplicates("g")
+    assert by_group.groupby(["f", "y"]).size().unstack().to_numpy().tolist() == [[3, 2], [3, 2]]
+    assert (C.group_folds(labels, groups, 2, seed=1) == folds).all()   # no library randomness involved
+    assert not (C.group_folds(labels, groups, 2, seed=2) == folds).all()
+
+
 def test_grouped_cv_is_deterministic(rng):
     texts, labels, groups = _grouped_toy(rng)
     pd.testing.assert_frame_equal(C.grouped_cv(texts, labels, groups, seed=3), C.grouped_cv(texts, labels, groups, seed=3))

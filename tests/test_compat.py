@@ -47,3 +47,17 @@ def test_make_patch_draws_the_hatch_in_the_given_colour():
 def test_make_patch_without_hatchcolor_is_the_plain_constructor():
     patch = compat.make_patch(Rectangle, (0, 0), 1, 2, facecolor="red")
     assert isinstance(patch, Rectangle) and patch.get_height() == 2
+
+
+def test_no_patch_takes_hatchcolor_directly():
+    """matplotlib 3.10 (Colab's) rejects hatchcolor=; every patch with one goes through compat.make_patch."""
+    import re
+    from pathlib import Path
+
+    package = Path(compat.__file__).parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        for call in re.finditer(r"(\w+)\((?:[^()]|\([^()]*\))*hatchcolor=", path.read_text(encoding="utf-8")):
+            if call.group(1) not in ("make_patch", "cls") and path.name != "compat.py":
+                offenders.append(f"{path.name}: {call.group(1)}(… hatchcolor=…)")
+    assert not offenders, offenders
