@@ -169,6 +169,26 @@ def find_notebook_dir(folder: str | Path | None = None) -> Path:
         "$COURSE_NOTEBOOKS to the folder, or pass folder=…")
 
 
+def docs_dir() -> Path:
+    """The course's ``docs/`` folder (glossary, cheat sheet): beside the notebooks of a checkout, beside this
+    package (editable install), or under ``<prefix>/share/explaining-bert/docs`` (non-editable install, Colab).
+
+    Raises:
+        FileNotFoundError: none of them holds ``cheatsheet.md``.
+    """
+    candidates = []
+    try:
+        candidates.append(find_notebook_dir().parent / "docs")
+    except FileNotFoundError:
+        pass
+    candidates += [Path(__file__).resolve().parent.parent / "docs", Path(sys.prefix) / "share" / "explaining-bert" / "docs"]
+    for candidate in candidates:
+        if (candidate / "cheatsheet.md").is_file():
+            return candidate
+    raise FileNotFoundError(f"no course docs (cheatsheet.md) in {', '.join(map(str, candidates))}: run from a checkout "
+                            "of the repository or reinstall the course")
+
+
 def reading_map(folder: str | Path | None = None) -> "pandas.DataFrame":  # noqa: F821
     """Every section heading (``##``) of every notebook with its tier: the course map of notebook 00.
 

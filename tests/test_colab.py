@@ -120,3 +120,16 @@ def test_notebooks_are_found_after_a_non_editable_install(tmp_path, monkeypatch)
 def test_no_notebooks_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no course notebooks .* pass folder="):
         nt.notebooks(tmp_path)
+
+
+def test_docs_are_found_after_a_non_editable_install(tmp_path, monkeypatch):
+    fake_pkg = tmp_path / "site-packages" / "course_utils"
+    fake_pkg.mkdir(parents=True)
+    docs = tmp_path / "prefix" / "share" / "explaining-bert" / "docs"
+    docs.mkdir(parents=True)
+    (docs / "cheatsheet.md").write_text("# Cheat sheet")
+    monkeypatch.setattr(nt, "__file__", str(fake_pkg / "notebook_tools.py"))
+    monkeypatch.setattr(nt, "NOTEBOOK_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
+    monkeypatch.chdir(tmp_path)
+    assert nt.docs_dir() == docs
