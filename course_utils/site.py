@@ -223,7 +223,7 @@ def prepare(executed: str | Path, src: str | Path, *, docs: str | Path = DOCS_DI
         or no ``index.md`` in ``docs``.
     """
     executed, src, docs = Path(executed), Path(src), Path(docs)
-    notebooks = nt.notebooks(executed)
+    notebooks = sorted(executed.glob("[0-9][0-9]_*.ipynb"))  # nt.notebooks() would raise its own message
     if not notebooks:
         raise FileNotFoundError(f"no executed notebooks (NN_name.ipynb) in {executed}: run `python -m course_utils "
                                 "build` (or `make course`) first")
