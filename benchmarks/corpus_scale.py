@@ -128,7 +128,8 @@ def untrained_paragraphs(n: int, seed: int = 42):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from course_utils.environment import seed_everything
-    from course_utils.models import PACKAGED, ClassifierConfig, model_source
+    from course_utils.benchmarking import test_paragraphs
+    from course_utils.models import PACKAGED, model_source
 
     seed_everything(seed)
     source = model_source(PACKAGED)
@@ -136,12 +137,7 @@ def untrained_paragraphs(n: int, seed: int = 42):
     model = AutoModelForSequenceClassification.from_pretrained(
         source, num_labels=2, id2label={0: "Democratic", 1: "Republican"},
         label2id={"Democratic": 0, "Republican": 1}).eval()
-    data = ClassifierConfig().load_data()
-    texts = data[data["split"] == "test"]["text"].tolist()[:n]
-    n_tokens = [len(ids) for ids in tokenizer(texts)["input_ids"]]
-    print(f"UNTRAINED head on the packaged MiniLM; {len(texts)} test paragraphs, {np.mean(n_tokens):.1f} tokens on "
-          f"average (max {max(n_tokens)}); torch threads {torch.get_num_threads()}")
-    return tokenizer, model, texts
+    return test_paragraphs(n, seed=seed, classifier=(tokenizer, model), note="UNTRAINED head on the packaged MiniLM; ")
 
 
 def main() -> None:

@@ -102,10 +102,11 @@ def paragraph_of_length(tokenizer, texts, n_tokens: int) -> str:
     return text
 
 
-def test_paragraphs(n: int, *, seed: int = 42):
-    """The speed benchmarks' setup: ``(tokenizer, model, texts)`` — the course's cached classifier and the first
-    ``n`` paragraphs of the test split in their stored order, with every seed set to ``seed``. Prints how many
-    tokens they have and the torch thread count, so a benchmark's output says what it measured."""
+def test_paragraphs(n: int, *, seed: int = 42, classifier=None, note: str = ""):
+    """The speed benchmarks' setup: ``(tokenizer, model, texts)`` — the course's cached classifier (or the
+    ``(tokenizer, model)`` pair given as ``classifier``) and the first ``n`` paragraphs of the test split in their
+    stored order, with every seed set to ``seed``. Prints ``note``, how many tokens they have and the torch
+    thread count, so a benchmark's output says what it measured."""
     import numpy as np
     import torch
 
@@ -113,11 +114,11 @@ def test_paragraphs(n: int, *, seed: int = 42):
     from .models import ClassifierConfig, load_classifier
 
     seed_everything(seed)
-    tokenizer, model = load_classifier(progress=False)
+    tokenizer, model = classifier if classifier is not None else load_classifier(progress=False)
     data = ClassifierConfig().load_data()
     texts = data[data["split"] == "test"]["text"].tolist()[:n]
     n_tokens = [len(ids) for ids in tokenizer(texts)["input_ids"]]
-    print(f"{len(texts)} test paragraphs, {np.mean(n_tokens):.1f} tokens on average (max {max(n_tokens)}); "
+    print(f"{note}{len(texts)} test paragraphs, {np.mean(n_tokens):.1f} tokens on average (max {max(n_tokens)}); "
           f"torch threads {torch.get_num_threads()}")
     return tokenizer, model, texts
 
