@@ -49,7 +49,7 @@ def scores() -> dict[str, np.ndarray]:
     for method in METHODS:
         result = explain(model, tokenizer, texts, method, progress=False)
         tokens, documents = _tokens(result), _documents(result)
-        arrays[f"{method}/token"] = tokens["token"].astype(str).to_numpy()
+        arrays[f"{method}/token"] = np.array(tokens["token"].astype(str).tolist(), dtype=str)
         arrays[f"{method}/score"] = tokens["score"].to_numpy(dtype=np.float64)
         for column in documents.columns:
             if pd.api.types.is_numeric_dtype(documents[column]) and not pd.api.types.is_bool_dtype(documents[column]):
