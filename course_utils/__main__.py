@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             index = build_site(args.build, args.out)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ImportError) as exc:
             print(f"course_utils site: {exc}", file=sys.stderr)
             return 1
         print(f"The course site is built. Open {index}")

@@ -852,11 +852,25 @@ class _PythonNames(ast.NodeVisitor):
         return defined | inner_defined, inner_used, inner_deferred
 
 
+#: ``files = !ls data``: a shell command's output assigned to a name (IPython's ``SystemAssign``)
+_SHELL_ASSIGN = re.compile(r"^(?P<indent>[ \t]*)(?P<target>[A-Za-z_][\w.]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*)*)"
+                           r"[ \t]*=[ \t]*!(?P<command>.*)$", re.M)
+
+
 def _python_analyse(source: str) -> tuple[set[Name], set[Name], dict[Name, set[Name]]]:
     from IPython.core.inputtransformer2 import TransformerManager
 
+    code = TransformerManager().transform_cell(source)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:  # IPython 7 (Colab's 7.34) leaves ``x = !cmd`` as it is; IPython 8 translates it
+        translated = _SHELL_ASSIGN.sub(
+            lambda m: f"{m['indent']}{m['target']} = get_ipython().getoutput({m['command']!r})", code)
+        if translated == code:
+            raise
+        tree = ast.parse(translated)
     walker = _PythonNames()
-    walker.visit(ast.parse(TransformerManager().transform_cell(source)))
+    walker.visit(tree)
     defined = walker.defined | ({(MAGIC, "R")} if R_MAGIC_PROVIDER.search(source) else set())
     return defined, walker.used, walker.deferred
 

@@ -258,14 +258,18 @@ def build_site(executed: str | Path = "build", out: str | Path | None = None, *,
         strict: turn Sphinx warnings into errors (the tests use it); quiet: print warnings only.
 
     Raises:
-        FileNotFoundError: see :func:`prepare`. RuntimeError: Sphinx failed (its messages are printed above).
+        FileNotFoundError: see :func:`prepare`. ImportError: the ``site`` extra (Sphinx, MathJax) is missing.
+        RuntimeError: Sphinx failed (its messages are printed above).
     """
-    from sphinx.cmd.build import build_main
-
     executed = Path(executed)
     out = Path(out) if out is not None else executed / "site"
     src = Path(src) if src is not None else executed / "site-src"
-    prepare(executed, src, docs=docs, repo=repo, branch=branch)
+    prepare(executed, src, docs=docs, repo=repo, branch=branch)  # first: it says when the notebooks are missing
+    try:
+        from sphinx.cmd.build import build_main
+    except ImportError as exc:
+        raise ImportError(f"the site needs Sphinx ({exc}): pip install 'explaining-bert[site]' "
+                          "(make course installs it)") from exc
     args = ["-b", "html", "-E", "-a", str(src), str(out)]
     if quiet:
         args.insert(0, "-q")

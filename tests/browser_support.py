@@ -67,6 +67,20 @@ def require_browser() -> str:
     pytest.skip(message)
 
 
+def require_site_extra(*modules: str) -> None:
+    """Skip a test of the website or the explorer app where the ``site`` extra (Sphinx, MathJax, Voilà) is not
+    installed (a Colab runtime has none of it); fail instead under ``COURSE_REQUIRE_SITE=1`` (CI's main job)."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    message = f"needs the site extra ({', '.join(missing)} missing): pip install 'explaining-bert[site]'"
+    if os.environ.get("COURSE_REQUIRE_SITE") == "1":
+        pytest.fail(message + " (COURSE_REQUIRE_SITE=1)")
+    pytest.skip(message)
+
+
 @dataclass
 class Browser:
     """One browser context: ``page``, the console errors and page errors seen, the external requests blocked."""

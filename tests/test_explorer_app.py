@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from browser_support import require_site_extra
 from course_utils import explorer_app
 from course_utils.__main__ import main
 
@@ -54,6 +55,7 @@ def test_voila_arguments_listen_on_localhost_only():
 
 
 def test_template_removes_the_cdn_links_voila_has(tmp_path):
+    require_site_extra("voila")
     from jupyter_core.paths import jupyter_path
 
     found = [Path(p) / "index.html.j2" for p in jupyter_path("voila", "templates", "lab")]

@@ -137,7 +137,7 @@ def test_new_committed_figures_regenerate_byte_identically(tmp_path):
             assert "<dc:date>" not in a.read_text()
 
 
-def test_committed_files_match_a_fresh_build(tmp_path):
+def test_committed_files_match_a_fresh_build(tmp_path, locked_matplotlib):
     """The files in figures/ are what build_all draws now (regenerate with `python -m course_utils figures`)."""
     committed = figures.Path(__file__).resolve().parent.parent / "figures"
     names = ["self_attention", "fine_tuning_pipeline", "bert_pretraining_tasks"]

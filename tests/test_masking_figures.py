@@ -62,7 +62,7 @@ def test_lesson_figure_regenerates_byte_identically(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", LESSON_FIGURES)
-def test_committed_lesson_figure_matches_regenerated(tmp_path, name):
+def test_committed_lesson_figure_matches_regenerated(tmp_path, name, locked_matplotlib):
     """The files under figures/ are what `python -m course_utils figures` writes today."""
     from pathlib import Path
 

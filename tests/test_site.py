@@ -8,6 +8,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
+from browser_support import require_site_extra
 from course_utils import notebook_tools as nt
 from course_utils import site
 
@@ -84,6 +85,7 @@ def test_site_notebook_rejects_a_non_notebook():
 
 
 def test_prepare_writes_sources_in_reading_order(tmp_path):
+    require_site_extra("sphinx-mathjax-offline")
     executed = tmp_path / "build"
     executed.mkdir()
     for name in ("01_b.ipynb", "00_a.ipynb"):
