@@ -21,7 +21,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
+
+from . import _inference
 
 WORD_RE = re.compile(r"[^\W_]+")
 
@@ -180,7 +181,7 @@ def counterfactual(model, tokenizer, texts, mapping: Mapping[str, str], target=1
         raise ValueError(f"none of the {len(texts)} texts contains any of {list(mapping)}: nothing to edit")
     before = [t for t, c in zip(texts, changed) if c]
     after = [t for t, c in zip(edited, changed) if c]
-    limit = max_length or int(getattr(model.config, "max_position_embeddings", 512))
+    limit = max_length or _inference.model_max_length(model)
     p0 = predict_proba(model, tokenizer, before, max_length=limit, batch_size=batch_size)[:, target_id]  # (n,)
     p1 = predict_proba(model, tokenizer, after, max_length=limit, batch_size=batch_size)[:, target_id]  # (n,)
     return pd.DataFrame({"doc_id": doc_ids[changed], "text": before, "edited": after,
@@ -219,7 +220,6 @@ def marker_word_scores(table: pd.DataFrame, markers: pd.DataFrame) -> pd.DataFra
     return words
 
 
-@torch.inference_mode()
 def attention_explanation(model, tokenizer, table: pd.DataFrame, *, layer: int = -1, batch_size: int = 32) -> pd.DataFrame:
     """Attention from ``[CLS]`` to each token (mean over heads of one layer), shaped like an explanation.
 
@@ -247,22 +247,16 @@ def attention_explanation(model, tokenizer, table: pd.DataFrame, *, layer: int =
     n_layers = model.config.num_hidden_layers
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not -n_layers <= layer < n_layers:
         raise ValueError(f"layer must be an integer in [-{n_layers}, {n_layers - 1}], got {layer!r}")
-    device = next(model.parameters()).device
     docs = [(doc_id, rows) for doc_id, rows in table.groupby("doc_id", sort=True)]
+    ids = [tokenizer.convert_tokens_to_ids(rows["token"].tolist()) for _, rows in docs]
     scores = {}
-    was_training = model.training
-    model.eval()
-    try:
-        for start in range(0, len(docs), batch_size):
-            chunk = docs[start:start + batch_size]
-            ids = [tokenizer.convert_tokens_to_ids(rows["token"].tolist()) for _, rows in chunk]
-            batch = tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(device)
+    with _inference.inference(model):  # documents in doc_id order, right-padded: w[:n] are a document's tokens
+        for chunk, batch in _inference.batches(ids, batch_size, tokenizer.pad_token_id, _inference.device_of(model),
+                                               order="input"):
             out = model(**batch, output_attentions=True)
             weights = out.attentions[layer][:, :, 0, :].mean(1).float().cpu().numpy()  # (b, s): [CLS] row, mean of heads
-            for (doc_id, rows), w, n in zip(chunk, weights, map(len, ids)):
-                scores[doc_id] = w[:n]
-    finally:
-        model.train(was_training)
+            for i, w in zip(chunk, weights):
+                scores[docs[i][0]] = w[: len(ids[i])]
     out = table.copy()
     out["score"] = np.concatenate([scores[d] for d, _ in docs]).astype(np.float64)
     out["method"] = "attention"

@@ -37,6 +37,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from . import _inference
 from .classification import _check_k
 
 METHODS: tuple[str, ...] = ("influence", "tracin")
@@ -106,10 +107,10 @@ def _check_classes(values, n: int, n_labels: int, name: str) -> torch.Tensor:
 
 
 # -------------------------------------------------------------------------------------------- features
-@torch.inference_mode()
 def training_features(model, tokenizer, texts, *, batch_size: int = 32, max_length: int | None = None,
                       progress: bool = True) -> torch.Tensor:
-    """The pooled ``[CLS]`` vectors the classification head sees, one row per text (eval mode, no dropout).
+    """The pooled ``[CLS]`` vectors the classification head sees, one row per text (eval mode, no dropout, no
+    gradients; the model's mode is restored afterwards).
 
     ``classifier_head(model)(features)`` reproduces ``model(**inputs).logits`` for the same texts.
 
@@ -117,15 +118,13 @@ def training_features(model, tokenizer, texts, *, batch_size: int = 32, max_leng
         model, tokenizer: a ``BertForSequenceClassification`` (with a pooler) and its tokenizer.
         texts: a list of strings or a pandas Series.
         batch_size: texts per forward pass (length-sorted, padded per batch).
-        max_length: truncation in tokens; use the length the model was trained with (64 for the course
+        max_length: truncation in tokens (silent); use the length the model was trained with (64 for the course
             classifier); default the model's maximum.
         progress: show a progress bar.
 
     Returns:
         float32 tensor of shape ``(len(texts), hidden)`` on the CPU, rows in the order of ``texts``.
     """
-    from .models import length_sorted_batches
-
     texts = list(texts) if not isinstance(texts, str) else [texts]
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
     if not texts or bad:
@@ -134,17 +133,11 @@ def training_features(model, tokenizer, texts, *, batch_size: int = 32, max_leng
     if base is None or getattr(base, "pooler", None) is None:
         raise TypeError(f"{type(model).__name__} has no pooler: the head-only view needs a BertForSequenceClassification")
     hidden = classifier_head(model).in_features
-    model.eval()
-    max_length = max_length or getattr(model.config, "max_position_embeddings", 512)
-    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
-    device = next(model.parameters()).device
-    out = torch.zeros(len(ids), hidden)
-    batches = length_sorted_batches([len(x) for x in ids], batch_size)
-    for batch in tqdm(batches, desc="features", disable=not progress):
-        inputs = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
-        pooled = base(**{k: v.to(device) for k, v in inputs.items()}).pooler_output  # (batch, hidden)
-        out[batch] = pooled.float().cpu()
-    return out
+    max_length = max_length or _inference.model_max_length(model)
+    ids = _inference.encode(tokenizer, texts, max_length, warn=False)[0]["input_ids"]
+    return _inference.forward_rows(model, lambda batch: base(**batch).pooler_output,  # (batch, hidden)
+                                   ids, batch_size, tokenizer.pad_token_id, width=hidden, side=tokenizer.padding_side,
+                                   progress=progress, desc="features")
 
 
 # ------------------------------------------------------------------------------------------- the maths

@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import _inference
 from . import data as _data
+from ._inference import length_sorted_batches  # noqa: F401  (moved to _inference; this name stays importable)
 from .environment import cache_dir, get_device, hub_reachable, seed_everything
 
 PACKAGED = "packaged-minilm"
@@ -176,44 +178,32 @@ def new_classifier(name: str | os.PathLike | None = None, labels: tuple[str, ...
     return tokenizer, model.to(get_device())
 
 
-def length_sorted_batches(lengths: list[int], batch_size: int, rng: np.random.Generator | None = None) -> list[list[int]]:
-    """Indices grouped into batches of similar length (little padding); batch order shuffled by ``rng``.
-
-    Returns:
-        list of index lists, each at most ``batch_size`` long, covering every index once.
-    """
-    order = np.argsort(lengths, kind="stable")
-    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-    if rng is not None:
-        rng.shuffle(batches)
-    return batches
-
-
 def _encode(tokenizer, texts, max_length: int) -> list[list[int]]:
-    return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    """Token ids per text, ``[CLS]``/``[SEP]`` added, cut at ``max_length`` silently (the training length)."""
+    return _inference.encode(tokenizer, texts, max_length, warn=False)[0]["input_ids"]
 
 
 def _pad(tokenizer, ids: list[list[int]], device) -> dict[str, torch.Tensor]:
-    batch = tokenizer.pad({"input_ids": ids}, return_tensors="pt")
-    return {k: v.to(device) for k, v in batch.items()}
+    """``input_ids`` and ``attention_mask`` ``(batch, seq)`` on ``device``, padded as the tokenizer pads."""
+    return _inference.pad({"input_ids": ids}, {"input_ids": tokenizer.pad_token_id}, device,
+                          side=tokenizer.padding_side)
 
 
-@torch.inference_mode()
 def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, max_length: int | None = None, progress: bool = False) -> np.ndarray:
-    """Class probabilities for ``texts``.
+    """Class probabilities for ``texts``: length-sorted batches, eval mode (restored afterwards), no gradients.
+
+    Args:
+        max_length: truncation in tokens, silent (default: the model's maximum; use the training ``max_length``).
 
     Returns:
-        array of shape ``(len(texts), n_labels)``; rows sum to 1.
+        float32 array of shape ``(len(texts), n_labels)`` in the order of ``texts``; rows sum to 1.
     """
-    model.eval()
-    max_length = max_length or getattr(model.config, "max_position_embeddings", 512)
+    max_length = max_length or _inference.model_max_length(model)
     ids = _encode(tokenizer, texts, max_length)
-    out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
-    device = next(model.parameters()).device
-    for batch in tqdm(length_sorted_batches([len(x) for x in ids], batch_size), disable=not progress, desc="predict"):
-        logits = model(**_pad(tokenizer, [ids[i] for i in batch], device)).logits  # (batch, n_labels)
-        out[batch] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-    return out
+    probs = _inference.forward_rows(model, lambda batch: torch.softmax(model(**batch).logits.float(), dim=-1), ids,
+                                    batch_size, tokenizer.pad_token_id, width=model.config.num_labels,
+                                    side=tokenizer.padding_side, progress=progress, desc="predict")
+    return probs.numpy()  # (n, n_labels)
 
 
 def fine_tune(

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import _inference
 from .attribution import _inputs, explain
 from .attribution._inputs import check_target, check_texts, label_names
 
@@ -236,16 +237,8 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
 def _probabilities(model, tokenizer, texts: list[str], max_length: int, batch_size: int) -> np.ndarray:
     """Softmax probabilities ``(n_texts, n_labels)`` of the model on each (already fitting) text."""
     docs = _inputs.encode(tokenizer, texts, max_length)
-    device = next(model.parameters()).device
-    out = np.zeros((len(docs), model.config.num_labels))
-    was_training = model.training
-    model.eval()
-    try:
-        for idx in _inputs.sorted_batches(docs, batch_size):
-            batch = _inputs.padded_batch([docs[i] for i in idx], tokenizer.pad_token_id, device)
-            with torch.inference_mode():
-                logits = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits
-            out[idx] = torch.softmax(logits.float(), -1).cpu().numpy()
-    finally:
-        model.train(was_training)
-    return out
+    probs = _inference.forward_rows(model, lambda batch: torch.softmax(model(**batch).logits.float(), -1),
+                                    [d.input_ids for d in docs], batch_size, tokenizer.pad_token_id,
+                                    width=model.config.num_labels, order="longest_first",  # as explain() batches
+                                    token_type_ids=[d.token_type_ids for d in docs])
+    return probs.double().numpy()  # (n_texts, n_labels)

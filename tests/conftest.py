@@ -55,6 +55,15 @@ def tiny_classifier(packaged_tokenizer):
     return packaged_tokenizer, model
 
 
+@pytest.fixture
+def tiny(tiny_classifier):
+    """A private copy of the tiny classifier (a test may train it or switch its mode) and the tokenizer."""
+    import copy
+
+    tokenizer, model = tiny_classifier
+    return tokenizer, copy.deepcopy(model)
+
+
 @pytest.fixture(scope="session")
 def real_classifier():
     """``(tokenizer, model)``: the course's fine-tuned party classifier (from the cache; trains once if missing)."""

@@ -10,7 +10,6 @@ paths under it with a tiny random BERT.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pandas as pd
@@ -30,13 +29,6 @@ TEXTS = ["We will cut taxes for working families.", "Health care is a right for 
 ALL_METHODS = [("ig", {"n_steps": 4}), ("ig", {"n_steps": "auto", "max_steps": 16}), ("loo", {}),
                ("atman", {}), ("atman", {"conceptual": True, "level": "word"}), ("shap", {"max_evals": 20}),
                ("lime", {"num_samples": 30})]
-
-
-@pytest.fixture
-def tiny(tiny_classifier):
-    """A private copy of the tiny classifier (tests here may train it) and the tokenizer."""
-    tokenizer, model = tiny_classifier
-    return tokenizer, copy.deepcopy(model)
 
 
 def _inputs(tokenizer, texts=TEXTS):
@@ -121,14 +113,15 @@ def test_harness_allows_what_cuda_allows(tiny):
 
 def _host_only(fn):
     """``fn`` with its ``device`` argument (last positional) replaced by the host: a planted library bug."""
-    def planted(*args):
-        return fn(*args[:-1], torch.device("cpu"))
+    def planted(*args, **kwargs):
+        return fn(*args[:-1], torch.device("cpu"), **kwargs)
     return planted
 
 
 @pytest.mark.parametrize("where", ["attribution", "models", "embeddings"])
 def test_harness_catches_a_planted_library_leak(tiny, monkeypatch, where):
     """Drop one device placement in the library: the paths below would then fail on a GPU, and under the harness."""
+    from course_utils import _inference
     from course_utils.attribution import _inputs
 
     tokenizer, model = tiny
@@ -136,7 +129,7 @@ def test_harness_catches_a_planted_library_leak(tiny, monkeypatch, where):
         monkeypatch.setattr(_inputs, "padded_batch", _host_only(_inputs.padded_batch))
         run = lambda: explain(model, tokenizer, TEXTS[:2], "ig", n_steps=4, progress=False)  # noqa: E731
     elif where == "models":
-        monkeypatch.setattr(models, "_pad", _host_only(models._pad))
+        monkeypatch.setattr(_inference, "pad", _host_only(_inference.pad))  # predict_proba pads there
         run = lambda: models.predict_proba(model, tokenizer, TEXTS)  # noqa: E731
     else:
         monkeypatch.setattr(embeddings, "_device", lambda model: torch.device("cpu"))

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .. import _inference
 from . import _inputs, _masking, _quadrature
 from ._inputs import TABLE_COLUMNS, check_target, check_texts, label_names
 
@@ -163,7 +164,7 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
     labels = label_names(model)
     wanted = inspect.signature(fn).parameters
     provided = {k: v for k, v in {"tokenizer": tokenizer}.items() if k in wanted}
-    device = next(model.parameters()).device
+    device = _inference.device_of(model)
     n = len(docs)
     scores: list[np.ndarray | None] = [None] * n
     chosen, predicted, probability = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.float64)
@@ -175,9 +176,7 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
     def passes(done: int, total: int) -> None:  # forward passes inside the current batch (LOO, AtMan)
         bar.set_postfix_str(f"forward passes {done}/{total} in this batch")
 
-    was_training = model.training
-    model.eval()
-    try:
+    with _inference.eval_mode(model), bar:  # the model's mode is restored and the bar closed, even after an error
         for idx in batches:
             batch = _inputs.padded_batch([docs[i] for i in idx], tokenizer.pad_token_id, device)
             given = None if targets is None else torch.as_tensor(targets[idx])  # (b,)
@@ -204,9 +203,6 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
                 for row, i in enumerate(idx):
                     column[i] = values[row]
             bar.update(len(idx))
-    finally:
-        bar.close()
-        model.train(was_training)
     table = _inputs.build_table(docs, doc_ids, scores, method, chosen, predicted, probability, labels)
     table.attrs["documents"] = _inputs.diagnostics_table(doc_ids, docs, chosen, predicted, probability, labels,
                                                          method, diagnostics)

@@ -22,6 +22,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .. import _inference
+
 Logits = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 CHECK_ATOL = 1e-4  # largest logit difference from the model's own forward pass accepted for the shortcut
 _checked: "weakref.WeakKeyDictionary[torch.nn.Module, bool]" = weakref.WeakKeyDictionary()
@@ -110,20 +112,15 @@ def _shortcut_applies(model) -> bool:
 
 def _agrees(model) -> bool:
     """Compare both forward passes on 2 random texts of 7 tokens (one padded), in eval mode, without gradients."""
-    device = next(model.parameters()).device
+    device = _inference.device_of(model)
     generator = torch.Generator().manual_seed(0)
     n_vocab = model.get_input_embeddings().num_embeddings
     ids = torch.randint(0, n_vocab, (2, 7), generator=generator).to(device)  # (2, 7)
     mask = torch.ones((2, 7), dtype=torch.long, device=device)
     mask[1, 5:] = 0
     types = torch.zeros_like(ids)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            emb = model.get_input_embeddings()(ids)  # (2, 7, h)
-            full = _full_logits(model, emb, mask, types).float()
-            short = _cls_logits(model, emb, mask, types).float()
-    finally:
-        model.train(was_training)
+    with _inference.inference(model):
+        emb = model.get_input_embeddings()(ids)  # (2, 7, h)
+        full = _full_logits(model, emb, mask, types).float()
+        short = _cls_logits(model, emb, mask, types).float()
     return full.shape == short.shape and bool(torch.allclose(full, short, atol=CHECK_ATOL, rtol=0))

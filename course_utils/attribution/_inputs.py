@@ -2,19 +2,22 @@
 
 Small ``check_*`` helpers, each validating one thing and returning the normalised value (after
 scikit-learn's ``check_array``): texts, target, the tokenizer/model pair. Then encoding (with a single
-warning for truncated texts), length-sorted padded batches, and the one-row-per-token table.
+warning for truncated texts), length-sorted padded batches, and the one-row-per-token table. Lengths,
+truncation, batches and padding themselves come from :mod:`course_utils._inference`.
 
 Taught in notebook 03 (integrated gradients); the table is consumed in notebooks 05 and 06.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
+
+from .. import _inference
+from .._inference import max_length_of  # noqa: F401  (its home is _inference; callers import it from here too)
 
 TABLE_COLUMNS = ("doc_id", "position", "token", "word_id", "word", "special", "score", "method", "target",
                  "target_label", "prediction", "probability")
@@ -164,21 +167,6 @@ def check_pair(model, tokenizer) -> None:
                          f"{config_pad}, so they do not belong together: {fix}")
 
 
-def max_length_of(model, tokenizer, max_length: int | None) -> int:
-    """Tokens per text the model accepts: ``max_length`` if given, else the model's (and tokenizer's) limit."""
-    limit = int(getattr(model.config, "max_position_embeddings", 512))
-    tok_limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_limit, int) and 0 < tok_limit < 100_000:
-        limit = min(limit, tok_limit)
-    if max_length is None:
-        return limit
-    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)):
-        raise TypeError(f"max_length must be an integer or None, got {type(max_length).__name__}")
-    if not 3 <= max_length <= limit:
-        raise ValueError(f"max_length={max_length} must be between 3 and the model's maximum of {limit} tokens")
-    return int(max_length)
-
-
 # ------------------------------------------------------------------------------------------- encoding
 @dataclass
 class Document:
@@ -203,18 +191,7 @@ def encode(tokenizer, texts: list[str], max_length: int, stacklevel: int = 3) ->
         one :class:`Document` per text; ``word_ids`` are -1 at special tokens and ``words`` are the word's
         characters in the original text (original case) or the token itself for special tokens.
     """
-    full = tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)
-    lengths = [len(ids) for ids in full["input_ids"]]
-    too_long = [i for i, n in enumerate(lengths) if n > max_length]
-    enc = full
-    if too_long:
-        enc = tokenizer(texts, add_special_tokens=True, truncation=True, max_length=max_length)
-        shown = ", ".join(f"texts[{i}] lost {lengths[i] - max_length}" for i in too_long[:5])
-        more = f" and {len(too_long) - 5} more" if len(too_long) > 5 else ""
-        total = sum(lengths[i] - max_length for i in too_long)
-        warnings.warn(f"{len(too_long)} text(s) longer than the model's maximum of {max_length} tokens were truncated, "
-                      f"dropping {total} token(s) in all ({shown}{more}); their ends get no scores. Split long "
-                      "texts into paragraphs to keep every token.", UserWarning, stacklevel=stacklevel)
+    enc, lengths = _inference.encode(tokenizer, texts, max_length, stacklevel=stacklevel + 1)
     docs = []
     for i, text in enumerate(texts):
         ids = enc["input_ids"][i]
@@ -223,37 +200,20 @@ def encode(tokenizer, texts: list[str], max_length: int, stacklevel: int = 3) ->
         words = [tok if w < 0 else text[slice(*enc.word_to_chars(i, w))] for tok, w in zip(tokens, word_ids)]
         types = enc["token_type_ids"][i] if "token_type_ids" in enc else [0] * len(ids)
         docs.append(Document(list(ids), list(types), list(tokens), word_ids, words,
-                             dropped=max(0, lengths[i] - max_length)))
+                             dropped=max(0, int(lengths[i]) - max_length)))
     return docs
 
 
 def padded_batch(docs: list[Document], pad_id: int, device) -> dict[str, torch.Tensor]:
     """``input_ids``, ``attention_mask``, ``token_type_ids``, ``word_ids`` ``(b, s)`` on ``device``, right-padded."""
-    s = max(len(d) for d in docs)
-    out = {
-        "input_ids": torch.full((len(docs), s), pad_id, dtype=torch.long),
-        "attention_mask": torch.zeros((len(docs), s), dtype=torch.long),
-        "token_type_ids": torch.zeros((len(docs), s), dtype=torch.long),
-        "word_ids": torch.full((len(docs), s), -1, dtype=torch.long),
-    }
-    for row, d in enumerate(docs):
-        n = len(d)
-        out["input_ids"][row, :n] = torch.tensor(d.input_ids)
-        out["attention_mask"][row, :n] = 1
-        out["token_type_ids"][row, :n] = torch.tensor(d.token_type_ids)
-        out["word_ids"][row, :n] = torch.tensor(d.word_ids)
-    return {k: v.to(device) for k, v in out.items()}
+    columns = {"input_ids": [d.input_ids for d in docs], "token_type_ids": [d.token_type_ids for d in docs],
+               "word_ids": [d.word_ids for d in docs]}
+    return _inference.pad(columns, {"input_ids": pad_id, "word_ids": -1}, device)
 
 
 def sorted_batches(docs: list[Document], batch_size: int) -> list[list[int]]:
     """Document indices in batches of ``batch_size``, sorted by length (little padding), longest first."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"batch_size must be a positive integer (documents per batch), got "
-                        f"{type(batch_size).__name__} ({batch_size!r})")
-    if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be a positive integer (documents per batch)")
-    order = sorted(range(len(docs)), key=lambda i: -len(docs[i]))
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return _inference.length_sorted_batches([len(d) for d in docs], batch_size, longest_first=True)
 
 
 # ------------------------------------------------------------------------------------------ the table

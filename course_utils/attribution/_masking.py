@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import torch
 
+from .. import _inference
+
 REPLACEMENTS = ("mask", "unk", "pad", "delete")
 # Ids of the special tokens in the standard BERT WordPiece vocabularies (bert-base-uncased/-cased, MiniLM, …).
 BERT_TOKEN_IDS = {"pad": 0, "unk": 100, "cls": 101, "sep": 102, "mask": 103}
@@ -191,21 +193,17 @@ def target_log_probs(
         FloatTensor ``(len(rows),)`` on the CPU. Runs under ``torch.inference_mode()`` with the model in
         eval mode (its previous mode is restored).
     """
-    was_training = model.training
-    model.eval()
     out = torch.empty(len(rows), dtype=torch.float32)
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(rows), internal_batch_size):
-                chunk = pad_rows(rows[start : start + internal_batch_size], pad_values)
-                logits = model(**chunk, **(call_kwargs or {})).logits.float()  # (chunk, n_labels)
-                idx = torch.as_tensor(targets[start : start + internal_batch_size], device=logits.device)
-                out[start : start + len(idx)] = logits.log_softmax(-1).gather(1, idx[:, None])[:, 0].cpu()
-                report = _ROW_PROGRESS.get()
-                if report is not None:
-                    report(start + len(idx), len(rows))
-    finally:
-        model.train(was_training)
+    with _inference.inference(model):
+        for chunk_rows in _inference.in_order_batches(len(rows), internal_batch_size):
+            start, stop = chunk_rows[0], chunk_rows[-1] + 1
+            chunk = pad_rows(rows[start:stop], pad_values)
+            logits = model(**chunk, **(call_kwargs or {})).logits.float()  # (chunk, n_labels)
+            idx = torch.as_tensor(targets[start:stop], device=logits.device)
+            out[start:stop] = logits.log_softmax(-1).gather(1, idx[:, None])[:, 0].cpu()
+            report = _ROW_PROGRESS.get()
+            if report is not None:
+                report(stop, len(rows))
     return out
 
 

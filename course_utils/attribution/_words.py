@@ -24,11 +24,12 @@ Taught in notebook 04 (masking attribution: SHAP and LIME beside leave-one-out a
 from __future__ import annotations
 
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 
+from .._inference import eval_mode  # noqa: F401  (the methods' eval mode, from the one inference module)
+from .. import _inference
 from ._masking import documents, spread
 
 GRANULARITY = "word"
@@ -106,17 +107,6 @@ class WordDocument:
                       width)
 
 
-@contextmanager
-def eval_mode(model):
-    """The model in eval mode (no dropout) inside the block; its previous mode afterwards, even after an error."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
 def word_documents(batch: dict[str, torch.Tensor], tokenizer) -> list[WordDocument]:
     """Each document of a padded batch as a :class:`WordDocument` (needs ``batch["word_ids"]``)."""
     if batch.get("word_ids") is None:
@@ -127,9 +117,9 @@ def word_documents(batch: dict[str, torch.Tensor], tokenizer) -> list[WordDocume
 class TextClassifier:
     """The function SHAP and LIME call: strings → the model's class probabilities, in batched forward passes.
 
-    ``classifier(texts)`` tokenizes all ``texts`` (``[CLS]``/``[SEP]`` added, padded to the longest, truncated
-    at ``max_length``) and runs them through the model in chunks of ``internal_batch_size`` — one forward
-    pass per chunk, under ``torch.inference_mode()``, on the model's device.
+    ``classifier(texts)`` tokenizes all ``texts`` (``[CLS]``/``[SEP]`` added, truncated silently at ``max_length``)
+    and runs them through the model in consecutive chunks of ``internal_batch_size``, each padded to its longest
+    text — one forward pass per chunk, in eval mode, under ``torch.inference_mode()``, on the model's device.
 
     Returns ``(n, n_labels)`` float64 probabilities, or ``(n,)`` the ``target`` column when ``target`` is set.
     Counts ``n_texts`` (sequences evaluated) and ``n_calls`` (forward passes) as it goes.
@@ -139,24 +129,21 @@ class TextClassifier:
                  max_length: int | None = None):
         self.model, self.tokenizer, self.target = model, tokenizer, target
         self.internal_batch_size = internal_batch_size
-        self.max_length = max_length or int(getattr(model.config, "max_position_embeddings", 512))
-        self.device = next(model.parameters()).device
+        self.max_length = max_length or _inference.model_max_length(model)
         self.n_texts = 0
         self.n_calls = 0
 
     def __call__(self, texts) -> np.ndarray:
         texts = [str(t) for t in (texts.tolist() if hasattr(texts, "tolist") else texts)]
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.internal_batch_size):
-                chunk = texts[start : start + self.internal_batch_size]
-                enc = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
-                                     return_tensors="pt")
-                enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-                logits = self.model(**enc).logits.float()  # (chunk, n_labels)
-                out.append(torch.softmax(logits, dim=-1).cpu().double().numpy())
-                self.n_calls += 1
-        self.n_texts += len(texts)
         n_labels = int(self.model.config.num_labels)
-        probs = np.concatenate(out) if out else np.zeros((0, n_labels))  # (n, n_labels)
+        probs = np.zeros((0, n_labels))  # (n, n_labels)
+        if texts:
+            enc, _ = _inference.encode(self.tokenizer, texts, self.max_length, warn=False)
+            probs = _inference.forward_rows(
+                self.model, lambda batch: torch.softmax(self.model(**batch).logits.float(), dim=-1),
+                enc["input_ids"], self.internal_batch_size, self.tokenizer.pad_token_id, width=n_labels,
+                order="input", side=self.tokenizer.padding_side, token_type_ids=enc.get("token_type_ids"),
+            ).double().numpy()  # (n, n_labels): the order (and so the padding) of SHAP's and LIME's calls
+            self.n_calls += -(-len(texts) // self.internal_batch_size)
+        self.n_texts += len(texts)
         return probs if self.target is None else probs[:, self.target]
