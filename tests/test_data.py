@@ -107,4 +107,6 @@ def test_datasheet_reports_current_counts():
     from pathlib import Path
 
     sheet = (Path(__file__).resolve().parent.parent / "data" / "DATASHEET.md").read_text()
-    assert data.datasheet_counts() in sheet, "data/DATASHEET.md is stale: paste `python -m course_utils datasheet`"
+    from course_utils.course.datasheet import datasheet_counts
+
+    assert datasheet_counts() in sheet, "data/DATASHEET.md is stale: paste `python -m course_utils datasheet`"
