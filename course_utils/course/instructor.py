@@ -1070,7 +1070,7 @@ def set_badges(repo: str, branch: str, root: str | Path = nt.NOTEBOOK_DIR.parent
     _check_fork(repo, branch)
     root = Path(root)
     changed = []
-    config = root / "course_utils" / "notebook_tools.py"
+    config = root / "course_utils" / "course" / "notebook_tools.py"
     for path in [*nt.notebooks(root / "notebooks"), root / "README.md", config]:
         if not path.exists():
             continue
