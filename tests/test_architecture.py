@@ -166,8 +166,7 @@ def test_scaffolding_imports_new_paths_not_the_old_aliases():
 def test_old_path_files_are_thin_aliases():
     for old, new in OLD_PATHS.items():
         assert old in MODULES, f"{old} is gone: keep a thin alias of {new} for one release"
-        assert GRAPH[old] == [new] or set(GRAPH[old]) == {new, _known(new.rpartition(".")[0])}, \
-            f"{old} should import only {new}, imports {GRAPH[old]}"
+        assert GRAPH[old] == [new], f"{old} should import only {new}, imports {GRAPH[old]}"
 
 
 @pytest.mark.parametrize("old, new", sorted(OLD_PATHS.items()))

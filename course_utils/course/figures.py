@@ -7,6 +7,10 @@ function returns a ``matplotlib.figure.Figure``; functions that draw committed f
 Regenerate every committed figure with ``python -m course_utils figures`` (= :func:`build_all`).
 Figures are built as ``matplotlib.figure.Figure`` objects without pyplot: no global state, no backend
 needed, nothing to close; a notebook displays one when it is a cell's last expression.
+
+Course scaffolding (``course_utils/course/``; the old path ``course_utils.figures`` is the same module): the
+palette :data:`OKABE_ITO` and the reproducible PNG/SVG writer come from the library's :mod:`course_utils.plotting`,
+which ``viz``, ``corpus`` and ``influence`` use too.
 """
 
 from __future__ import annotations
