@@ -90,7 +90,8 @@ def imports(module: str) -> list[tuple[str, int]]:
     return found
 
 
-GRAPH = {m: sorted({t for t, _ in imports(m)}) for m in MODULES}
+IMPORTS = {m: imports(m) for m in MODULES}  # parsed once: every test below reads these
+GRAPH = {m: sorted({t for t, _ in found}) for m, found in IMPORTS.items()}
 
 
 def is_scaffolding(module: str) -> bool:
@@ -152,14 +153,14 @@ def test_no_import_cycles():
 def test_library_never_imports_the_course_scaffolding():
     offences = [f"{MODULES[m].relative_to(PACKAGE_DIR.parent)}:{line} imports {target}"
                 for m in MODULES if is_library(m)
-                for target, line in imports(m) if is_scaffolding(target) or target in OLD_PATHS or target in FRONT_DOORS]
+                for target, line in IMPORTS[m] if is_scaffolding(target) or target in OLD_PATHS or target in FRONT_DOORS]
     assert not offences, "the library imports the course scaffolding (course_utils/course/):\n" + "\n".join(offences)
 
 
 def test_scaffolding_imports_new_paths_not_the_old_aliases():
     offences = [f"{MODULES[m].relative_to(PACKAGE_DIR.parent)}:{line} imports {target} (use {OLD_PATHS[target]})"
                 for m in MODULES if m not in OLD_PATHS
-                for target, line in imports(m) if target in OLD_PATHS]
+                for target, line in IMPORTS[m] if target in OLD_PATHS]
     assert not offences, "\n".join(offences)
 
 
