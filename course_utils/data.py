@@ -177,7 +177,9 @@ _MOVED = {"counts_markdown": "course_utils.course.datasheet", "datasheet_counts"
 
 
 def __getattr__(name: str):
+    # ImportError, not AttributeError: `from course_utils.data import <name>` would replace an AttributeError
+    # by a bare "cannot import name" and lose where the name went
     if name in _MOVED:
-        raise AttributeError(f"course_utils.data.{name} moved to {_MOVED[name]} (issue 16): import it from there "
+        raise ImportError(f"course_utils.data.{name} moved to {_MOVED[name]} (issue 16): import it from there "
                              "or run `python -m course_utils datasheet`")
     raise AttributeError(f"module 'course_utils.data' has no attribute {name!r}")

@@ -99,7 +99,9 @@ _MOVED = {
 
 
 def __getattr__(name: str):
+    # ImportError, not AttributeError: `from course_utils.environment import <name>` would replace an AttributeError
+    # by a bare "cannot import name" and lose where the name went
     if name in _MOVED:
-        raise AttributeError(f"course_utils.environment.{name} moved to {_MOVED[name]} (issue 16): import it from "
+        raise ImportError(f"course_utils.environment.{name} moved to {_MOVED[name]} (issue 16): import it from "
                              f"there{' or use `from course_utils import setup`' if name == 'setup' else ''}")
     raise AttributeError(f"module 'course_utils.environment' has no attribute {name!r}")

@@ -110,3 +110,8 @@ def test_datasheet_reports_current_counts():
     from course_utils.course.datasheet import datasheet_counts
 
     assert datasheet_counts() in sheet, "data/DATASHEET.md is stale: paste `python -m course_utils datasheet`"
+
+
+def test_datasheet_generator_moved_to_the_course_scaffolding():
+    with pytest.raises(ImportError, match="moved to course_utils.course.datasheet"):
+        exec("from course_utils.data import datasheet_counts", {})

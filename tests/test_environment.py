@@ -112,5 +112,7 @@ def test_setup_is_the_courses_and_the_package_front_door_reaches_it():
 @pytest.mark.parametrize("name, home", [("setup", "course_utils.course.environment"), ("r_status", "course_utils.r_bridge"),
                                         ("EnvironmentReport", "course_utils.course.environment")])
 def test_moved_names_say_where_they_went(name, home):
-    with pytest.raises(AttributeError, match=f"moved to {home}"):
+    with pytest.raises(ImportError, match=f"moved to {home}"):
         getattr(environment, name)
+    with pytest.raises(ImportError, match=f"moved to {home}"):
+        exec(f"from course_utils.environment import {name}", {})
