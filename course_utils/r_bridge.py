@@ -15,6 +15,10 @@ In Colab, R and rpy2 are there but some R packages are not (lme4, broom.mixed, �
 missing ones first (:func:`install_r_packages`: Colab's apt serves them as ``r-cran-*`` binaries; CRAN's
 ``install.packages`` for any apt lacks), saying so, and then loads ``rpy2.ipython``.
 
+Whether R can be used at all is decided here too, and only here: :func:`r_status` (R on PATH, rpy2 importable, the
+embedded R starts — through :func:`start_r`, which keeps R's ``LD_LIBRARY_PATH`` from leaking to child processes);
+:func:`r_check` adds the R packages. The course's ``setup()`` reports what :func:`r_check` says.
+
 :func:`r_friendly` makes a DataFrame safe to send with ``%%R -i`` and :func:`from_r` repairs what comes back
 with ``-o`` (rpy2 turns R's integer ``NA`` into −2147483648 and character ``NA`` into ``"NA_character_"``).
 
