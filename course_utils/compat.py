@@ -70,3 +70,21 @@ def make_patch(cls, *args, hatchcolor: str | None = None, **kwargs):
     patch._hatch_color = to_rgba(hatchcolor)
     patch.stale = True
     return patch
+
+
+def moved_attribute(module: str, moved: dict[str, str], name: str):
+    """A module ``__getattr__`` for names that moved in issue 16: the object from its new home (``moved[name]``),
+    with a ``DeprecationWarning`` that says where it lives now. The old path works for one release.
+
+    Raises:
+        AttributeError: ``name`` never lived in ``module``.
+    """
+    import importlib
+    import warnings
+
+    if name not in moved:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(f"{module}.{name} moved to {moved[name]}.{name} (issue 16); the old path works until the next "
+                  "release", DeprecationWarning, stacklevel=3)
+    return getattr(importlib.import_module(moved[name]), name)
+

@@ -401,8 +401,13 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
         if client is not None and missing:
             from .scale import run_chunks
 
-            for index in run_chunks(client, model, tokenizer, folder, key, ids, texts, target, starts, chunk_size,
-                                    missing, job):
+            chunks = {}
+            for index in missing:
+                start, stop = starts[index], min(starts[index] + chunk_size, len(ids))
+                chunk_target = target[start:stop] if isinstance(target, list) else target
+                chunks[index] = (str(folder), key, index, ids[start:stop], texts[start:stop], chunk_target, job)
+            weights = model_fingerprint(model)["weights"]
+            for index in run_chunks(client, model, tokenizer, _worker_chunk, chunks, weights=weights, key=key):
                 stop = min(starts[index] + chunk_size, len(ids))
                 found = _read_chunk(_chunk_dir(folder, index), key, index, ids[starts[index]:stop].tolist())
                 if not isinstance(found, tuple):
@@ -442,6 +447,20 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
                                **method_options(method), **key_options},
                    "cache": {"key": key, "folder": str(folder) if cache else None, **status}}
     return table
+
+
+def _worker_chunk(model, tokenizer, folder: str, key: str, index: int, ids: np.ndarray, texts: list[str], target,
+                  job: dict) -> int:
+    """On a Dask worker (:func:`course_utils.scale.run_chunks`): explain one chunk (``ids``: its slice of the
+    frame's id array) and write it into ``folder`` (atomic), as the in-process loop does."""
+    where = _chunk_dir(Path(folder), index)
+    chunk_ids = ids.tolist()
+    if where.exists() and isinstance(_read_chunk(where, key, index, chunk_ids), tuple):
+        return index  # another attempt (or process) finished it already
+    found = _explain_chunk(model, tokenizer, texts, 0, ids, job["method"], target, job["batch_size"], job["max_length"],
+                           job["options"], stride=job["stride"], windowed=job["windowed"], autocast=job.get("autocast"))
+    _store_chunk(where, key, index, chunk_ids, found)
+    return index
 
 
 def _store_chunk(where: Path, key: str, index: int, chunk_ids: list, found: tuple) -> None:
@@ -614,7 +633,7 @@ def mass_figure(words: pd.DataFrame, docs: pd.DataFrame, *, k: int = 5, max_rank
     distribution of the top-``k`` share for correct and wrong predictions. Taught in notebook 06."""
     from matplotlib.figure import Figure
 
-    from .figures import OKABE_ITO
+    from .plotting import OKABE_ITO
 
     curve = mass_curve(words, max_rank)
     fig = Figure(figsize=(10, 3.6), layout="constrained")
@@ -642,7 +661,7 @@ def party_words_figure(trend: pd.DataFrame, by: str = "year", *, title: str | No
     """
     from matplotlib.figure import Figure
 
-    from .figures import OKABE_ITO
+    from .plotting import OKABE_ITO
 
     colours = [OKABE_ITO[c] for c in ("vermillion", "blue", "bluish_green", "orange", "reddish_purple")]
     fig = Figure(figsize=(7.5, 3.6), layout="constrained")

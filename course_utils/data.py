@@ -172,30 +172,11 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     return table.unstack("party").reindex(list(SPLITS))
 
 
-def counts_markdown(df: pd.DataFrame) -> str:
-    """A Markdown table of paragraphs (speeches) per split and party, with the Republican share."""
-    lines = ["| split | Democratic | Republican | Republican share |", "|---|---:|---:|---:|"]
-    for split in SPLITS:
-        part = df[df["split"] == split]
-        cells = [f"{(part['party'] == p).sum():,} ({part.loc[part['party'] == p, 'speech_id'].nunique()})" for p in LABELS]
-        lines.append(f"| {split} | {cells[0]} | {cells[1]} | {(part['label'] == 1).mean():.3f} |")
-    lines.append(f"| all | {(df['label'] == 0).sum():,} | {(df['label'] == 1).sum():,} | {(df['label'] == 1).mean():.3f} |")
-    return "\n".join(lines)
+#: names that lived here before issue 16 → where they are now (the datasheet generator is course scaffolding)
+_MOVED = {"counts_markdown": "course_utils.course.datasheet", "datasheet_counts": "course_utils.course.datasheet"}
 
 
-def datasheet_counts() -> str:
-    """The count tables of ``data/DATASHEET.md``: the default ``load_sotu()`` and the classifier's corpus.
+def __getattr__(name: str):
+    from .compat import moved_attribute  # the moved names still work, with a DeprecationWarning (one release)
 
-    ``tests/test_data.py`` checks that the datasheet contains exactly this text, so it cannot go stale.
-    """
-    from .models import ClassifierConfig
-
-    config = ClassifierConfig()
-    classifier_df = config.load_data()
-    return (
-        "### `load_sotu()` (1945 on, 10–120 words, spoken and written)\n\n"
-        + counts_markdown(load_sotu())
-        + f"\n\n### The default classifier's corpus (`ClassifierConfig()`: {config.since} on, "
-        f"{config.min_words}–{config.max_words} words, spoken addresses only)\n\n"
-        + counts_markdown(classifier_df)
-    )
+    return moved_attribute(__name__, _MOVED, name)

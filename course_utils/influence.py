@@ -320,7 +320,7 @@ def group_share_figure(shares: pd.DataFrame, *, k: int | None = None, group_name
     """
     from matplotlib.figure import Figure
 
-    from .figures import OKABE_ITO
+    from .plotting import OKABE_ITO
 
     columns = {"share_top": (f"top-{k} supporters" if k else "top supporters", OKABE_ITO["vermillion"]),
                "share_label": ("chance within the predicted class", OKABE_ITO["blue"]),

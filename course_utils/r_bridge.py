@@ -15,6 +15,10 @@ In Colab, R and rpy2 are there but some R packages are not (lme4, broom.mixed, �
 missing ones first (:func:`install_r_packages`: Colab's apt serves them as ``r-cran-*`` binaries; CRAN's
 ``install.packages`` for any apt lacks), saying so, and then loads ``rpy2.ipython``.
 
+Whether R can be used at all is decided here too, and only here: :func:`r_status` (R on PATH, rpy2 importable, the
+embedded R starts — through :func:`start_r`, which keeps R's ``LD_LIBRARY_PATH`` from leaking to child processes);
+:func:`r_check` adds the R packages. The course's ``setup()`` reports what :func:`r_check` says.
+
 :func:`r_friendly` makes a DataFrame safe to send with ``%%R -i`` and :func:`from_r` repairs what comes back
 with ``-o`` (rpy2 turns R's integer ``NA`` into −2147483648 and character ``NA`` into ``"NA_character_"``).
 
@@ -23,20 +27,60 @@ Taught in notebook 06 (downstream analysis in R).
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .environment import R_INSTALL_HINT, _env_flag, in_colab, r_status
+from .environment import _env_flag, in_colab
 
 DEFAULT_PACKAGES = ("ggplot2", "lme4", "broom", "broom.mixed", "dplyr")
 SKIPPED = "[R unavailable: cell skipped]"
 R_INT_NA = -2147483648  # what rpy2 returns for R's NA_integer_
 R_CHR_NA = "NA_character_"  # what rpy2 returns for R's NA_character_
 CRAN = "https://cloud.r-project.org"
+R_INSTALL_HINT = (
+    "Colab: R is already there. Debian/Ubuntu: sudo apt-get install --no-install-recommends r-base-core "
+    "r-cran-ggplot2 r-cran-dplyr r-cran-tidyr r-cran-broom r-cran-broom.mixed r-cran-lme4. "
+    "conda: conda install -c conda-forge r-base r-ggplot2 r-dplyr r-tidyr r-broom r-broom.mixed r-lme4. "
+    "Then: RPY2_CFFI_MODE=ABI pip install 'explaining-bert[r]'"
+)
+
+
+# ------------------------------------------------------------------------------------ is R there at all?
+def r_status() -> tuple[bool, str]:
+    """Whether R and rpy2 can be used, and if not, why (with the command that installs them)."""
+    if shutil.which("R") is None and not os.environ.get("R_HOME"):
+        return False, f"no `R` on PATH. {R_INSTALL_HINT}"
+    if importlib.util.find_spec("rpy2") is None:
+        return False, "R is installed but rpy2 is not: RPY2_CFFI_MODE=ABI pip install 'explaining-bert[r]'"
+    try:
+        start_r()
+    except Exception as exc:  # rpy2 raises many kinds of errors when R is broken
+        return False, f"rpy2 could not start R ({type(exc).__name__}: {exc}). {R_INSTALL_HINT}"
+    return True, "ready"
+
+
+def start_r() -> None:
+    """Start the embedded R (``import rpy2.robjects``) without leaking R's settings to child processes.
+
+    R's start-up puts ``/usr/lib/x86_64-linux-gnu`` (Debian) on ``LD_LIBRARY_PATH``; a Python started later
+    from this process (a Jupyter kernel, ``!pip``) would then load the system's libpython and fail to import
+    ``ssl``. The variable is restored once R runs; R itself has already loaded its libraries.
+    """
+    os.environ.setdefault("RPY2_CFFI_MODE", "ABI")
+    saved = os.environ.get("LD_LIBRARY_PATH")
+    try:
+        import rpy2.robjects  # noqa: F401  (starts the embedded R)
+    finally:
+        if saved is None:
+            os.environ.pop("LD_LIBRARY_PATH", None)
+        else:
+            os.environ["LD_LIBRARY_PATH"] = saved
 
 
 def _check_names(required) -> tuple[str, ...]:
@@ -73,7 +117,7 @@ def missing_packages(packages: Sequence[str]) -> list[str]:
 def r_check(required: Sequence[str] = DEFAULT_PACKAGES) -> tuple[bool, str]:
     """Whether R, rpy2 and the ``required`` R packages can be used; if not, why and how to fix it.
 
-    Extends :func:`course_utils.environment.r_status` with the package check and ``COURSE_DISABLE_R``.
+    Extends :func:`r_status` with the package check and ``COURSE_DISABLE_R``.
 
     Returns:
         ``(ok, reason)``: ``(True, "ready")`` or ``(False, "<what is missing>. <install command>")``.

@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from pathlib import Path
-
-import numpy as np
 
 RETRIES = 3  # extra attempts per chunk task (on top of the scheduler re-running tasks of workers that died)
 
@@ -69,52 +66,43 @@ class ModelPlugin(_plugin_base()):
         self.model = self.model.to(device).eval()
 
 
-def plugin_name(model) -> str:
-    """The worker-plugin name for ``model``: one per distinct model (its weights' fingerprint)."""
-    from .corpus import model_fingerprint
+def plugin_name(weights: str) -> str:
+    """The worker-plugin name for a model whose weights' checksum is ``weights``
+    (:func:`course_utils.corpus.model_fingerprint`): one per distinct model."""
+    return f"explaining-bert-model-{weights}"
 
-    return f"explaining-bert-model-{model_fingerprint(model)['weights']}"
 
-
-def _chunk_task(name: str, folder: str, key: str, index: int, ids: np.ndarray, texts: list[str], target,
-                job: dict) -> int:
-    """On a worker: explain one chunk (``ids``: its slice of the frame's id array) with the plugin's model and
-    write it into ``folder`` (atomic), as the in-process loop does."""
+def _chunk_task(name: str, work, *args) -> int:
+    """On a worker: ``work(model, tokenizer, *args)`` with the model and tokenizer of the plugin ``name``."""
     from distributed import get_worker
 
-    from . import corpus
-
     plugin = get_worker().plugins[name]
-    where = corpus._chunk_dir(Path(folder), index)
-    chunk_ids = ids.tolist()
-    if where.exists() and isinstance(corpus._read_chunk(where, key, index, chunk_ids), tuple):
-        return index  # another attempt (or process) finished it already
-    found = corpus._explain_chunk(plugin.model, plugin.tokenizer, texts, 0, ids, job["method"], target,
-                                  job["batch_size"], job["max_length"], job["options"], stride=job["stride"],
-                                  windowed=job["windowed"], autocast=job.get("autocast"))
-    corpus._store_chunk(where, key, index, chunk_ids, found)
-    return index
+    return work(plugin.model, plugin.tokenizer, *args)
 
 
-def run_chunks(client, model, tokenizer, folder: Path, key: str, ids: np.ndarray, texts: list[str], target,
-               starts: list[int], chunk_size: int, missing: list[int], job: dict):
-    """Submit one task per missing chunk; yield each chunk's index as its task finishes (any order).
+def run_chunks(client, model, tokenizer, work, chunks: dict[int, tuple], *, weights: str, key: str):
+    """Submit one task per chunk; yield each chunk's index as its task finishes (any order).
+
+    Args:
+        client: a ``dask.distributed.Client``.
+        model, tokenizer: sent to every worker once (:class:`ModelPlugin`).
+        work: runs one chunk on a worker as ``work(model, tokenizer, *chunks[index])`` and returns ``index``;
+            a module-level function, so Dask sends it by name (``course_utils.corpus`` passes its chunk
+            writer; this module imports nothing of the corpus).
+        chunks: chunk index → the rest of ``work``'s arguments.
+        weights: the model's weights checksum (names the worker plugin).
+        key: the run's cache key (names the tasks).
 
     An interruption (Ctrl-C) cancels the tasks not yet finished; the chunks already written stay.
     """
     from distributed import as_completed
 
-    name = plugin_name(model)
+    name = plugin_name(weights)
     client.register_plugin(ModelPlugin(tokenizer, model), name=name)
     run = uuid.uuid4().hex[:8]
-    futures = []
-    for index in missing:
-        start = starts[index]
-        stop = min(start + chunk_size, len(ids))
-        chunk_target = target[start:stop] if isinstance(target, list) else target
-        futures.append(client.submit(_chunk_task, name, str(folder), key, index, ids[start:stop], texts[start:stop],
-                                     chunk_target, job, key=f"explain-chunk-{key}-{index:05d}-{run}",
-                                     pure=False, retries=RETRIES))
+    futures = [client.submit(_chunk_task, name, work, *args, key=f"explain-chunk-{key}-{index:05d}-{run}",
+                             pure=False, retries=RETRIES)
+               for index, args in chunks.items()]
     try:
         for future in as_completed(futures):
             yield future.result()

@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import figures as _figures  # noqa: F401  (importing it lets Jupyter/Colab show a bare Figure as an image)
+from . import plotting
+
+plotting.enable_notebook_display()  # a cell that ends with one of this module's figures shows it
 
 CMAP = "RdBu_r"  # diverging: blue (negative) - white (0) - red (positive)
 MARK_SHARE = 0.25  # |score| >= MARK_SHARE * vmax gets the sign mark (bold/solid or dotted underline)
@@ -600,4 +602,4 @@ def save(fig, path: str | Path, *, dpi: int = 150) -> tuple[Path, Path]:
     path = Path(path)
     if path.suffix.lower() in (".png", ".svg"):
         path = path.with_suffix("")
-    return _figures.write_png_svg(fig, path, dpi=dpi, bbox_inches="tight", pad_inches=0.05)
+    return plotting.write_png_svg(fig, path, dpi=dpi, bbox_inches="tight", pad_inches=0.05)

@@ -108,11 +108,11 @@ def test_setup_cell_outside_colab_installs_nothing(monkeypatch):
 def test_notebooks_are_found_after_a_non_editable_install(tmp_path, monkeypatch):
     """Colab's pip install puts the package in site-packages and the notebooks under <prefix>/share."""
     fake_pkg = tmp_path / "site-packages" / "course_utils"
-    fake_pkg.mkdir(parents=True)
+    (fake_pkg / "course").mkdir(parents=True)
     shared = tmp_path / "prefix" / "share" / "explaining-bert" / "notebooks"
     shared.mkdir(parents=True)
     (shared / "00_start_here.ipynb").write_text("{}")
-    monkeypatch.setattr(nt, "__file__", str(fake_pkg / "notebook_tools.py"))
+    monkeypatch.setattr(nt, "__file__", str(fake_pkg / "course" / "notebook_tools.py"))
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
     assert nt._notebook_dir() == shared  # NOTEBOOK_DIR is computed by this function at import
 
@@ -124,11 +124,11 @@ def test_no_notebooks_is_a_clear_error(tmp_path):
 
 def test_docs_are_found_after_a_non_editable_install(tmp_path, monkeypatch):
     fake_pkg = tmp_path / "site-packages" / "course_utils"
-    fake_pkg.mkdir(parents=True)
+    (fake_pkg / "course").mkdir(parents=True)
     docs = tmp_path / "prefix" / "share" / "explaining-bert" / "docs"
     docs.mkdir(parents=True)
     (docs / "cheatsheet.md").write_text("# Cheat sheet")
-    monkeypatch.setattr(nt, "__file__", str(fake_pkg / "notebook_tools.py"))
+    monkeypatch.setattr(nt, "__file__", str(fake_pkg / "course" / "notebook_tools.py"))
     monkeypatch.setattr(nt, "NOTEBOOK_DIR", tmp_path / "nowhere")
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
     monkeypatch.chdir(tmp_path)

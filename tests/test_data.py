@@ -107,4 +107,15 @@ def test_datasheet_reports_current_counts():
     from pathlib import Path
 
     sheet = (Path(__file__).resolve().parent.parent / "data" / "DATASHEET.md").read_text()
-    assert data.datasheet_counts() in sheet, "data/DATASHEET.md is stale: paste `python -m course_utils datasheet`"
+    from course_utils.course.datasheet import datasheet_counts
+
+    assert datasheet_counts() in sheet, "data/DATASHEET.md is stale: paste `python -m course_utils datasheet`"
+
+
+def test_datasheet_generator_moved_to_the_course_scaffolding():
+    from course_utils.course import datasheet
+
+    with pytest.warns(DeprecationWarning, match="moved to course_utils.course.datasheet"):
+        namespace = {}
+        exec("from course_utils.data import datasheet_counts", namespace)
+    assert namespace["datasheet_counts"] is datasheet.datasheet_counts

@@ -1,12 +1,14 @@
-"""Tests for course_utils.environment: the setup report, offline detection, seeds, cache folder."""
+"""Tests for course_utils.environment (offline detection, seeds, cache folder), the course's setup report
+(course_utils.course.environment) and R detection (course_utils.r_bridge.r_status / start_r)."""
 
 import os
 
 import pytest
 import torch
 
-from course_utils import environment
-from course_utils.environment import EnvironmentReport, cache_dir, hub_reachable, setup
+from course_utils import environment, r_bridge
+from course_utils.course.environment import EnvironmentReport, setup
+from course_utils.environment import cache_dir, hub_reachable
 
 
 def test_setup_returns_report(monkeypatch, capsys):
@@ -78,24 +80,44 @@ def test_cache_dir_defaults_to_user_cache(monkeypatch, tmp_path):
 
 
 def test_r_status_without_r_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(environment.shutil, "which", lambda name: None)
+    monkeypatch.setattr(r_bridge.shutil, "which", lambda name: None)
     monkeypatch.delenv("R_HOME", raising=False)
-    ok, message = environment.r_status()
+    ok, message = r_bridge.r_status()
     assert not ok and "apt-get install" in message and "Colab" in message
 
 
 @pytest.mark.skipif(os.environ.get("COURSE_REQUIRE_R") != "1", reason="R is required only where COURSE_REQUIRE_R=1 (CI)")
 def test_r_status_with_r_installed():
-    assert environment.r_status() == (True, "ready")
+    assert r_bridge.r_status() == (True, "ready")
 
 
-@pytest.mark.skipif(not environment.r_status()[0], reason="needs R and rpy2")
+@pytest.mark.skipif(not r_bridge.r_status()[0], reason="needs R and rpy2")
 def test_start_r_leaves_child_processes_a_working_python():
     import subprocess
     import sys
 
     before = os.environ.get("LD_LIBRARY_PATH")
-    environment.start_r()
+    r_bridge.start_r()
     assert os.environ.get("LD_LIBRARY_PATH") == before
     child = subprocess.run([sys.executable, "-c", "import ssl"], capture_output=True, text=True)
     assert child.returncode == 0, child.stderr  # a Jupyter kernel started after R must import ssl
+
+
+def test_setup_is_the_courses_and_the_package_front_door_reaches_it():
+    import course_utils
+
+    assert course_utils.setup is setup
+
+
+@pytest.mark.parametrize("name, home", [("setup", "course_utils.course.environment"), ("r_status", "course_utils.r_bridge"),
+                                        ("EnvironmentReport", "course_utils.course.environment")])
+def test_moved_names_still_work_for_one_release_and_say_where_they_went(name, home):
+    import importlib
+
+    new = getattr(importlib.import_module(home), name)
+    with pytest.warns(DeprecationWarning, match=f"moved to {home}.{name}"):
+        assert getattr(environment, name) is new
+    with pytest.warns(DeprecationWarning, match=f"moved to {home}"):
+        exec(f"from course_utils.environment import {name}", {})
+    with pytest.raises(AttributeError, match="has no attribute 'never_here'"):
+        environment.never_here

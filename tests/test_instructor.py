@@ -90,8 +90,8 @@ def test_set_badges_rewrites_a_copy_of_the_repository(tmp_path):
         shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     changed = set_badges("uni-x/xai-workshop", "spring-2027", tmp_path)
-    assert tmp_path / "README.md" in changed and tmp_path / "course_utils" / "notebook_tools.py" in changed
-    config = (tmp_path / "course_utils" / "notebook_tools.py").read_text()
+    assert tmp_path / "README.md" in changed and tmp_path / "course_utils" / "course" / "notebook_tools.py" in changed
+    config = (tmp_path / "course_utils" / "course" / "notebook_tools.py").read_text()
     assert 'REPO = "uni-x/xai-workshop"' in config and 'BRANCH = "spring-2027"' in config
     for path in nt.notebooks(tmp_path / "notebooks"):
         assert nt.badge_url(path.name, "uni-x/xai-workshop", "spring-2027") in path.read_text()
