@@ -55,6 +55,23 @@ class ModelPlugin(_plugin_base()):
         self.device = device
         self.torch_threads = torch_threads
 
+    def __getstate__(self) -> dict:
+        # The model travels as (class, config, weights), not as the module: once transformers has run a forward
+        # that records outputs (attentions, hidden states) it leaves forward hooks on the modules whose closures
+        # reach a ContextVar, which no pickler can send. Weights are copied exactly, so scores are identical.
+        state = dict(self.__dict__)
+        model = state.pop("model")
+        dtype = next(model.parameters()).dtype
+        weights = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+        state["_model_parts"] = (type(model), model.config, dtype, weights)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        cls, config, dtype, weights = state.pop("_model_parts")
+        model = cls(config).to(dtype)
+        model.load_state_dict(weights)
+        self.__dict__.update(state, model=model.eval())
+
     def setup(self, worker) -> None:
         import torch
 

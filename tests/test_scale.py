@@ -155,3 +155,21 @@ def test_command_line_workers_starts_and_closes_a_local_cluster(tiny_classifier,
     run = json.loads((out / "run.json").read_text())
     assert run["scale"]["workers"] == 1 and run["chunks"]["computed"] == 3
     assert pd.read_parquet(out / "documents.parquet")["doc_id"].tolist() == [0, 1, 2]
+
+
+def test_model_plugin_pickles_a_model_that_recorded_attentions(tiny_classifier):
+    """transformers leaves output-recording hooks (closures over a ContextVar) on a model once it has returned
+    attentions; the plugin still travels to the workers, and the workers' copy computes the same logits."""
+    import cloudpickle
+
+    from course_utils.scale import ModelPlugin
+
+    tokenizer, model = tiny_classifier
+    batch = tokenizer(["the union is strong", "we the people"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        model(**batch, output_attentions=True)
+        before = model(**batch).logits
+    copy = cloudpickle.loads(cloudpickle.dumps(ModelPlugin(tokenizer, model)))
+    assert copy.model is not model and not copy.model.training
+    with torch.no_grad():
+        assert torch.equal(copy.model(**batch).logits, before)
