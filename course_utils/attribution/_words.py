@@ -31,8 +31,6 @@ import torch
 
 from ._masking import documents, spread
 
-GRANULARITY = "word"
-
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
     """``value`` as an int ≥ ``minimum``; TypeError for other types, ValueError below the minimum."""
