@@ -1,12 +1,9 @@
 """Generic tests of course_utils.attribution.explain, run for every case in conftest.METHOD_CASES,
 plus the input checks (texts, target, tokenizer/model pair, truncation) and word_scores."""
 
-import contextlib
-
 import numpy as np
 import pandas as pd
 import pytest
-import toy_method
 import torch
 from conftest import LABELS, METHOD_CASES
 
@@ -19,10 +16,7 @@ TEXTS = ["The economy is growing stronger every year.", "Taxes must be cut.",
 
 @pytest.fixture(params=METHOD_CASES)
 def case(request):
-    """(method, options) of one METHOD_CASES entry; a method of the tests (toy_method) is registered meanwhile."""
-    method, _ = request.param
-    with toy_method.registered() if method == toy_method.NAME else contextlib.nullcontext():
-        yield request.param
+    return request.param
 
 
 def n_tokens(tokenizer, texts):

@@ -20,16 +20,16 @@ Adding a method = one module + one registry line + its entry in the shared test 
    returning scores ``(b, s)`` and :class:`Diagnostics` (one numpy value per document). Import an optional
    heavy library inside the functions that need it, never at the module's top, so that without it only
    this method fails;
-2. one line ``register(<Class>)`` below (or, from outside the package, ``register`` it yourself;
-   ``unregister(name)`` removes it);
+2. one line ``register(<Class>)`` in this file, with the others (from outside the package: call
+   :func:`register` yourself; :func:`unregister` removes a method again);
 3. one ``pytest.param((name, small fast options), id=name)`` in ``tests/conftest.py``'s ``METHOD_CASES``:
    the generic tests of ``tests/test_attribution.py`` (one row per token, dtypes, targets, determinism,
-   batch-size invariance, bad input) then run it. ``tests/test_attribution_contract.py`` does all three for
-   a toy method.
+   batch-size invariance, bad input) then run it, and ``tests/test_attribution_contract.py`` checks its
+   declarations. The toy method of ``tests/toy_method.py`` (case ``"random-test"``) went through these steps.
 
-SHAP and LIME explain *words*, not WordPieces: each word's score is shared equally by its WordPieces, so
-``word_scores(table)`` returns their word scores exactly, and ``documents(table)["granularity"]`` says
-``"word"``. Their scores, like LOO's default, are changes in the target's probability.
+SHAP and LIME explain *words*, not WordPieces (they declare ``granularity = "word"``): each word's score is
+shared equally by its WordPieces, so ``word_scores(table)`` returns their word scores exactly, and
+``documents(table)["granularity"]`` says ``"word"``. Their scores, like LOO's default, are changes in the target's probability.
 
 Taught in notebook 03 (integrated gradients); used in notebooks 04–07.
 """
