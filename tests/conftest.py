@@ -2,7 +2,8 @@
 and METHOD_CASES — the attribution methods every generic test in tests/test_attribution.py runs on.
 
 Adding a method to METHOD_CASES enrols it in every generic test (one row per token, dtypes, targets,
-determinism, batch-size invariance, bad input).
+determinism, batch-size invariance, bad input). A case may name a method defined in the tests
+(tests/toy_method.py): the autouse fixture below registers it for that test only.
 """
 
 from __future__ import annotations
@@ -25,7 +26,24 @@ METHOD_CASES = [
     pytest.param(("shap", {"internal_batch_size": 3, "seed": 7}), id="shap-defaults-small-batches"),
     pytest.param(("lime", {"num_samples": 100}), id="lime"),
     pytest.param(("lime", {"num_samples": 60, "kernel_width": 10.0, "internal_batch_size": 7, "seed": 3}), id="lime-narrow"),
+    # a toy method from outside the package (tests/toy_method.py), registered only while its case runs
+    pytest.param(("random-test", {"seed": 3}), id="random-test"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _methods_of_the_tests(request):
+    """While a test runs a METHOD_CASES case (a ``case`` parameter) whose method is defined in the tests
+    (tests/toy_method.py), that method is registered; it is unregistered afterwards."""
+    callspec = getattr(request.node, "callspec", None)
+    case = callspec.params.get("case") if callspec is not None else None
+    if not (isinstance(case, tuple) and case and case[0] == "random-test"):
+        yield
+        return
+    import toy_method
+
+    with toy_method.registered():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """Tests for the [CLS]-only forward pass (course_utils.attribution._cls_forward)."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -51,7 +53,9 @@ def test_other_architectures_use_their_own_forward():
     torch.manual_seed(0)
     model = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=50, dim=16, n_layers=2, n_heads=2,
                                                                  hidden_dim=24, max_position_embeddings=32)).eval()
-    fn = _cls_forward.logits_function(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not built like BERT: its own forward pass is no fallback, no warning
+        fn = _cls_forward.logits_function(model)
     assert not _cls_forward._checked[model]
     emb, mask, _ = inputs(model)
     torch.testing.assert_close(fn(emb, mask, None), model(inputs_embeds=emb, attention_mask=mask).logits)
@@ -67,7 +71,9 @@ def test_a_bert_that_computes_something_else_fails_the_check():
             return out
 
     model = Doubled(tiny_bert().config).eval()
-    fn = _cls_forward.logits_function(model)
+    with pytest.warns(RuntimeWarning, match=r"Doubled looks like BERT, but .* does not reproduce its logits to 0\.0001; "
+                      r"using the model's full forward pass.*about 1/3 more work per pass"):
+        fn = _cls_forward.logits_function(model)
     assert not _cls_forward._checked[model]
     emb, mask, types = inputs(model)
     torch.testing.assert_close(fn(emb, mask, types), model(inputs_embeds=emb, attention_mask=mask, token_type_ids=types).logits)
@@ -81,4 +87,22 @@ def test_check_keeps_training_mode_and_runs_once():
     emb, mask, types = inputs(model)
     model.eval()
     fn = _cls_forward.logits_function(model)
+    torch.testing.assert_close(fn(emb, mask, types), model(inputs_embeds=emb, attention_mask=mask, token_type_ids=types).logits)
+
+
+def test_a_failing_check_falls_back_with_one_warning(monkeypatch):
+    model = tiny_bert()
+
+    def broken(model):
+        raise RuntimeError("an unexpected layer")
+
+    monkeypatch.setattr(_cls_forward, "_agrees", broken)
+    with pytest.warns(RuntimeWarning, match=r"could not be checked against its own forward pass \(RuntimeError: an "
+                      r"unexpected layer\); using the model's full forward pass instead\. Scores are the same"):
+        fn = _cls_forward.logits_function(model)
+    assert not _cls_forward._checked[model]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: the verdict is kept for this model
+        fn = _cls_forward.logits_function(model)
+    emb, mask, types = inputs(model)
     torch.testing.assert_close(fn(emb, mask, types), model(inputs_embeds=emb, attention_mask=mask, token_type_ids=types).logits)

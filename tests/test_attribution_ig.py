@@ -1,4 +1,5 @@
-"""Tests for integrated gradients (course_utils.attribution._ig) and its quadrature rules (_quadrature)."""
+"""Tests for integrated gradients (course_utils.attribution._ig, its core _ig_path, adaptive refinement _ig_adaptive and
+pass scheduling _ig_passes) and its quadrature rules (_quadrature)."""
 
 import math
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.attribution import _cls_forward, _ig, _quadrature, documents, explain, integrated_gradients
+from course_utils.attribution import (_cls_forward, _ig, _ig_adaptive, _ig_passes, _ig_path, _quadrature, documents, explain,
+                                      integrated_gradients)
 
 TEXTS = ["The economy is growing stronger every year.", "Taxes must be cut, and unbelievably fast!"]
 PARAGRAPH = ("Tonight I ask the Congress to join me in cutting taxes for every working family, in securing our "
@@ -205,8 +207,8 @@ def test_documents_with_the_same_baseline_share_it(tiny_classifier, monkeypatch,
     texts = ["Taxes must be cut now.", "Jobs must be made now.", "Taxes must be cut now.", "A longer text about the economy."]
     batch = make_batch(tokenizer, texts)
     targets = torch.tensor([1, 1, 0, 1])
-    same = _ig._same_baseline(batch["input_ids"].masked_fill(batch["word_ids"] >= 0, 0), batch["attention_mask"],
-                              batch["token_type_ids"], targets)
+    same = _ig_passes.same_baseline(batch["input_ids"].masked_fill(batch["word_ids"] >= 0, 0), batch["attention_mask"],
+                                    batch["token_type_ids"], targets)
     assert same.tolist() == [0, 0, 2, 3], "same length and target share; another target or length does not"
     together, diag = _ig.attribute(model, batch, targets, n_steps=n_steps)
     for d in range(len(texts)):  # each document alone gives the same scores and f(x')
@@ -219,7 +221,7 @@ def test_documents_with_the_same_baseline_share_it(tiny_classifier, monkeypatch,
 def test_passes_split_the_rows_evenly_within_the_token_budget():
     lengths = torch.tensor([60, 60, 30, 30, 30, 10])
     mask = (torch.arange(64)[None, :] < lengths[:, None]).long()
-    run = _ig._Path(None, None, None, mask, None, None, "prob", None)
+    run = _ig_path.Paths(None, None, None, mask, None, None, "prob", None)
     docs = torch.tensor([0, 0, 1, 2, 2, 3, 4, 5] * 8)
     chunks = run.chunks(docs)
     tokens = [int(lengths[docs[sl]].sum()) for sl in chunks]
@@ -229,12 +231,12 @@ def test_passes_split_the_rows_evenly_within_the_token_budget():
     assert max(tokens) <= sum(tokens) / len(chunks) + 60, "no pass exceeds the even share by more than one row"
     assert min(tokens) >= sum(tokens) / len(chunks) - 60, "no small pass left over"
     assert run.chunks(docs[:0]) == []
-    assert [c.stop - c.start for c in _ig._Path(None, None, None, mask, None, None, "prob", 5).chunks(docs)][:2] == [5, 5]
+    assert [c.stop - c.start for c in _ig_path.Paths(None, None, None, mask, None, None, "prob", 5).chunks(docs)][:2] == [5, 5]
 
 
 def test_warp_is_a_smooth_increasing_map_of_the_unit_interval():
     t = np.linspace(0.0, 1.0, 101)
-    steep = _ig._Warp(np.array([0.1, 0.1, 0.8, 0.9, 0.9]))  # f changes between α = 1/4 and 3/4
+    steep = _ig_adaptive.Warp(np.array([0.1, 0.1, 0.8, 0.9, 0.9]))  # f changes between α = 1/4 and 3/4
     alpha = steep.alpha(t)
     assert alpha[0] == 0.0 and alpha[-1] == 1.0 and (np.diff(alpha) > 0).all()
     np.testing.assert_allclose(steep.cdf(alpha), t, atol=1e-12)  # the inverse of the cumulative density
@@ -242,7 +244,7 @@ def test_warp_is_a_smooth_increasing_map_of_the_unit_interval():
     assert np.trapezoid(steep.density(fine), fine) == pytest.approx(1.0, abs=1e-6)
     middle = (alpha > 0.25) & (alpha < 0.75)
     assert middle.mean() > 0.7, "most points go where f changes"
-    flat = _ig._Warp(np.array([0.3, 0.3, 0.3, 0.3, 0.3]))  # f does not move: plain, unwarped rule
+    flat = _ig_adaptive.Warp(np.array([0.3, 0.3, 0.3, 0.3, 0.3]))  # f does not move: plain, unwarped rule
     np.testing.assert_allclose(flat.alpha(t), t, atol=1e-12)
 
 

@@ -8,13 +8,28 @@
 Methods (:data:`SUPPORTED_METHODS`): ``"ig"`` integrated gradients (notebook 03), ``"loo"`` leave-one-out
 occlusion and ``"atman"`` attention manipulation (notebook 04), and the model-agnostic ``"shap"`` (the shap
 library's Partition explainer, Owen values of words) and ``"lime"`` (the lime library's local linear
-surrogate over words). Each lives in a private module exposing
-``attribute(model, batch, targets, *, <options>) -> (scores, diagnostics)``; :func:`explain` only
+surrogate over words). Each is a :class:`Method` in its private module: a class that declares what it can do
+(``name``, ``predicts``, ``needs_tokenizer``, ``granularity``, its ``Options`` dataclass) and implements
+``attribute(model, batch, targets, options, tokenizer=None) -> (scores, Diagnostics)``; :func:`explain` only
 coordinates: check inputs → encode → length-sorted batches → the method → the tidy table.
 
-SHAP and LIME explain *words*, not WordPieces: each word's score is shared equally by its WordPieces, so
-``word_scores(table)`` returns their word scores exactly, and ``documents(table)["granularity"]`` says
-``"word"``. Their scores, like LOO's default, are changes in the target's probability.
+Adding a method = one module + one registry line + its entry in the shared test cases:
+
+1. a module ``_<name>.py`` with a :class:`Method` subclass: its declarations, a frozen ``Options`` dataclass
+   (defaults; checks in ``__post_init__`` that raise TypeError/ValueError saying the fix) and ``attribute``
+   returning scores ``(b, s)`` and :class:`Diagnostics` (one numpy value per document). Import an optional
+   heavy library inside the functions that need it, never at the module's top, so that without it only
+   this method fails;
+2. one line ``register(<Class>)`` in this file, with the others (from outside the package: call
+   :func:`register` yourself; :func:`unregister` removes a method again);
+3. one ``pytest.param((name, small fast options), id=name)`` in ``tests/conftest.py``'s ``METHOD_CASES``:
+   the generic tests of ``tests/test_attribution.py`` (one row per token, dtypes, targets, determinism,
+   batch-size invariance, bad input) then run it, and ``tests/test_attribution_contract.py`` checks its
+   declarations. The toy method of ``tests/toy_method.py`` (case ``"random-test"``) went through these steps.
+
+SHAP and LIME explain *words*, not WordPieces (they declare ``granularity = "word"``): each word's score is
+shared equally by its WordPieces, so ``word_scores(table)`` returns their word scores exactly, and
+``documents(table)["granularity"]`` says ``"word"``. Their scores, like LOO's default, are changes in the target's probability.
 
 Taught in notebook 03 (integrated gradients); used in notebooks 04–07.
 """
@@ -22,8 +37,6 @@ Taught in notebook 03 (integrated gradients); used in notebooks 04–07.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import inspect
 from collections.abc import Mapping
 
 import numpy as np
@@ -32,82 +45,52 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import _inference
-from . import _inputs, _masking, _quadrature
+from . import _inputs, _masking, _method
+from ._atman import (AtMan, atman_attention, atman_attention_forward, attention_weights, concept_similarity,
+                     suppression_factors)
+from ._ig import IntegratedGradients
 from ._inputs import TABLE_COLUMNS, check_target, check_texts, label_names
+from ._lime import LIME
+from ._loo import LeaveOneOut
+from ._method import Diagnostics, Method, register, unregister
+from ._shap import SHAP, coalitions, exact_shapley
+from ._words import TextClassifier
 
-#: building blocks the notebooks teach with, imported from their method's module on first use (so a missing
-#: optional library, e.g. shap, breaks only what needs it): name → module
-BUILDING_BLOCKS = {
-    "atman_attention": "._atman", "atman_attention_forward": "._atman", "attention_weights": "._atman",
-    "concept_similarity": "._atman", "suppression_factors": "._atman",
-    "exact_shapley": "._shap", "coalitions": "._shap", "TextClassifier": "._words",
-}
+# the methods of explain(), in the order error messages list them: adding a method is one line here
+register(IntegratedGradients)
+register(LeaveOneOut)
+register(AtMan)
+register(SHAP)
+register(LIME)
+
+#: method name → its :class:`Method` class (a read-only view of the registry; add one with :func:`register`)
+SUPPORTED_METHODS: Mapping[str, type[Method]] = _method.METHODS
+
+#: building blocks the notebooks teach with, importable from here
+BUILDING_BLOCKS = ("atman_attention", "atman_attention_forward", "attention_weights", "concept_similarity",
+                   "suppression_factors", "exact_shapley", "coalitions", "TextClassifier")
 
 __all__ = ["explain", "integrated_gradients", "word_scores", "documents", "concat", "SUPPORTED_METHODS",
-           "TABLE_COLUMNS", "check_texts", "check_target", "label_names", "method_options", *BUILDING_BLOCKS]
+           "TABLE_COLUMNS", "check_texts", "check_target", "label_names", "method_options", "Method", "Diagnostics",
+           "register", "unregister", *BUILDING_BLOCKS]
 
-
-def __getattr__(name: str):
-    if name in BUILDING_BLOCKS:
-        return getattr(importlib.import_module(BUILDING_BLOCKS[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-#: keyword arguments :func:`explain` fills in itself when a method's ``attribute`` declares them
-PROVIDED = ("tokenizer",)
-#: methods whose ``attribute`` predicts as it goes: it takes ``targets=None`` (explain the predicted class) and
-#: returns the model's ``logits`` on the unaltered texts and the ``target`` it explained among its diagnostics,
-#: so :func:`explain` runs no forward pass of its own (IG gets the logits with its gradient at α = 1)
-PREDICTING = ("ig",)
 AUTO_PROGRESS = 20  # progress=None shows a bar above this many texts …
 AUTO_PROGRESS_TOKENS = 1000  # … or above this many tokens in all (two 800-token texts with AtMan take minutes)
 
 
-class _Methods(Mapping):
-    """Method name → its ``attribute`` function, imported on first use (a broken module breaks only its method)."""
-
-    _modules = {"ig": "._ig", "loo": "._loo", "atman": "._atman", "shap": "._shap", "lime": "._lime"}
-
-    def __getitem__(self, name: str):
-        if name not in self._modules:
-            raise KeyError(name)
-        try:
-            module = importlib.import_module(self._modules[name], __name__)
-        except ImportError as exc:
-            raise ImportError(f"method {name!r} is not available: {exc}") from exc
-        return module.attribute
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __repr__(self) -> str:
-        return f"SUPPORTED_METHODS({list(self._modules)})"
-
-
-SUPPORTED_METHODS: Mapping = _Methods()
-
-
 def method_options(method: str) -> dict[str, object]:
     """The options of ``method`` and their defaults, e.g. ``method_options("ig")["n_steps"] == "auto"``."""
-    fn = _method(method)
-    return {name: p.default for name, p in inspect.signature(fn).parameters.items()
-            if p.kind is p.KEYWORD_ONLY and name not in PROVIDED}
+    return _method.get(method).defaults()
 
 
-def _method(method):
-    if not isinstance(method, str) or method not in SUPPORTED_METHODS:
-        raise ValueError(f"method={method!r} is not supported; choose one of {list(SUPPORTED_METHODS)}")
-    return SUPPORTED_METHODS[method]
-
-
-def _check_options(method: str, fn, options: dict) -> None:
-    allowed = method_options(method)
+def _options(cls: type[Method], options: dict):
+    """The method's checked ``Options``; TypeError naming an unknown option and listing the method's own."""
+    allowed = cls.defaults()
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise TypeError(f"explain(method={method!r}) got unknown option(s) {unknown}; "
-                        f"the options of {method!r} are {sorted(allowed)}")
+        raise TypeError(f"explain(method={cls.name!r}) got unknown option(s) {unknown}; "
+                        f"the options of {cls.name!r} are {sorted(allowed)}")
+    return cls.Options(**options)
 
 
 def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_size: int = 16,
@@ -154,21 +137,20 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
     Raises:
         ValueError: unknown method, bad target/text/value; TypeError: wrong types, unknown option.
     """
-    fn = _method(method)
-    _check_options(method, fn, options)
+    cls = _method.get(method)
+    checked = _options(cls, options)
     texts, doc_ids = check_texts(texts)
     _inputs.check_pair(model, tokenizer)
     targets = check_target(target, model, len(texts))
     docs = _inputs.encode(tokenizer, texts, _inputs.max_length_of(model, tokenizer, max_length))
     batches = _inputs.sorted_batches(docs, batch_size)
     labels = label_names(model)
-    wanted = inspect.signature(fn).parameters
-    provided = {k: v for k, v in {"tokenizer": tokenizer}.items() if k in wanted}
+    given_tokenizer = tokenizer if cls.needs_tokenizer else None
     device = _inference.device_of(model)
     n = len(docs)
     scores: list[np.ndarray | None] = [None] * n
     chosen, predicted, probability = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.float64)
-    diagnostics: dict[str, list] = {}
+    diagnostics: dict[str, list] = {} if cls.granularity == "token" else {"granularity": [cls.granularity] * n}
     n_tokens = sum(len(d) for d in docs)
     show = (n > AUTO_PROGRESS or n_tokens > AUTO_PROGRESS_TOKENS) if progress is None else bool(progress)
     bar = tqdm(total=n, desc=f"explain ({method})", unit="doc", disable=not show)
@@ -180,16 +162,17 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
         for idx in batches:
             batch = _inputs.padded_batch([docs[i] for i in idx], tokenizer.pad_token_id, device)
             given = None if targets is None else torch.as_tensor(targets[idx])  # (b,)
-            if method in PREDICTING:
-                batch_scores, diag = fn(model, batch, None if given is None else given.to(device), **provided, **options)
-                logits, tgt = diag.pop("logits").float().cpu(), diag.pop("target").cpu()  # (b, n_labels), (b,)
+            if cls.predicts:
+                batch_scores, diag = cls.attribute(model, batch, None if given is None else given.to(device), checked,
+                                                   given_tokenizer)
+                logits, tgt = torch.from_numpy(diag.logits).float(), torch.from_numpy(diag.target)  # (b, n_labels), (b,)
             else:
                 with torch.inference_mode():
                     logits = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits
                 logits = logits.float().cpu()  # (b, n_labels)
                 tgt = logits.argmax(1) if given is None else given  # (b,)
                 with _masking.reporting_rows(passes) if show else contextlib.nullcontext():
-                    batch_scores, diag = fn(model, batch, tgt.to(device), **provided, **options)
+                    batch_scores, diag = cls.attribute(model, batch, tgt.to(device), checked, given_tokenizer)
             probs = torch.softmax(logits, dim=-1)  # (b, n_labels)
             pred = logits.argmax(1)  # (b,)
             batch_scores = batch_scores.detach().float().cpu().numpy()  # (b, s)
@@ -197,16 +180,15 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
                 scores[i] = batch_scores[row, : len(docs[i])]
             chosen[idx], predicted[idx] = tgt.numpy(), pred.numpy()
             probability[idx] = probs.gather(1, tgt[:, None]).squeeze(1).numpy()
-            for name, values in diag.items():
+            for name, values in diag.columns.items():
                 column = diagnostics.setdefault(name, [None] * n)
-                values = values.tolist() if hasattr(values, "tolist") else list(values)
-                for row, i in enumerate(idx):
-                    column[i] = values[row]
+                for row, value in zip(idx, values.tolist()):
+                    column[row] = value
             bar.update(len(idx))
     table = _inputs.build_table(docs, doc_ids, scores, method, chosen, predicted, probability, labels)
     table.attrs["documents"] = _inputs.diagnostics_table(doc_ids, docs, chosen, predicted, probability, labels,
                                                          method, diagnostics)
-    table.attrs["options"] = {"method": method, "batch_size": batch_size, **method_options(method), **options}
+    table.attrs["options"] = {"method": method, "batch_size": batch_size, **cls.defaults(), **options}
     return table
 
 

@@ -20,12 +20,14 @@ Taught in notebook 04 (masking attribution).
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
-from ._masking import check_common, documents, groups, spread, target_log_probs
+from ._masking import check_common, check_level, documents, groups, spread, target_log_probs
+from ._method import Diagnostics, Method, as_kwargs
 
 ATTENTION_NAME = "atman"
 
@@ -223,6 +225,30 @@ def attribute(
         diagnostics["target_probability"].append(float(original.exp()))
         diagnostics["co_suppressed"].append(extra)
     return scores, {k: torch.tensor(v) for k, v in diagnostics.items()}
+
+
+class AtMan(Method):
+    """``explain(..., method="atman")``: :func:`attribute` behind the :class:`~._method.Method` contract."""
+
+    name = "atman"
+
+    @dataclass(frozen=True)
+    class Options:
+        multiplier: float = 0.1
+        shift: bool = True
+        conceptual: bool = False
+        kappa: float = 0.7
+        level: str = "token"
+        internal_batch_size: int = 32
+
+        def __post_init__(self):
+            check_options(self.multiplier, self.kappa)
+            check_level(self.level, self.internal_batch_size)
+
+    @staticmethod
+    def attribute(model, batch, targets, options, tokenizer=None) -> tuple[torch.Tensor, Diagnostics]:
+        scores, diagnostics = attribute(model, batch, targets, **as_kwargs(options))
+        return scores, Diagnostics.of(diagnostics)
 
 
 @torch.inference_mode()

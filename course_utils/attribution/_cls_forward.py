@@ -9,13 +9,15 @@ feed-forward blocks), with PyTorch's fused attention; every per-token step skips
 
 :func:`logits_function` gives that shortcut for models built like BERT (checked once per model against the
 model's own forward pass, to 1e-4) and the model's ordinary forward pass for every other model, so callers
-never need to know which one they got.
+never need to know which one they got. A model built like BERT on which that check fails (or raises) gets the
+full forward pass with one RuntimeWarning saying why and what it costs.
 
 Used by integrated gradients (:mod:`._ig`), whose cost is almost entirely such forward and backward passes.
 """
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from typing import Callable
 
@@ -105,9 +107,24 @@ def _shortcut_applies(model) -> bool:
     if getattr(config, "position_embedding_type", "absolute") != "absolute":
         return False
     try:
-        return _agrees(model)
-    except Exception:  # any architecture the shortcut does not understand: use the full forward pass
+        agrees = _agrees(model)
+    except Exception as exc:  # any architecture the shortcut does not understand: use the full forward pass
+        _warn_full(model, f"could not be checked against its own forward pass ({type(exc).__name__}: {exc})")
         return False
+    if not agrees:
+        _warn_full(model, f"does not reproduce its logits to {CHECK_ATOL:g}")
+    return agrees
+
+
+def _warn_full(model, why: str) -> None:
+    """Say (once per model: the check runs once) that a model built like BERT gets the full forward pass, why,
+    and what it costs."""
+    layers = getattr(model.config, "num_hidden_layers", None)
+    share = f"about 1/{layers} more work" if layers else "more work"
+    warnings.warn(f"{type(model).__name__} looks like BERT, but the [CLS]-only forward pass of integrated gradients "
+                  f"{why}; using the model's full forward pass instead. Scores are the same, but every forward and "
+                  f"backward pass computes the last layer at every position ({share} per pass: integrated "
+                  "gradients runs slower).", RuntimeWarning, stacklevel=4)
 
 
 def _agrees(model) -> bool:

@@ -32,13 +32,24 @@ Taught in notebook 04 (masking attribution) beside leave-one-out and AtMan; eval
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from ._words import (GRANULARITY, TextClassifier, WordDocument, check_positive_int, check_seed, eval_mode,
-                     require_tokenizer, word_documents)
+from ._method import Diagnostics, Method, as_kwargs
+from ._words import (TextClassifier, WordDocument, check_positive_int, check_seed, eval_mode, require_tokenizer,
+                     word_documents)
 
 MIN_SAMPLES = 10
+
+
+def check_kernel_width(kernel_width) -> None:
+    """Raise a clear error unless ``kernel_width`` is a positive finite number."""
+    if isinstance(kernel_width, bool) or not isinstance(kernel_width, (int, float, np.integer, np.floating)):
+        raise TypeError(f"kernel_width must be a number, got {type(kernel_width).__name__}")
+    if not np.isfinite(kernel_width) or kernel_width <= 0:
+        raise ValueError(f"kernel_width={kernel_width} must be a positive number (LIME's default is 25)")
 
 
 def split_words(text: str) -> list[str]:
@@ -98,20 +109,17 @@ def attribute(
     Returns:
         ``(scores, diagnostics)``: scores FloatTensor ``(b, s)`` on the CPU — a word's coefficient split
         equally over its WordPieces, 0 at [CLS]/[SEP] and padding. diagnostics, one entry per document:
-        ``granularity`` ("word"), ``n_words``, ``forward_passes`` (= ``num_samples``, sequences evaluated),
+        ``n_words``, ``forward_passes`` (= ``num_samples``, sequences evaluated),
         ``model_calls`` (batched forward passes), ``intercept``, ``r2`` (the surrogate's weighted R²),
         ``local_prediction`` (the surrogate at the text, to compare with ``probability``).
     """
     tokenizer = require_tokenizer(tokenizer, "lime")
     num_samples = check_positive_int(num_samples, "num_samples", MIN_SAMPLES)
-    if isinstance(kernel_width, bool) or not isinstance(kernel_width, (int, float, np.integer, np.floating)):
-        raise TypeError(f"kernel_width must be a number, got {type(kernel_width).__name__}")
-    if not np.isfinite(kernel_width) or kernel_width <= 0:
-        raise ValueError(f"kernel_width={kernel_width} must be a positive number (LIME's default is 25)")
+    check_kernel_width(kernel_width)
     internal_batch_size = check_positive_int(internal_batch_size, "internal_batch_size")
     seed = check_seed(seed)
     scores = torch.zeros(batch["input_ids"].shape)  # (b, s)
-    diagnostics: dict[str, list] = {k: [] for k in ("granularity", "n_words", "forward_passes", "model_calls",
+    diagnostics: dict[str, list] = {k: [] for k in ("n_words", "forward_passes", "model_calls",
                                                     "intercept", "r2", "local_prediction")}
     with eval_mode(model):
         for d, (doc, target) in enumerate(zip(word_documents(batch, tokenizer), targets.tolist())):
@@ -119,7 +127,6 @@ def attribute(
             classifier = TextClassifier(model, tokenizer, internal_batch_size=internal_batch_size)
             coef, intercept, r2, local = lime_words(doc, classifier, int(target), num_samples, seed, float(kernel_width))
             scores[d] = doc.spread(coef, scores.shape[1])
-            diagnostics["granularity"].append(GRANULARITY)
             diagnostics["n_words"].append(len(doc))
             diagnostics["forward_passes"].append(classifier.n_texts)
             diagnostics["model_calls"].append(classifier.n_calls)
@@ -127,3 +134,31 @@ def attribute(
             diagnostics["r2"].append(r2)
             diagnostics["local_prediction"].append(local)
     return scores, diagnostics
+
+
+class LIME(Method):
+    """``explain(..., method="lime")``: :func:`attribute` behind the :class:`~._method.Method` contract.
+
+    The ``lime`` library is imported by :func:`lime_explainer`, so without it only this method fails."""
+
+    name = "lime"
+    needs_tokenizer = True  # LIME perturbs the text
+    granularity = "word"
+
+    @dataclass(frozen=True)
+    class Options:
+        num_samples: int = 1000
+        kernel_width: float = 25.0
+        internal_batch_size: int = 32
+        seed: int = 0
+
+        def __post_init__(self):
+            check_positive_int(self.num_samples, "num_samples", MIN_SAMPLES)
+            check_kernel_width(self.kernel_width)
+            check_positive_int(self.internal_batch_size, "internal_batch_size")
+            check_seed(self.seed)
+
+    @staticmethod
+    def attribute(model, batch, targets, options, tokenizer=None) -> tuple[torch.Tensor, Diagnostics]:
+        scores, diagnostics = attribute(model, batch, targets, **as_kwargs(options), tokenizer=tokenizer)
+        return scores, Diagnostics.of(diagnostics)

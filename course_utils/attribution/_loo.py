@@ -13,11 +13,23 @@ Taught in notebook 04 (masking attribution).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from ._masking import REPLACEMENTS, check_common, documents, groups, perturb, replacement_token_id, spread, target_log_probs
+from ._masking import (REPLACEMENTS, check_common, check_level, documents, groups, perturb, replacement_token_id, spread,
+                       target_log_probs)
+from ._method import Diagnostics, Method, as_kwargs
 
 MEASURES = ("probability", "loss")
+
+
+def check_options(replacement: str, measure: str) -> None:
+    """Raise a clear error for an unknown ``replacement`` or ``measure``."""
+    if replacement not in REPLACEMENTS:
+        raise ValueError(f"replacement={replacement!r} is not supported; choose one of {REPLACEMENTS}")
+    if measure not in MEASURES:
+        raise ValueError(f"measure={measure!r} is not supported; choose one of {MEASURES}")
 
 
 def attribute(
@@ -56,10 +68,7 @@ def attribute(
         WordPieces (they sum to it). diagnostics: ``forward_passes`` (n units + 1), ``n_units`` and
         ``target_probability`` (p(target | unperturbed text)), each a 1-D tensor of length b.
     """
-    if replacement not in REPLACEMENTS:
-        raise ValueError(f"replacement={replacement!r} is not supported; choose one of {REPLACEMENTS}")
-    if measure not in MEASURES:
-        raise ValueError(f"measure={measure!r} is not supported; choose one of {MEASURES}")
+    check_options(replacement, measure)
     level = check_common(level, internal_batch_size, batch)
     if replacement_id is None and tokenizer is not None and replacement != "delete":
         replacement_id = getattr(tokenizer, f"{replacement}_token_id", None)
@@ -87,3 +96,27 @@ def attribute(
         diagnostics["n_units"].append(len(units))
         diagnostics["target_probability"].append(float(original.exp()))
     return scores, {k: torch.tensor(v) for k, v in diagnostics.items()}
+
+
+class LeaveOneOut(Method):
+    """``explain(..., method="loo")``: :func:`attribute` behind the :class:`~._method.Method` contract."""
+
+    name = "loo"
+    needs_tokenizer = True  # the replacement token's id
+
+    @dataclass(frozen=True)
+    class Options:
+        replacement: str = "mask"
+        level: str = "token"
+        measure: str = "probability"
+        replacement_id: int | None = None
+        internal_batch_size: int = 32
+
+        def __post_init__(self):
+            check_options(self.replacement, self.measure)
+            check_level(self.level, self.internal_batch_size)
+
+    @staticmethod
+    def attribute(model, batch, targets, options, tokenizer=None) -> tuple[torch.Tensor, Diagnostics]:
+        scores, diagnostics = attribute(model, batch, targets, **as_kwargs(options), tokenizer=tokenizer)
+        return scores, Diagnostics.of(diagnostics)

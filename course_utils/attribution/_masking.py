@@ -239,6 +239,16 @@ def documents(batch: dict[str, torch.Tensor]):
         yield positions, row, None if word_ids is None else word_ids[d, positions]
 
 
+def check_level(level: str, internal_batch_size: int) -> None:
+    """Raise a clear error for a ``level`` other than "token"/"word" or an ``internal_batch_size`` below 1."""
+    if level not in ("token", "word"):
+        raise ValueError(f"level={level!r} is not supported; use 'token' (one pass per WordPiece) or 'word' (one pass per word)")
+    if isinstance(internal_batch_size, bool) or not isinstance(internal_batch_size, int):
+        raise TypeError(f"internal_batch_size must be an int, got {type(internal_batch_size).__name__}")
+    if internal_batch_size < 1:
+        raise ValueError(f"internal_batch_size={internal_batch_size} must be at least 1 (sequences per forward pass)")
+
+
 def check_common(level: str, internal_batch_size: int, batch: dict[str, torch.Tensor], stacklevel: int = 3) -> str:
     """Validate the options every masking method shares; return the level actually used.
 
@@ -246,12 +256,7 @@ def check_common(level: str, internal_batch_size: int, batch: dict[str, torch.Te
     """
     import warnings
 
-    if level not in ("token", "word"):
-        raise ValueError(f"level={level!r} is not supported; use 'token' (one pass per WordPiece) or 'word' (one pass per word)")
-    if isinstance(internal_batch_size, bool) or not isinstance(internal_batch_size, int):
-        raise TypeError(f"internal_batch_size must be an int, got {type(internal_batch_size).__name__}")
-    if internal_batch_size < 1:
-        raise ValueError(f"internal_batch_size={internal_batch_size} must be at least 1 (sequences per forward pass)")
+    check_level(level, internal_batch_size)
     if level == "word" and batch.get("word_ids") is None:
         warnings.warn("level='word' needs batch['word_ids']; none given, so scoring every token separately (level='token')",
                       UserWarning, stacklevel=stacklevel)

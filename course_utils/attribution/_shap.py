@@ -44,12 +44,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ._words import (GRANULARITY, TextClassifier, WordDocument, check_positive_int, check_seed, eval_mode,
-                     require_tokenizer, word_documents)
+from ._method import Diagnostics, Method, as_kwargs
+from ._words import (TextClassifier, WordDocument, check_positive_int, check_seed, eval_mode, require_tokenizer,
+                     word_documents)
 
 MIN_EVALS = 4
 MAX_EXACT_PLAYERS = 16  # 2**16 = 65,536 coalitions: the most an exact computation should attempt
@@ -169,7 +171,7 @@ def attribute(
     Returns:
         ``(scores, diagnostics)``: scores FloatTensor ``(b, s)`` on the CPU — a word's SHAP value split
         equally over its WordPieces, 0 at [CLS]/[SEP] and padding. diagnostics, one entry per document:
-        ``granularity`` ("word"), ``n_words``, ``max_evals`` (the budget), ``forward_passes`` (sequences the
+        ``n_words``, ``max_evals`` (the budget), ``forward_passes`` (sequences the
         model evaluated for shap), ``model_calls`` (batched forward passes), ``base_value``
         (p(target | all words masked)), ``f_input`` (p(target | text)), ``additivity_error``
         (f_input − base_value − Σ scores).
@@ -181,7 +183,7 @@ def attribute(
     pair_batch = max(2, internal_batch_size - internal_batch_size % 2)  # shap adds coalitions two at a time
     masker = text_masker(tokenizer)
     scores = torch.zeros(batch["input_ids"].shape)  # (b, s)
-    diagnostics: dict[str, list] = {k: [] for k in ("granularity", "n_words", "max_evals", "forward_passes",
+    diagnostics: dict[str, list] = {k: [] for k in ("n_words", "max_evals", "forward_passes",
                                                     "model_calls", "base_value", "f_input", "additivity_error")}
     with eval_mode(model):
         for d, (doc, target) in enumerate(zip(word_documents(batch, tokenizer), targets.tolist())):
@@ -191,7 +193,6 @@ def attribute(
             used, calls = classifier.n_texts, classifier.n_calls
             f_input = float(classifier([doc.text])[0])
             scores[d] = doc.spread(values, scores.shape[1])
-            diagnostics["granularity"].append(GRANULARITY)
             diagnostics["n_words"].append(len(doc))
             diagnostics["max_evals"].append(max_evals)
             diagnostics["forward_passes"].append(used)
@@ -200,3 +201,30 @@ def attribute(
             diagnostics["f_input"].append(f_input)
             diagnostics["additivity_error"].append(f_input - base - float(values.sum()))
     return scores, diagnostics
+
+
+class SHAP(Method):
+    """``explain(..., method="shap")``: :func:`attribute` behind the :class:`~._method.Method` contract.
+
+    The ``shap`` library is imported by :func:`attribute` (:func:`import_shap`), so without it only this
+    method fails."""
+
+    name = "shap"
+    needs_tokenizer = True  # SHAP perturbs the text
+    granularity = "word"
+
+    @dataclass(frozen=True)
+    class Options:
+        max_evals: int = 500
+        internal_batch_size: int = 32
+        seed: int = 0
+
+        def __post_init__(self):
+            check_max_evals(self.max_evals)
+            check_positive_int(self.internal_batch_size, "internal_batch_size")
+            check_seed(self.seed)
+
+    @staticmethod
+    def attribute(model, batch, targets, options, tokenizer=None) -> tuple[torch.Tensor, Diagnostics]:
+        scores, diagnostics = attribute(model, batch, targets, **as_kwargs(options), tokenizer=tokenizer)
+        return scores, Diagnostics.of(diagnostics)

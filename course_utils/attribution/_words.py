@@ -32,8 +32,6 @@ from .._inference import eval_mode  # noqa: F401  (the methods' eval mode, from 
 from .. import _inference
 from ._masking import documents, spread
 
-GRANULARITY = "word"
-
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
     """``value`` as an int ≥ ``minimum``; TypeError for other types, ValueError below the minimum."""
