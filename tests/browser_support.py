@@ -61,9 +61,14 @@ def require_browser() -> str:
         why = "no Chromium on PATH (or $COURSE_CHROMIUM)"
     if why is None:
         return path
-    message = f"browser tests need a real browser: {why}; install it with: {INSTALL_HINT}"
-    if os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
-        pytest.fail(message + " (COURSE_REQUIRE_BROWSER=1)")
+    _skip_unless_required(f"browser tests need a real browser: {why}; install it with: {INSTALL_HINT}",
+                          "COURSE_REQUIRE_BROWSER")
+
+
+def _skip_unless_required(message: str, flag: str) -> None:
+    """Skip the test with ``message``; fail it instead where the environment variable ``flag`` is ``1`` (CI)."""
+    if os.environ.get(flag) == "1":
+        pytest.fail(f"{message} ({flag}=1)")
     pytest.skip(message)
 
 
@@ -75,10 +80,8 @@ def require_site_extra(*modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if not missing:
         return
-    message = f"needs the site extra ({', '.join(missing)} missing): pip install 'explaining-bert[site]'"
-    if os.environ.get("COURSE_REQUIRE_SITE") == "1":
-        pytest.fail(message + " (COURSE_REQUIRE_SITE=1)")
-    pytest.skip(message)
+    _skip_unless_required(f"needs the site extra ({', '.join(missing)} missing): pip install 'explaining-bert[site]'",
+                          "COURSE_REQUIRE_SITE")
 
 
 @dataclass
