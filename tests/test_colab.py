@@ -105,15 +105,22 @@ def test_setup_cell_outside_colab_installs_nothing(monkeypatch):
     assert pip.calls == [] and ns["_reports"] == [42]
 
 
-def test_notebooks_are_found_after_a_non_editable_install(tmp_path, monkeypatch):
-    """Colab's pip install puts the package in site-packages and the notebooks under <prefix>/share."""
+def _non_editable_install(tmp_path, monkeypatch, folder: str, file: str, text: str):
+    """Pretend course_utils was pip-installed into site-packages, with ``file`` under <prefix>/share/…/``folder``
+    (where the wheel's data files go); returns that share folder."""
     fake_pkg = tmp_path / "site-packages" / "course_utils"
     (fake_pkg / "course").mkdir(parents=True)
-    shared = tmp_path / "prefix" / "share" / "explaining-bert" / "notebooks"
+    shared = tmp_path / "prefix" / "share" / "explaining-bert" / folder
     shared.mkdir(parents=True)
-    (shared / "00_start_here.ipynb").write_text("{}")
+    (shared / file).write_text(text)
     monkeypatch.setattr(nt, "__file__", str(fake_pkg / "course" / "notebook_tools.py"))
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
+    return shared
+
+
+def test_notebooks_are_found_after_a_non_editable_install(tmp_path, monkeypatch):
+    """Colab's pip install puts the package in site-packages and the notebooks under <prefix>/share."""
+    shared = _non_editable_install(tmp_path, monkeypatch, "notebooks", "00_start_here.ipynb", "{}")
     assert nt._notebook_dir() == shared  # NOTEBOOK_DIR is computed by this function at import
 
 
@@ -123,13 +130,7 @@ def test_no_notebooks_is_a_clear_error(tmp_path):
 
 
 def test_docs_are_found_after_a_non_editable_install(tmp_path, monkeypatch):
-    fake_pkg = tmp_path / "site-packages" / "course_utils"
-    (fake_pkg / "course").mkdir(parents=True)
-    docs = tmp_path / "prefix" / "share" / "explaining-bert" / "docs"
-    docs.mkdir(parents=True)
-    (docs / "cheatsheet.md").write_text("# Cheat sheet")
-    monkeypatch.setattr(nt, "__file__", str(fake_pkg / "course" / "notebook_tools.py"))
+    docs = _non_editable_install(tmp_path, monkeypatch, "docs", "cheatsheet.md", "# Cheat sheet")
     monkeypatch.setattr(nt, "NOTEBOOK_DIR", tmp_path / "nowhere")
-    monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
     monkeypatch.chdir(tmp_path)
     assert nt.docs_dir() == docs
