@@ -21,7 +21,7 @@ export MPLBACKEND ?= Agg
 # Workers that share 2 cores: keep torch and BLAS from over-subscribing them.
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: course test install figures clean help
+.PHONY: course test install figures clean help lint
 
 help:
 	@echo "make course   run every notebook offline, write build/index.html and the course site build/site/"
@@ -45,8 +45,14 @@ course: $(STAMP)
 	$(PY) -m course_utils paths --out build/paths
 	$(PY) -m course_utils site --build build
 
+test: lint
 test: $(STAMP)
 	$(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks
+
+# Issue 16: format and lint (settings in pyproject.toml [tool.ruff]); `ruff format .` fixes the formatting.
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check --quiet
+	$(VENV)/bin/ruff check --quiet
 
 figures: $(STAMP)
 	$(PY) -m course_utils figures
