@@ -234,6 +234,43 @@ def test_passes_split_the_rows_evenly_within_the_token_budget():
     assert [c.stop - c.start for c in _ig_path.Paths(None, None, None, mask, None, None, "prob", 5).chunks(docs)][:2] == [5, 5]
 
 
+def test_token_budget_is_the_cpu_optimum_off_cuda_and_fills_half_the_free_gpu_memory(tiny_classifier):
+    _, model = tiny_classifier
+    config = model.config
+    assert _ig_passes.token_budget(torch.device("cpu"), config, 64) == _ig.TOKEN_BUDGET
+    assert _ig_passes.token_budget(torch.device("meta"), config, 64) == _ig.TOKEN_BUDGET
+    cuda = torch.device("cuda")
+    per_token = _ig_passes.activation_bytes_per_token(config, 64, 4)
+    h, layers, heads = config.hidden_size, config.num_hidden_layers, config.num_attention_heads
+    assert per_token == int(layers * (34 * h + 5 * heads * 64) * 2 + 8 * h), "Korthikanti et al.'s count at fp32"
+    free = 80 * 2**30  # an 80 GiB card, nothing else on it
+    budget = _ig_passes.token_budget(cuda, config, 64, free_bytes=free)
+    assert budget == int(free * _ig_passes.GPU_MEMORY_FRACTION // per_token) > 100 * _ig.TOKEN_BUDGET
+    half = _ig_passes.token_budget(cuda, config, 64, torch.bfloat16, free_bytes=free)
+    assert half == int(free * _ig_passes.GPU_MEMORY_FRACTION // _ig_passes.activation_bytes_per_token(config, 64, 2))
+    assert half > budget, "16-bit activations: more tokens per pass"
+    assert _ig_passes.token_budget(cuda, config, 512, free_bytes=free) < budget, "longer rows: attention grows with s"
+    assert _ig_passes.token_budget(cuda, config, 64, free_bytes=2**20) == _ig.TOKEN_BUDGET, "never below the CPU's"
+
+
+def test_ig_passes_follow_the_device_budget_and_scores_do_not_depend_on_it(tiny_classifier, monkeypatch):
+    tokenizer, model = tiny_classifier
+    texts = ["We will cut taxes for working families.", "Health care is a right for every American."]
+    batch = tokenizer(texts, return_tensors="pt", padding=True)
+    targets = torch.tensor([0, 1])
+    seen = []
+    real = _ig_passes.passes
+    monkeypatch.setattr(_ig_passes, "passes", lambda lengths, rows, budget=_ig.TOKEN_BUDGET: (
+        seen.append(budget), real(lengths, rows, budget))[1])
+    wide, _ = _ig.attribute(model, batch, targets, n_steps=16)
+    assert set(seen) == {_ig.TOKEN_BUDGET}, "on the CPU: the CPU budget"
+    seen.clear()
+    monkeypatch.setattr(_ig_passes, "token_budget", lambda *args, **kwargs: 40)  # a tiny "device"
+    narrow, _ = _ig.attribute(model, batch, targets, n_steps=16)
+    assert set(seen) == {40}
+    np.testing.assert_allclose(narrow.numpy(), wide.numpy(), atol=2e-6)
+
+
 def test_warp_is_a_smooth_increasing_map_of_the_unit_interval():
     t = np.linspace(0.0, 1.0, 101)
     steep = _ig_adaptive.Warp(np.array([0.1, 0.1, 0.8, 0.9, 0.9]))  # f changes between α = 1/4 and 3/4

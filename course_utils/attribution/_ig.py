@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import _cls_forward, _quadrature
+from . import _cls_forward, _ig_passes, _quadrature
 from ._ig_adaptive import AUTO_PIECES, AUTO_SCAN, AUTO_START, adaptive
 from ._ig_passes import TOKEN_BUDGET, same_baseline
 from ._ig_path import Paths, baseline_embeddings, fixed, frozen_parameters, select
@@ -96,8 +96,10 @@ def attribute(
             output barely moves (f(x) ≈ f(x′)) would otherwise need many steps for a meaningless ratio.
         max_steps: the most points auto mode will use; documents still above tolerance get a warning.
         internal_batch_size: (document, point) rows per forward/backward pass. None (default): as many as fit
-            ``TOKEN_BUDGET`` = 2,048 tokens (about 38 rows of a 54-token paragraph; on 2 CPU cores passes of
-            1,500–2,500 tokens run fastest per token, larger ones outgrow the caches); an int: that many rows.
+            a token budget: on a CPU ``TOKEN_BUDGET`` = 2,048 tokens (about 38 rows of a 54-token paragraph; on
+            2 CPU cores passes of 1,500–2,500 tokens run fastest per token, larger ones outgrow the caches), on
+            a CUDA device what half its free memory holds (:func:`._ig_passes.token_budget`); an int: that many
+            rows.
         normalize: None (default) or ``"l2"``: divide each document's scores by their L2 norm, as
             Transformers Interpret does. That breaks completeness (scores no longer sum to
             f(x) − f(x′)) and makes scores incomparable across documents; only the ranking is kept.
@@ -131,7 +133,8 @@ def attribute(
         chosen = torch.full((b,), -1, dtype=torch.long, device=device)
     else:  # a copy: the caller's tensor is never filled in
         chosen = targets.to(device).long().clone()
-    run = Paths(forward, x_base, diff, mask, token_type_ids, chosen, output, internal_batch_size)
+    budget = _ig_passes.token_budget(device, model.config, mask.shape[1], x.dtype)  # tokens per pass (CUDA: memory)
+    run = Paths(forward, x_base, diff, mask, token_type_ids, chosen, output, internal_batch_size, budget)
     with frozen_parameters(model):  # gradients with respect to the inputs only
         # the unaltered texts (α = 1): the prediction and f(x); in auto mode with the gradient there, the rule's
         # last point

@@ -23,15 +23,17 @@ from . import _ig_passes, _quadrature
 class Paths:
     """Evaluate points γ(α) = x′ + α(x − x′) on the straight paths of a batch, many (document, α) rows at once."""
 
-    def __init__(self, forward, x_base, diff, mask, token_type_ids, targets, output, chunk):
+    def __init__(self, forward, x_base, diff, mask, token_type_ids, targets, output, chunk,
+                 budget: int = _ig_passes.TOKEN_BUDGET):
         self.forward = forward  # logits from word embeddings (_cls_forward: [CLS]-only last layer for BERT)
         self.x_base, self.diff, self.mask = x_base, diff, mask  # (b, s, h), (b, s, h), (b, s)
         self.token_type_ids, self.targets, self.output, self.chunk = token_type_ids, targets, output, chunk
         self.lengths = mask.sum(1)  # (b,)
+        self.budget = budget  # tokens per pass when chunk is None (_ig_passes.token_budget)
 
     def chunks(self, docs: torch.Tensor) -> list[slice]:
         """Consecutive rows of ``docs`` per forward/backward pass (:func:`._ig_passes.passes`)."""
-        return _ig_passes.passes(self.lengths[docs], self.chunk)
+        return _ig_passes.passes(self.lengths[docs], self.chunk, self.budget)
 
     def _rows(self, docs, alpha, grad, predict=False):
         """Per pass: the rows' documents, trimmed length s, logits ``(r, n_labels)``, f ``(r,)`` and (with
