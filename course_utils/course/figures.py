@@ -367,6 +367,9 @@ def self_attention_figure(model=None, tokenizer=None, text: str = ATTENTION_SENT
 
         tokenizer, model = load_encoder(PACKAGED, device="cpu")
     parts = self_attention_parts(model, tokenizer, text, layer=layer, head=head)
+    # Drawn at 3 decimals: the last bits of a matrix product depend on the thread count, and the figure
+    # must regenerate byte for byte on any machine (tests/test_figures.py).
+    parts = {**parts, **{key: np.round(parts[key], 3) for key in ("queries", "keys", "weights")}}
     tokens, weights = parts["tokens"], parts["weights"]
     if query not in tokens:
         raise ValueError(f"query={query!r} is not a WordPiece of the sentence; choose one of {tokens}")
