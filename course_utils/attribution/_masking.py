@@ -19,6 +19,7 @@ from collections.abc import Callable
 import torch
 
 from .. import _inference
+from .._validation import check_choice, check_scalar
 
 REPLACEMENTS = ("mask", "unk", "pad", "delete")
 # Ids of the special tokens in the standard BERT WordPiece vocabularies (bert-base-uncased/-cased, MiniLM, …).
@@ -241,12 +242,8 @@ def documents(batch: dict[str, torch.Tensor]):
 
 def check_level(level: str, internal_batch_size: int) -> None:
     """Raise a clear error for a ``level`` other than "token"/"word" or an ``internal_batch_size`` below 1."""
-    if level not in ("token", "word"):
-        raise ValueError(f"level={level!r} is not supported; use 'token' (one pass per WordPiece) or 'word' (one pass per word)")
-    if isinstance(internal_batch_size, bool) or not isinstance(internal_batch_size, int):
-        raise TypeError(f"internal_batch_size must be an int, got {type(internal_batch_size).__name__}")
-    if internal_batch_size < 1:
-        raise ValueError(f"internal_batch_size={internal_batch_size} must be at least 1 (sequences per forward pass)")
+    check_choice(level, "level", ("token", "word"), hint="use 'token' (one pass per WordPiece) or 'word' (one pass per word)")
+    check_scalar(internal_batch_size, "internal_batch_size", int, min_val=1, hint="(sequences per forward pass)")
 
 
 def check_common(level: str, internal_batch_size: int, batch: dict[str, torch.Tensor], stacklevel: int = 3) -> str:
