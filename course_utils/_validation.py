@@ -24,7 +24,7 @@ Example::
         ...
 
     smooth(s, width=0)        # ValueError: width=0 is too small: use an integer ≥ 1 (tokens per window)
-    smooth(s, width=True)     # TypeError: width must be a positive integer, got bool (True) (tokens per window)
+    smooth(s, width=True)     # TypeError: width must be an integer ≥ 1, got bool (True) (tokens per window)
     smooth(s, mode="maen")    # ValueError: mode='maen' is not supported; choose one of ['mean', 'max']; did you
                               #             mean 'mean'?
 
@@ -50,7 +50,7 @@ def _types(target_type) -> tuple[type, ...]:
 
 
 def _describe(types: tuple[type, ...], min_val, max_val, include_boundaries: str) -> str:
-    """What is allowed, in words: "an integer", "a positive number", "a string", …"""
+    """What is allowed, in words: "an integer", "an integer ≥ 1", "a number in (0, 1]", "a string", …"""
     if bool in types and len(types) == 1:
         return "True or False"
     if int in types and not any(t in types for t in (float, numbers.Real)):
@@ -61,12 +61,13 @@ def _describe(types: tuple[type, ...], min_val, max_val, include_boundaries: str
         return "a string"
     else:
         return " or ".join(t.__name__ for t in types)
-    if min_val is not None and max_val is None:
-        left_closed = include_boundaries in ("both", "left")
-        if min_val == 0 and not left_closed or (noun == "integer" and min_val == 1 and left_closed):
-            return f"a positive {noun}"
-        if min_val == 0 and left_closed:
-            return f"a non-negative {noun}"
+    left_closed, right_closed = include_boundaries in ("both", "left"), include_boundaries in ("both", "right")
+    if min_val is not None and max_val is not None:
+        return f"{article} {noun} in {'[' if left_closed else '('}{min_val}, {max_val}{']' if right_closed else ')'}"
+    if min_val is not None:
+        return f"{article} {noun} {'≥' if left_closed else '>'} {min_val}"
+    if max_val is not None:
+        return f"{article} {noun} {'≤' if right_closed else '<'} {max_val}"
     return f"{article} {noun}"
 
 
@@ -141,14 +142,10 @@ def check_scalar(x, name: str, target_type, *, min_val=None, max_val=None, inclu
     too_large = max_val is not None and not (x <= max_val if right_closed else x < max_val)
     if not (too_small or too_large):
         return x
-    plain = _describe(types, None, None, include_boundaries)
     if min_val is not None and max_val is not None:
-        interval = f"{'[' if left_closed else '('}{min_val}, {max_val}{']' if right_closed else ')'}"
-        message = f"{name}={shown} must lie in {interval}"
-    elif too_small:
-        message = f"{name}={shown} is too small: use {plain} {'≥' if left_closed else '>'} {min_val}"
+        message = f"{name}={shown} must lie in {expected.rpartition(' in ')[2]}"
     else:
-        message = f"{name}={shown} is too large: use {plain} {'≤' if right_closed else '<'} {max_val}"
+        message = f"{name}={shown} is too {'small' if too_small else 'large'}: use {expected}"
     raise ValueError(_with_hint(message, hint))
 
 

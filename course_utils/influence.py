@@ -38,6 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _inference
+from ._validation import check_choice, check_scalar
 from .classification import _check_k
 
 METHODS: tuple[str, ...] = ("influence", "tracin")
@@ -61,17 +62,12 @@ def classifier_head(model) -> torch.nn.Linear:
 
 
 def _check_method(method) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method {method!r} is unknown; choose one of {list(METHODS)}")
-    return method
+    return check_choice(method, "method", METHODS)
 
 
 def _check_damping(damping) -> float:
-    if isinstance(damping, bool) or not isinstance(damping, (int, float, np.floating)):
-        raise TypeError(f"damping must be a positive number, got {type(damping).__name__} {damping!r}")
-    if not damping > 0:
-        raise ValueError(f"damping must be > 0 (it keeps the Hessian invertible), got {damping}; try {DEFAULT_DAMPING}")
-    return float(damping)
+    return check_scalar(damping, "damping", float, min_val=0, include_boundaries="neither",
+                        hint=f"(it keeps the Hessian invertible); try {DEFAULT_DAMPING}")
 
 
 def _check_features(features, name: str, hidden: int | None = None) -> torch.Tensor:

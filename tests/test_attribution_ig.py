@@ -66,7 +66,7 @@ def test_nested_rules_keep_their_points(rule):
 @pytest.mark.parametrize("n, rule, error, match", [
     (1, "riemann_trapezoid", ValueError, "too small"),
     (0, "gauss_legendre", ValueError, "too small"),
-    (2.5, "gauss_legendre", TypeError, "must be an integer"),
+    (2.5, "gauss_legendre", TypeError, "must be an integer, got float"),
     (4, "simpson", ValueError, r"quadrature='simpson' is not supported; choose one of \['gauss_legendre'"),
 ])
 def test_quadrature_bad_input(n, rule, error, match):

@@ -171,7 +171,7 @@ def test_write_example_csv_round_trips(tmp_path):
 
 
 def test_write_example_csv_bad_n(tmp_path):
-    with pytest.raises(ValueError, match="at least 6"):
+    with pytest.raises(ValueError, match="n=2 is too small: use an integer ≥ 6"):
         byod.write_example_csv(tmp_path / "x.csv", n=2)
 
 

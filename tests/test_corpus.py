@@ -232,7 +232,7 @@ def test_document_table_measures(tiny_classifier, frame):
 
 def test_document_table_bad_input(tiny_classifier, frame):
     table = _run(tiny_classifier, frame)
-    with pytest.raises(ValueError, match="k=0 must be a positive integer"):
+    with pytest.raises(ValueError, match="k=0 is too small: use an integer ≥ 1"):
         corpus.document_table(table, frame, k=0)
     with pytest.raises(ValueError, match=r"frame lacks column\(s\) \['region'\]"):
         corpus.document_table(table, frame, metadata=("region",))
