@@ -245,7 +245,8 @@ def attention_explanation(model, tokenizer, table: pd.DataFrame, *, layer: int =
     if table["method"].nunique() != 1:
         raise ValueError("table must hold one method (its tokens are reused); select one with table[table.method == ...]")
     n_layers = model.config.num_hidden_layers
-    check_scalar(layer, "layer", int, min_val=-n_layers, max_val=n_layers - 1, hint="(negative: from the last layer)")
+    check_scalar(layer, "layer", int, min_val=-n_layers, max_val=n_layers - 1,
+                 hint="(negative: from the last layer)")
     docs = [(doc_id, rows) for doc_id, rows in table.groupby("doc_id", sort=True)]
     ids = [tokenizer.convert_tokens_to_ids(rows["token"].tolist()) for _, rows in docs]
     scores = {}

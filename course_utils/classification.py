@@ -39,7 +39,7 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------------ validation
 def _check_texts(texts, name: str = "texts") -> list[str]:
-    """``texts`` as a list of strings (a pandas Series or any sequence of str is accepted; one string is not)."""
+    """``texts`` as a list of strings (a Series or any sequence of str is accepted; one string is not)."""
     return _validation.check_texts(texts, name, allow_single=False, allow_blank=True)
 
 

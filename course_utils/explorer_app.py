@@ -63,7 +63,8 @@ def load_model(folder: str | os.PathLike):
 
 
 def _check_examples(examples) -> int:
-    return check_scalar(examples, "examples", int, min_val=0, hint="(paragraphs in the menu; 0 = only the text box)")
+    return check_scalar(examples, "examples", int, min_val=0,
+                        hint="(paragraphs in the menu; 0 = only the text box)")
 
 
 def app_notebook(model: str | os.PathLike | None = None, *, examples: int = DEFAULT_EXAMPLES) -> nbformat.NotebookNode:

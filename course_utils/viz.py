@@ -73,8 +73,8 @@ def _check_level(level: str) -> str:
 
 
 def _check_vmax(vmax) -> float | None:
-    return check_scalar(vmax, "vmax", float, min_val=0, include_boundaries="neither", allow_none=True, finite=True,
-                        hint="(the |score| drawn at full colour)")
+    return check_scalar(vmax, "vmax", float, min_val=0, include_boundaries="neither", allow_none=True,
+                        finite=True, hint="(the |score| drawn at full colour)")
 
 
 def _select_method(table: pd.DataFrame, method: str | None) -> pd.DataFrame:

@@ -47,9 +47,10 @@ LONG_MODES = ("window", "truncate")
 
 def check_long(long, stride) -> tuple[str, int | None]:
     """Validate ``long`` ("window"/"truncate") and ``stride`` (None or a positive int of tokens)."""
-    check_choice(long, "long", LONG_MODES, hint=f"choose one of {list(LONG_MODES)}: 'window' explains overlapping "
-                 "windows of long documents, 'truncate' drops their ends")
-    stride = check_scalar(stride, "stride", int, min_val=1, allow_none=True, hint="(tokens between window starts)")
+    check_choice(long, "long", LONG_MODES, hint=f"choose one of {list(LONG_MODES)}: 'window' explains "
+                 "overlapping windows of long documents, 'truncate' drops their ends")
+    stride = check_scalar(stride, "stride", int, min_val=1, allow_none=True,
+                          hint="(tokens between window starts)")
     return long, stride
 
 

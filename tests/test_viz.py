@@ -150,7 +150,7 @@ BAD_INPUTS = [
     ({"table": [1, 2]}, TypeError, "table must be a pandas DataFrame"),
     ({"table": pd.DataFrame({"token": ["a"]})}, ValueError, "missing the column"),
     ({"table": make_table(TOKENS, SCORES).iloc[:0]}, ValueError, "table is empty"),
-    ({"level": "sentence"}, ValueError, r"level='sentence' is not supported; choose one of \['token', 'word'\]"),
+    ({"level": "sentence"}, ValueError, r"level='sentence' is not supported; choose one of \['token'"),
     ({"doc_id": 7}, ValueError, r"doc_id \[7\] not in the table"),
     ({"vmax": -1.0}, ValueError, "vmax=-1.0 is too small: use a number > 0"),
     ({"vmax": "big"}, TypeError, "vmax must be a number > 0 or None, got str"),

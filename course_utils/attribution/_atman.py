@@ -150,7 +150,8 @@ def suppression_factors(
 
 def check_options(multiplier: float, kappa: float) -> None:
     """Raise a clear error for a multiplier outside [0, 1] or a kappa outside (0, 1]."""
-    check_scalar(multiplier, "multiplier", float, min_val=0, max_val=1, hint="(paper: 0.1; 1.0 = no suppression)")
+    check_scalar(multiplier, "multiplier", float, min_val=0, max_val=1,
+                 hint="(paper: 0.1; 1.0 = no suppression)")
     check_scalar(kappa, "kappa", float, min_val=0, max_val=1, include_boundaries="right",
                  hint="(paper: 0.7); it is a cosine-similarity threshold")
 

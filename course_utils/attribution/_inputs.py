@@ -43,7 +43,8 @@ def check_texts(texts) -> tuple[list[str], np.ndarray]:
     """
     doc_ids = None
     items = _validation.check_texts(texts)
-    if isinstance(texts, pd.Series) and pd.api.types.is_integer_dtype(texts.index.dtype) and texts.index.is_unique:
+    if (isinstance(texts, pd.Series) and pd.api.types.is_integer_dtype(texts.index.dtype)
+            and texts.index.is_unique):
         doc_ids = texts.index.to_numpy(dtype=np.int64)
     if doc_ids is None:
         doc_ids = np.arange(len(items), dtype=np.int64)

@@ -242,8 +242,10 @@ def documents(batch: dict[str, torch.Tensor]):
 
 def check_level(level: str, internal_batch_size: int) -> None:
     """Raise a clear error for a ``level`` other than "token"/"word" or an ``internal_batch_size`` below 1."""
-    check_choice(level, "level", ("token", "word"), hint="use 'token' (one pass per WordPiece) or 'word' (one pass per word)")
-    check_scalar(internal_batch_size, "internal_batch_size", int, min_val=1, hint="(sequences per forward pass)")
+    check_choice(level, "level", ("token", "word"),
+                 hint="use 'token' (one pass per WordPiece) or 'word' (one pass per word)")
+    check_scalar(internal_batch_size, "internal_batch_size", int, min_val=1,
+                 hint="(sequences per forward pass)")
 
 
 def check_common(level: str, internal_batch_size: int, batch: dict[str, torch.Tensor], stacklevel: int = 3) -> str:

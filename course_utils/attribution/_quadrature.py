@@ -37,7 +37,8 @@ def check_rule(method: str) -> str:
 def _check_n(n: int, method: str) -> int:
     smallest = 1 if method == "gauss_legendre" else 2
     check_scalar(n, "n_steps", int, hint="(typical: 16–64)")
-    return check_scalar(n, "n_steps", int, min_val=smallest, hint=f"with quadrature={method!r} (typical: 16–64)")
+    return check_scalar(n, "n_steps", int, min_val=smallest,
+                        hint=f"with quadrature={method!r} (typical: 16–64)")
 
 
 def alphas(n: int, method: str = "gauss_legendre") -> np.ndarray:

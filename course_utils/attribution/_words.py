@@ -30,7 +30,7 @@ import torch
 
 from .._inference import eval_mode  # noqa: F401  (the methods' eval mode, from the one inference module)
 from .. import _inference
-from .._validation import check_positive_int, check_scalar  # noqa: F401  (check_positive_int: imported from here too)
+from .._validation import check_positive_int, check_scalar  # noqa: F401  (re-exported to _shap, _lime)
 from ._masking import documents, spread
 
 

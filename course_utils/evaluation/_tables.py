@@ -65,7 +65,8 @@ def _no_attrs(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_level(level: str) -> str:
-    return check_choice(level, "level", LEVELS, hint="use 'token' (remove WordPieces) or 'word' (whole words)")
+    return check_choice(level, "level", LEVELS,
+                        hint="use 'token' (remove WordPieces) or 'word' (whole words)")
 
 
 def check_fractions(fractions, name: str = "fractions", *, allow_zero: bool = True) -> np.ndarray:
