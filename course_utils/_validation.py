@@ -214,6 +214,7 @@ def check_texts(
     allow_single: bool = True,
     allow_pairs: bool = False,
     allow_blank: bool = False,
+    containers: tuple[type, ...] | None = None,
 ) -> list:
     """``texts`` as a list: its items strings (or, with ``allow_pairs``, ``(sentence A, sentence B)`` tuples).
 
@@ -222,6 +223,8 @@ def check_texts(
         allow_single: wrap one string into a list (False: a lone string is a TypeError, "wrap it: [texts]").
         allow_pairs: accept ``(str, str)`` pairs as items, and a lone pair as one item.
         allow_blank: accept empty or whitespace-only strings.
+        containers: accept only these collection types (``explain`` takes list, tuple, Series and Index, not
+            numpy arrays or generators); None: any ordered iterable.
 
     Raises:
         TypeError: ``texts`` is None, a DataFrame, a set/dict or another non-list; an item is missing
@@ -241,7 +244,7 @@ def check_texts(
         raise TypeError(
             f"{name} is a {type(texts).__name__}, whose order is arbitrary: pass a list of {kind}"
         )
-    elif isinstance(texts, Iterable) and not isinstance(texts, (bytes, bytearray)):
+    elif isinstance(texts, containers or Iterable) and not isinstance(texts, (bytes, bytearray)):
         items = texts.tolist() if hasattr(texts, "tolist") else list(texts)
     else:
         one = "a string, " if allow_single else ""

@@ -220,6 +220,13 @@ def test_texts_errors(texts, error, match):
         check_texts(texts)
 
 
+def test_texts_containers_narrow_the_accepted_collections():
+    assert check_texts(["a"], containers=(list, tuple)) == ["a"]
+    assert check_texts("a", containers=(list,)) == ["a"]
+    with pytest.raises(TypeError, match="got ndarray"):
+        check_texts(np.array(["a"]), containers=(list, tuple))
+
+
 def test_texts_options():
     with pytest.raises(
         TypeError, match=r"train_texts must be a list of strings, got one string; wrap it: \[train_texts\]"

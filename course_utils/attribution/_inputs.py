@@ -28,8 +28,7 @@ def check_texts(texts) -> tuple[list[str], np.ndarray]:
     """The texts as a list of non-empty strings, and their document ids.
 
     Args:
-        texts: one ``str``; a list or tuple of ``str``; a pandas Series (e.g. ``df["text"]``) or Index (or
-            another ordered iterable of ``str``, such as a numpy array).
+        texts: one ``str``; a list or tuple of ``str``; a pandas Series (e.g. ``df["text"]``) or Index.
 
     Returns:
         ``(texts, doc_ids)``: ``doc_ids`` is an int64 array — the Series' index when ``texts`` is a Series
@@ -42,7 +41,7 @@ def check_texts(texts) -> tuple[list[str], np.ndarray]:
     The checks are :func:`course_utils._validation.check_texts`'s; this adds the document ids.
     """
     doc_ids = None
-    items = _validation.check_texts(texts)
+    items = _validation.check_texts(texts, containers=(list, tuple, pd.Series, pd.Index))
     if (isinstance(texts, pd.Series) and pd.api.types.is_integer_dtype(texts.index.dtype)
             and texts.index.is_unique):
         doc_ids = texts.index.to_numpy(dtype=np.int64)
