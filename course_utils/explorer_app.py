@@ -62,11 +62,6 @@ def load_model(folder: str | os.PathLike):
     return tokenizer, model
 
 
-def _check_examples(examples) -> int:
-    return check_scalar(examples, "examples", int, min_val=0,
-                        hint="(paragraphs in the menu; 0 = only the text box)")
-
-
 def app_notebook(model: str | os.PathLike | None = None, *, examples: int = DEFAULT_EXAMPLES) -> nbformat.NotebookNode:
     """The notebook Voilà serves: load the classifier, pick example paragraphs, display the explorer.
 
@@ -74,7 +69,8 @@ def app_notebook(model: str | os.PathLike | None = None, *, examples: int = DEFA
         model: a ``save_pretrained`` folder, or None for the course's cached classifier (``load_classifier()``).
         examples: held-out test paragraphs (15–40 words) offered in the menu; 0 for the text box only.
     """
-    examples = _check_examples(examples)
+    examples = check_scalar(examples, "examples", int, min_val=0,
+                            hint="(paragraphs in the menu; 0 = only the text box)")
     if model is None:
         load = "tokenizer, model = models.load_classifier(progress=False)"
     else:

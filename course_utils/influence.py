@@ -61,10 +61,6 @@ def classifier_head(model) -> torch.nn.Linear:
     return head
 
 
-def _check_method(method) -> str:
-    return check_choice(method, "method", METHODS)
-
-
 def _check_damping(damping) -> float:
     return check_scalar(damping, "damping", float, min_val=0, include_boundaries="neither",
                         hint=f"(it keeps the Hessian invertible); try {DEFAULT_DAMPING}")
@@ -215,7 +211,7 @@ def head_influence(head, train_features, train_labels, test_features, test_targe
         For ``"influence"``, ``scores[j, S].sum()`` estimates the drop in ``log p(target_j)`` when the set
         ``S`` is removed and the head retrained.
     """
-    method = _check_method(method)
+    method = check_choice(method, "method", METHODS)
     head = classifier_head(head)
     train = _check_features(train_features, "train_features", head.in_features)
     test = _check_features(test_features, "test_features", head.in_features)

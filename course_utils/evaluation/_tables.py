@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._validation import check_choice, check_scalar
-from .._validation import check_positive_int as _check_positive_int
+from .._validation import check_choice, check_positive_int, check_scalar  # noqa: F401  (re-exported)
 from ..attribution import _masking
 
 REQUIRED = ("doc_id", "position", "token", "word_id", "special", "score", "method", "target")
@@ -81,10 +80,6 @@ def check_fractions(fractions, name: str = "fractions", *, allow_zero: bool = Tr
         bound = "[0, 1]" if allow_zero else "(0, 1]"
         raise ValueError(f"{name}={values.tolist()} must lie in {bound} (0.1 = 10 % of the tokens)")
     return np.unique(values)
-
-
-def check_positive_int(value, name: str) -> int:
-    return _check_positive_int(value, name)
 
 
 # ------------------------------------------------------------------------------------------ documents
