@@ -197,9 +197,10 @@ def check_choice(value, name: str, choices: Iterable, *, hint: str = ""):
         return value
     message = f"{name}={value!r} is not supported; {hint or f'choose one of {options}'}"
     if isinstance(value, str):
-        close = difflib.get_close_matches(value, [o for o in options if isinstance(o, str)], n=1)
-        if close and close[0] != value:
-            message += f"; did you mean {close[0]!r}?"
+        folded = {o.casefold(): o for o in options if isinstance(o, str)}  # "IG" → 'ig'
+        close = difflib.get_close_matches(value.casefold(), list(folded), n=1)
+        if close:
+            message += f"; did you mean {folded[close[0]]!r}?"
     raise ValueError(message)
 
 

@@ -444,8 +444,7 @@ def bootstrap_difference(y_true, pred_a, pred_b, *, groups=None, metric: str = "
     from sklearn.metrics import accuracy_score, f1_score
 
     scorers = {"accuracy": accuracy_score, "macro_f1": lambda y, p: f1_score(y, p, average="macro", labels=[0, 1], zero_division=0)}
-    if metric not in scorers:
-        raise ValueError(f"metric={metric!r} is not supported; choose one of {sorted(scorers)}")
+    _validation.check_choice(metric, "metric", sorted(scorers))
     score = scorers[metric]
     y_true = _check_labels(y_true, None, "y_true")
     pred_a = _check_labels(pred_a, len(y_true), "pred_a")

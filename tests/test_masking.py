@@ -95,7 +95,7 @@ def test_replacement_token_id_override_and_config():
 
 
 def test_replacement_token_id_unknown_name_raises():
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(ValueError, match=r"replacement='blank' is not supported; choose one of \['mask'"):
         M.replacement_token_id("blank")
 
 

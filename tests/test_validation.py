@@ -151,6 +151,7 @@ def test_choice_accepts_the_options_and_none_when_listed():
             r"^level='wrod' is not supported; choose one of \['token', 'word'\]; did you mean 'word'\?$",
         ),
         ("Token", r"did you mean 'token'\?"),
+        ("WORD", r"did you mean 'word'\?"),
         (None, r"^level=None is not supported"),
         (1, r"^level=1 is not supported"),
         (["token"], r"^level=\['token'\] is not supported"),

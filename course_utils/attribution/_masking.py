@@ -38,8 +38,7 @@ def replacement_token_id(replacement: str, model=None, replacement_id: int | Non
         ``replacement_id`` if given, else the model config's id, else the standard BERT vocabulary id
         (``[PAD]`` 0, ``[UNK]`` 100, ``[MASK]`` 103).
     """
-    if replacement not in REPLACEMENTS:
-        raise ValueError(f"replacement={replacement!r} is not one of {REPLACEMENTS}; pick one of them")
+    check_choice(replacement, "replacement", REPLACEMENTS)
     if replacement == "delete":
         return None
     if replacement_id is not None:
