@@ -69,8 +69,7 @@ def group_markers(df: pd.DataFrame, by: str = "president", *, min_paragraphs: in
         most frequent first. Taught in notebook 07.
     """
     df = _check_frame(df, [text_column, by, label_column])
-    if not 0 < min_share <= 1:
-        raise ValueError(f"min_share must be in (0, 1], got {min_share!r}")
+    check_scalar(min_share, "min_share", float, min_val=0, max_val=1, include_boundaries="right")
     check_positive_int(min_paragraphs, "min_paragraphs")
     words = pd.DataFrame({"group": df[by].to_numpy(), "word": [sorted(set(words_of(t))) for t in df[text_column]]})
     words = words.explode("word").dropna(subset=["word"])

@@ -234,8 +234,8 @@ def learning_rates(n_steps: int, *, learning_rate: float = 5e-5, warmup: float =
     from transformers import get_linear_schedule_with_warmup
 
     n_steps = _check_k(n_steps, "n_steps")
-    if not 0 <= warmup < 1:
-        raise ValueError(f"warmup is a share of the steps in [0, 1), got {warmup!r}")
+    warmup = _validation.check_scalar(warmup, "warmup", float, min_val=0, max_val=1, include_boundaries="left",
+                                      hint="(a share of the steps)")
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(warmup * n_steps), n_steps)
     rates = []
