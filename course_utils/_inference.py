@@ -31,6 +31,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from ._validation import check_scalar
+
 #: the longest input of a model whose config names none (BERT's 512 positions)
 DEFAULT_MAX_LENGTH = 512
 #: the inputs a BERT ``forward`` takes from a padded batch
@@ -63,8 +65,7 @@ def max_length_of(model, tokenizer, max_length: int | None) -> int:
     limit = model_max_length(model, tokenizer)
     if max_length is None:
         return limit
-    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)):
-        raise TypeError(f"max_length must be an integer or None, got {type(max_length).__name__}")
+    check_scalar(max_length, "max_length", int, allow_none=True)
     if not 3 <= max_length <= limit:
         raise ValueError(f"max_length={max_length} must be between 3 and the model's maximum of {limit} tokens")
     return int(max_length)
@@ -106,12 +107,7 @@ def encode(tokenizer, texts: Sequence[str], max_length: int, *, warn: bool = Tru
 # ------------------------------------------------------------------------------------------- batches
 def check_batch_size(batch_size, name: str = "batch_size") -> int:
     """``batch_size`` as a positive int; TypeError for other types, ValueError below 1."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer (documents per batch), got "
-                        f"{type(batch_size).__name__} ({batch_size!r})")
-    if batch_size < 1:
-        raise ValueError(f"{name}={batch_size!r} must be a positive integer (documents per batch)")
-    return int(batch_size)
+    return check_scalar(batch_size, name, int, min_val=1, hint="(documents per batch)")
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator | None = None, *,

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import _inference
+from ._validation import check_positive_int, check_scalar
 
 WORD_RE = re.compile(r"[^\W_]+")
 
@@ -68,10 +69,8 @@ def group_markers(df: pd.DataFrame, by: str = "president", *, min_paragraphs: in
         most frequent first. Taught in notebook 07.
     """
     df = _check_frame(df, [text_column, by, label_column])
-    if not 0 < min_share <= 1:
-        raise ValueError(f"min_share must be in (0, 1], got {min_share!r}")
-    if isinstance(min_paragraphs, bool) or not isinstance(min_paragraphs, (int, np.integer)) or min_paragraphs < 1:
-        raise ValueError(f"min_paragraphs must be a positive integer, got {min_paragraphs!r}")
+    check_scalar(min_share, "min_share", float, min_val=0, max_val=1, include_boundaries="right")
+    check_positive_int(min_paragraphs, "min_paragraphs")
     words = pd.DataFrame({"group": df[by].to_numpy(), "word": [sorted(set(words_of(t))) for t in df[text_column]]})
     words = words.explode("word").dropna(subset=["word"])
     words = words[words["word"].str.len() >= min_length]
@@ -245,8 +244,8 @@ def attention_explanation(model, tokenizer, table: pd.DataFrame, *, layer: int =
     if table["method"].nunique() != 1:
         raise ValueError("table must hold one method (its tokens are reused); select one with table[table.method == ...]")
     n_layers = model.config.num_hidden_layers
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not -n_layers <= layer < n_layers:
-        raise ValueError(f"layer must be an integer in [-{n_layers}, {n_layers - 1}], got {layer!r}")
+    check_scalar(layer, "layer", int, min_val=-n_layers, max_val=n_layers - 1,
+                 hint="(negative: from the last layer)")
     docs = [(doc_id, rows) for doc_id, rows in table.groupby("doc_id", sort=True)]
     ids = [tokenizer.convert_tokens_to_ids(rows["token"].tolist()) for _, rows in docs]
     scores = {}

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ._validation import check_scalar
+
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
@@ -89,8 +91,7 @@ def paragraph_of_length(tokenizer, texts, n_tokens: int) -> str:
     Returns:
         a string of ``n_tokens`` tokens (a token or two fewer when decoding merged pieces).
     """
-    if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 3:
-        raise ValueError(f"n_tokens={n_tokens!r} must be an int ≥ 3 ([CLS], one token, [SEP])")
+    check_scalar(n_tokens, "n_tokens", int, min_val=3, hint="([CLS], one token, [SEP])")
     ids = tokenizer(" ".join(texts), add_special_tokens=False)["input_ids"]
     if len(ids) < n_tokens - 2:
         raise ValueError(f"the texts hold only {len(ids)} tokens, fewer than the {n_tokens - 2} needed; pass more texts")

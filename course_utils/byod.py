@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._validation import check_positive_int, check_scalar
 from .data import SPLITS
 
 MIN_PER_LABEL = 3  # rows per label needed to put at least one in each split
@@ -127,8 +128,7 @@ def check_frame(df: pd.DataFrame, *, text_column: str = "text", label_column: st
         )
     if df.empty:
         raise ValueError(f"{source} has no rows: it needs one row per labelled text")
-    if not isinstance(allow_similar_labels, bool):
-        raise TypeError(f"allow_similar_labels must be True or False, got {type(allow_similar_labels).__name__}")
+    check_scalar(allow_similar_labels, "allow_similar_labels", bool)
     if label_map is not None and not isinstance(label_map, Mapping):
         raise TypeError(f"label_map must be a dict from old to new label, got {type(label_map).__name__}")
     if lines is not None and len(lines) != len(df):
@@ -284,8 +284,8 @@ def split(df: pd.DataFrame, *, validation: float = 0.2, test: float = 0.2, seed:
                               "(df.drop_duplicates('text')) or assign each text to one split", UserWarning, stacklevel=2)
         return out
     for name, share in (("validation", validation), ("test", test)):
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
-            raise ValueError(f"{name} must be a share between 0 and 1, got {share!r}")
+        check_scalar(share, name, float, min_val=0, max_val=1, include_boundaries="neither",
+                     hint="(a share between 0 and 1 of the rows)")
     if validation + test >= 1:
         raise ValueError(f"validation + test = {validation + test:.2f} leaves no training rows; keep it below 1")
     rng = np.random.default_rng(seed)
@@ -350,8 +350,7 @@ def fine_tune_csv(df: pd.DataFrame, *, model_name: str | None = None, max_train:
 
     train = _rows(df, "train")
     if max_train is not None:
-        if isinstance(max_train, bool) or not isinstance(max_train, (int, np.integer)) or max_train < 2:
-            raise ValueError(f"max_train must be an integer of at least 2 or None, got {max_train!r}")
+        check_scalar(max_train, "max_train", int, min_val=2, allow_none=True)
         if len(train) > max_train:
             train = train.sample(int(max_train), random_state=seed).sort_index()
     val = df[df["split"] == "validation"]
@@ -393,8 +392,7 @@ def explain_rows(model, tokenizer, df: pd.DataFrame, n: int = 2, method: str = "
     from .attribution import explain
 
     rows = _rows(df, which)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_positive_int(n, "n")
     rows = rows.sample(min(int(n), len(rows)), random_state=seed).sort_index()
     return explain(model, tokenizer, rows["text"], method, target, max_length=max_length, **options)
 
@@ -413,8 +411,7 @@ def write_example_csv(path: str | os.PathLike, n: int = 400, *, seed: int = 42, 
     """
     from .data import load_sotu
 
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2 * MIN_PER_LABEL:
-        raise ValueError(f"n must be an integer of at least {2 * MIN_PER_LABEL}, got {n!r}")
+    check_positive_int(n, "n", 2 * MIN_PER_LABEL, hint=f"({MIN_PER_LABEL} rows per label at least)")
     corpus = load_sotu(since, min_words=10, max_words=max_words)
     per_party = [rows.sample(min(n // 2, len(rows)), random_state=seed) for _, rows in corpus.groupby("label", sort=True)]
     sample = pd.concat(per_party).sort_index()

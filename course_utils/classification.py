@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from . import _validation
 from .data import LABELS, SPLITS
 
 __all__ = [
@@ -38,19 +39,8 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------------ validation
 def _check_texts(texts, name: str = "texts") -> list[str]:
-    """``texts`` as a list of strings (a pandas Series or any sequence of str is accepted)."""
-    if isinstance(texts, str):
-        raise TypeError(f"{name} must be a list of strings, got one string; wrap it: [{name}]")
-    try:
-        out = list(texts)
-    except TypeError:
-        raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
-    bad = [i for i, t in enumerate(out) if not isinstance(t, str)]
-    if bad:
-        raise TypeError(f"{name}[{bad[0]}] is {type(out[bad[0]]).__name__}, expected str: every item must be a text")
-    if not out:
-        raise ValueError(f"{name} is empty: give at least one text")
-    return out
+    """``texts`` as a list of strings (a Series or any sequence of str is accepted; one string is not)."""
+    return _validation.check_texts(texts, name, allow_single=False, allow_blank=True)
 
 
 def _check_labels(labels, n: int | None = None, name: str = "labels", n_labels: int = len(LABELS)) -> np.ndarray:
@@ -92,11 +82,7 @@ def _check_labels_names(labels) -> tuple[str, ...]:
 
 
 def _check_k(k, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(k).__name__} {k!r}")
-    if k < 1:
-        raise ValueError(f"{name} must be at least 1, got {k}")
-    return int(k)
+    return _validation.check_positive_int(k, name)
 
 
 # -------------------------------------------------------------------------------------------- baseline
@@ -248,8 +234,8 @@ def learning_rates(n_steps: int, *, learning_rate: float = 5e-5, warmup: float =
     from transformers import get_linear_schedule_with_warmup
 
     n_steps = _check_k(n_steps, "n_steps")
-    if not 0 <= warmup < 1:
-        raise ValueError(f"warmup is a share of the steps in [0, 1), got {warmup!r}")
+    warmup = _validation.check_scalar(warmup, "warmup", float, min_val=0, max_val=1, include_boundaries="left",
+                                      hint="(a share of the steps)")
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(warmup * n_steps), n_steps)
     rates = []
@@ -458,8 +444,7 @@ def bootstrap_difference(y_true, pred_a, pred_b, *, groups=None, metric: str = "
     from sklearn.metrics import accuracy_score, f1_score
 
     scorers = {"accuracy": accuracy_score, "macro_f1": lambda y, p: f1_score(y, p, average="macro", labels=[0, 1], zero_division=0)}
-    if metric not in scorers:
-        raise ValueError(f"metric={metric!r} is not supported; choose one of {sorted(scorers)}")
+    _validation.check_choice(metric, "metric", sorted(scorers))
     score = scorers[metric]
     y_true = _check_labels(y_true, None, "y_true")
     pred_a = _check_labels(pred_a, len(y_true), "pred_a")
@@ -543,8 +528,7 @@ def grouped_cv(texts, labels, groups, *, n_splits: int = 5, seed: int = 42, **ba
     groups = np.asarray(list(groups), dtype=object)
     if len(groups) != len(texts):
         raise ValueError(f"groups has {len(groups)} entries but texts has {len(texts)}: give one group id per text")
-    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)):
-        raise TypeError(f"n_splits must be an int, got {type(n_splits).__name__} {n_splits!r}")
+    n_splits = _validation.check_scalar(n_splits, "n_splits", int)
     n_groups = len(pd.unique(groups))
     if not 2 <= n_splits <= n_groups:
         raise ValueError(f"n_splits={n_splits} must be between 2 and the number of groups ({n_groups}); "

@@ -39,6 +39,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ._validation import check_choice, check_scalar
 from .attribution import explain, method_options, word_scores
 from .attribution import documents as _documents
 from .environment import cache_dir
@@ -72,11 +73,7 @@ def _check_frame(frame, text_column: str, id_column: str) -> tuple[np.ndarray, l
 
 
 def _check_chunk_size(chunk_size) -> int:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
-        raise TypeError(f"chunk_size must be an int (documents per cached chunk), got {type(chunk_size).__name__}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size={chunk_size} must be at least 1")
-    return int(chunk_size)
+    return check_scalar(chunk_size, "chunk_size", int, min_val=1, hint="(documents per cached chunk)")
 
 
 def _check_target(target, n: int):
@@ -204,9 +201,8 @@ AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 def check_autocast(autocast) -> str | None:
     """None (float32) or one of :data:`AUTOCAST` (``"bf16"``, ``"fp16"``)."""
-    if autocast is not None and autocast not in AUTOCAST:
-        raise ValueError(f"autocast={autocast!r} must be None (float32) or one of {list(AUTOCAST)}")
-    return autocast
+    return check_choice(autocast, "autocast", (None, *AUTOCAST),
+                        hint=f"use None (float32) or one of {list(AUTOCAST)}")
 
 
 def _explain_chunk(model, tokenizer, texts: list[str], start: int, ids: np.ndarray, method: str, target,
@@ -530,8 +526,7 @@ def document_table(table: pd.DataFrame, frame: pd.DataFrame, *, k: int = 5, id_c
         largest |score|), ``n_words``, ``n_tokens`` (int64), ``method, target_label, prediction,
         probability``, the metadata and ``correct``.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k={k!r} must be a positive integer (number of top words)")
+    k = check_scalar(k, "k", int, min_val=1, hint="(number of top words)")
     words = word_scores(table)
     words["abs"] = words["score"].abs()
     words["rank"] = words.groupby("doc_id", sort=False)["abs"].rank(method="first", ascending=False)

@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import pandas as pd
 
+from ._validation import check_scalar
+
 #: Bump when the paragraph cleaning or the split rule changes: it is part of every model-cache key.
 DATA_VERSION = "sotu-paragraphs-v2"  # v2: lower-case stage directions ("—[applause]—") removed too
 LABELS: tuple[str, ...] = ("Democratic", "Republican")
@@ -102,8 +104,7 @@ def check_years(since: int, until: int | None) -> tuple[int, int]:
     first, last = _corpus_range()
     until = last if until is None else until
     for name, value in (("since", since), ("until", until)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int year, got {type(value).__name__} {value!r}")
+        check_scalar(value, name, int, hint="(a year)")
         if not first <= value <= last:
             raise ValueError(f"{name}={value} is outside the corpus: choose a year between {first} and {last}")
     if since > until:

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import _validation
+
 __all__ = [
     "AttentionMap",
     "ContextualVectors",
@@ -70,23 +72,8 @@ def check_texts(texts: TextInput) -> tuple[list[str], list[str] | None]:
         TypeError: not a string, pair, or iterable of them.
         ValueError: an empty list, an empty text, or a mix of single texts and pairs.
     """
-    if isinstance(texts, str):
-        items: list = [texts]
-    elif isinstance(texts, tuple) and len(texts) == 2 and all(isinstance(t, str) for t in texts):
-        items = [texts]
-    elif isinstance(texts, Iterable):
-        items = list(texts)
-    else:
-        raise TypeError(f"texts must be a string, a (sentence A, sentence B) pair or a list of them, got {type(texts).__name__}")
-    if not items:
-        raise ValueError("texts is empty: give at least one text, e.g. ['The state of our union is strong.']")
-    is_pair = [isinstance(t, tuple) and len(t) == 2 and all(isinstance(s, str) for s in t) for t in items]
-    for i, (t, pair) in enumerate(zip(items, is_pair)):
-        if not pair and not isinstance(t, str):
-            raise TypeError(f"texts[{i}] is a {type(t).__name__}: every item must be a string or a (str, str) pair")
-        for s in t if pair else (t,):
-            if not s.strip():
-                raise ValueError(f"texts[{i}] is empty: every text needs at least one token (drop it or fill it)")
+    items = _validation.check_texts(texts, allow_pairs=True)
+    is_pair = [isinstance(t, tuple) for t in items]
     if any(is_pair) and not all(is_pair):
         raise ValueError("texts mixes single texts and (sentence A, sentence B) pairs: give all singles or all pairs")
     if all(is_pair):
@@ -95,11 +82,10 @@ def check_texts(texts: TextInput) -> tuple[list[str], list[str] | None]:
 
 
 def _check_index(name: str, value: int, size: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = _validation.check_scalar(value, name, int)
     if not -size <= value < size:
         raise ValueError(f"{name}={value} is out of range: this model has {size} {what} (0 … {size - 1}, or negative from the end)")
-    return int(value) % size
+    return value % size
 
 
 def _device(model) -> torch.device:

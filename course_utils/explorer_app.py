@@ -18,6 +18,8 @@ from pathlib import Path
 
 import nbformat
 
+from ._validation import check_scalar
+
 DEFAULT_PORT = 8866  # Voilà's own default
 DEFAULT_EXAMPLES = 8
 TEMPLATE = "explaining-bert"
@@ -60,14 +62,6 @@ def load_model(folder: str | os.PathLike):
     return tokenizer, model
 
 
-def _check_examples(examples) -> int:
-    if isinstance(examples, bool) or not isinstance(examples, int):
-        raise TypeError(f"examples must be an int (paragraphs in the menu), got {type(examples).__name__}")
-    if examples < 0:
-        raise ValueError(f"examples must be >= 0 (0 = no menu, only the text box), got {examples}")
-    return examples
-
-
 def app_notebook(model: str | os.PathLike | None = None, *, examples: int = DEFAULT_EXAMPLES) -> nbformat.NotebookNode:
     """The notebook Voilà serves: load the classifier, pick example paragraphs, display the explorer.
 
@@ -75,7 +69,8 @@ def app_notebook(model: str | os.PathLike | None = None, *, examples: int = DEFA
         model: a ``save_pretrained`` folder, or None for the course's cached classifier (``load_classifier()``).
         examples: held-out test paragraphs (15–40 words) offered in the menu; 0 for the text box only.
     """
-    examples = _check_examples(examples)
+    examples = check_scalar(examples, "examples", int, min_val=0,
+                            hint="(paragraphs in the menu; 0 = only the text box)")
     if model is None:
         load = "tokenizer, model = models.load_classifier(progress=False)"
     else:
@@ -133,10 +128,7 @@ def ensure_classifier() -> bool:
 
 def voila_arguments(notebook: str | os.PathLike, port: int = DEFAULT_PORT) -> list[str]:
     """Voilà's command-line arguments: this notebook only, on 127.0.0.1:``port``, no browser, no tracebacks."""
-    if isinstance(port, bool) or not isinstance(port, int):
-        raise TypeError(f"port must be an int, got {type(port).__name__}")
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port must be between 1 and 65535, got {port}")
+    port = check_scalar(port, "port", int, min_val=1, max_val=65535)
     return [str(notebook), f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1", "--theme=light",
             f"--template={TEMPLATE}",
             "--VoilaConfiguration.show_tracebacks=False", "--Voila.log_level=WARN"]

@@ -38,6 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _inference
+from ._validation import check_choice, check_scalar
 from .classification import _check_k
 
 METHODS: tuple[str, ...] = ("influence", "tracin")
@@ -60,18 +61,9 @@ def classifier_head(model) -> torch.nn.Linear:
     return head
 
 
-def _check_method(method) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method {method!r} is unknown; choose one of {list(METHODS)}")
-    return method
-
-
 def _check_damping(damping) -> float:
-    if isinstance(damping, bool) or not isinstance(damping, (int, float, np.floating)):
-        raise TypeError(f"damping must be a positive number, got {type(damping).__name__} {damping!r}")
-    if not damping > 0:
-        raise ValueError(f"damping must be > 0 (it keeps the Hessian invertible), got {damping}; try {DEFAULT_DAMPING}")
-    return float(damping)
+    return check_scalar(damping, "damping", float, min_val=0, include_boundaries="neither",
+                        hint=f"(it keeps the Hessian invertible); try {DEFAULT_DAMPING}")
 
 
 def _check_features(features, name: str, hidden: int | None = None) -> torch.Tensor:
@@ -219,7 +211,7 @@ def head_influence(head, train_features, train_labels, test_features, test_targe
         For ``"influence"``, ``scores[j, S].sum()`` estimates the drop in ``log p(target_j)`` when the set
         ``S`` is removed and the head retrained.
     """
-    method = _check_method(method)
+    method = check_choice(method, "method", METHODS)
     head = classifier_head(head)
     train = _check_features(train_features, "train_features", head.in_features)
     test = _check_features(test_features, "test_features", head.in_features)

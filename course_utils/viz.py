@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import plotting
+from ._validation import check_choice, check_scalar
 
 plotting.enable_notebook_display()  # a cell that ends with one of this module's figures shows it
 
@@ -68,19 +69,12 @@ def _check_table(table) -> pd.DataFrame:
 
 
 def _check_level(level: str) -> str:
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
-    return level
+    return check_choice(level, "level", LEVELS)
 
 
 def _check_vmax(vmax) -> float | None:
-    if vmax is None:
-        return None
-    if not isinstance(vmax, (int, float, np.floating, np.integer)) or isinstance(vmax, bool):
-        raise TypeError(f"vmax must be a positive number or None, got {type(vmax).__name__}")
-    if not (math.isfinite(vmax) and vmax > 0):
-        raise ValueError(f"vmax must be a positive finite number (the |score| drawn at full colour), got {vmax}")
-    return float(vmax)
+    return check_scalar(vmax, "vmax", float, min_val=0, include_boundaries="neither", allow_none=True,
+                        finite=True, hint="(the |score| drawn at full colour)")
 
 
 def _select_method(table: pd.DataFrame, method: str | None) -> pd.DataFrame:
@@ -546,8 +540,7 @@ def ig_path_figure(n_points: int = 8, x=(2.0, 1.0), baseline=(0.0, 0.0)):
     """
     from matplotlib.figure import Figure
 
-    if not isinstance(n_points, (int, np.integer)) or isinstance(n_points, bool) or n_points < 2:
-        raise ValueError(f"n_points must be an integer >= 2, got {n_points!r}")
+    n_points = check_scalar(n_points, "n_points", int, min_val=2)
     x, x0 = np.asarray(x, dtype=float), np.asarray(baseline, dtype=float)
     if x.shape != (2,) or x0.shape != (2,):
         raise ValueError(f"x and baseline must be two numbers each, got {x.tolist()} and {x0.tolist()}")

@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 
 from . import _inference
+from ._validation import check_choice, check_scalar
 from .attribution import _inputs, explain
 from .attribution._inputs import check_target, check_texts, label_names
 
@@ -46,15 +47,10 @@ LONG_MODES = ("window", "truncate")
 
 def check_long(long, stride) -> tuple[str, int | None]:
     """Validate ``long`` ("window"/"truncate") and ``stride`` (None or a positive int of tokens)."""
-    if not isinstance(long, str) or long not in LONG_MODES:
-        raise ValueError(f"long={long!r} must be one of {list(LONG_MODES)}: 'window' explains overlapping windows "
-                         "of long documents, 'truncate' drops their ends")
-    if stride is not None:
-        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)):
-            raise TypeError(f"stride must be an int (tokens between window starts) or None, got {type(stride).__name__}")
-        if stride < 1:
-            raise ValueError(f"stride={stride} must be at least 1 token")
-        stride = int(stride)
+    check_choice(long, "long", LONG_MODES, hint=f"choose one of {list(LONG_MODES)}: 'window' explains "
+                 "overlapping windows of long documents, 'truncate' drops their ends")
+    stride = check_scalar(stride, "stride", int, min_val=1, allow_none=True,
+                          hint="(tokens between window starts)")
     return long, stride
 
 

@@ -246,7 +246,7 @@ def test_concept_similarity_is_one_on_the_diagonal(tiny_classifier):
         ({"kappa": 0.0}, ValueError, "kappa=0.0"),
         ({"kappa": 1.2}, ValueError, "kappa=1.2"),
         ({"level": "sentence"}, ValueError, "level='sentence'"),
-        ({"internal_batch_size": 0}, ValueError, "at least 1"),
+        ({"internal_batch_size": 0}, ValueError, "is too small: use an integer ≥ 1"),
     ],
 )
 def test_attribute_bad_options_raise(tiny_classifier, tokenizer, options, error, match):

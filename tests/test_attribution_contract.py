@@ -67,9 +67,9 @@ BAD_OPTIONS = [
     ("loo", {"measure": "odds"}, ValueError, "measure='odds' is not supported"),
     ("loo", {"level": "sentence"}, ValueError, "level='sentence' is not supported"),
     ("atman", {"multiplier": 2.0}, ValueError, r"multiplier=2.0 must lie in \[0, 1\]"),
-    ("atman", {"internal_batch_size": 0}, ValueError, "internal_batch_size=0 must be at least 1"),
+    ("atman", {"internal_batch_size": 0}, ValueError, "internal_batch_size=0 is too small: use an integer ≥"),
     ("shap", {"max_evals": 3}, ValueError, "max_evals=3 is too small"),
-    ("lime", {"kernel_width": -1.0}, ValueError, "kernel_width=-1.0 must be a positive number"),
+    ("lime", {"kernel_width": -1.0}, ValueError, "kernel_width=-1.0 is too small: use a number > 0"),
 ]
 
 

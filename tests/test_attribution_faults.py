@@ -48,9 +48,9 @@ BAD = [
     ("target", torch.tensor([0, 5]), ValueError, "target 5 is not a class index"),
     ("target", [0, 1.5], TypeError, r"target 1.5 is a float; give a label name or a class index"),
     # batch sizes
-    ("batch_size", 0, ValueError, "batch_size=0 must be a positive integer"),
-    ("batch_size", -3, ValueError, "batch_size=-3 must be a positive integer"),
-    ("batch_size", True, TypeError, r"batch_size must be a positive integer .*got bool"),
+    ("batch_size", 0, ValueError, "batch_size=0 is too small: use an integer ≥ 1"),
+    ("batch_size", -3, ValueError, "batch_size=-3 is too small: use an integer ≥ 1"),
+    ("batch_size", True, TypeError, r"batch_size must be an integer ≥ 1, got bool"),
     ("batch_size", 1.5, TypeError, "got float"),
     ("batch_size", "16", TypeError, "got str"),
     ("batch_size", None, TypeError, "got NoneType"),

@@ -131,7 +131,7 @@ def test_attribute_word_level_without_word_ids_falls_back(tiny_classifier, token
         ({"replacement": "blank"}, ValueError, "replacement='blank'"),
         ({"measure": "logit"}, ValueError, "measure='logit'"),
         ({"level": "sentence"}, ValueError, "level='sentence'"),
-        ({"internal_batch_size": 0}, ValueError, "at least 1"),
+        ({"internal_batch_size": 0}, ValueError, "is too small: use an integer ≥ 1"),
         ({"internal_batch_size": "8"}, TypeError, "must be an int"),
     ],
 )

@@ -154,7 +154,7 @@ def test_fine_tune_evaluate_explain_end_to_end(csv_path):
     (lambda d: byod.fine_tune_csv(d.drop(columns="split")), "call byod.split"),
     (lambda d: byod.fine_tune_csv(d, max_train=1), "max_train"),
     (lambda d: byod.evaluate(None, None, d[d["split"] != "test"]), "no 'test' rows"),
-    (lambda d: byod.explain_rows(None, None, d, n=0), "positive integer"),
+    (lambda d: byod.explain_rows(None, None, d, n=0), "n=0 is too small: use an integer ≥ 1"),
 ])
 def test_steps_bad_input(csv_path, call, match):
     data = byod.split(byod.load_csv(csv_path), seed=0)
@@ -171,7 +171,7 @@ def test_write_example_csv_round_trips(tmp_path):
 
 
 def test_write_example_csv_bad_n(tmp_path):
-    with pytest.raises(ValueError, match="at least 6"):
+    with pytest.raises(ValueError, match="n=2 is too small: use an integer ≥ 6"):
         byod.write_example_csv(tmp_path / "x.csv", n=2)
 
 

@@ -170,7 +170,7 @@ def test_explain_corpus_per_row_target(tiny_classifier, frame):
     ({"frame": "empty"}, ValueError, "frame has no rows"),
     ({"frame": "duplicate ids"}, ValueError, "is not unique"),
     ({"frame": "missing ids"}, ValueError, "has missing values"),
-    ({"chunk_size": 0}, ValueError, "chunk_size=0 must be at least 1"),
+    ({"chunk_size": 0}, ValueError, "chunk_size=0 is too small: use an integer ≥ 1"),
     ({"chunk_size": 2.5}, TypeError, "chunk_size must be an int"),
     ({"target": ["Democratic"]}, ValueError, "target has 1 entries but frame has 10 rows"),
     ({"method": "gradcam"}, ValueError, "not supported"),
@@ -232,7 +232,7 @@ def test_document_table_measures(tiny_classifier, frame):
 
 def test_document_table_bad_input(tiny_classifier, frame):
     table = _run(tiny_classifier, frame)
-    with pytest.raises(ValueError, match="k=0 must be a positive integer"):
+    with pytest.raises(ValueError, match="k=0 is too small: use an integer ≥ 1"):
         corpus.document_table(table, frame, k=0)
     with pytest.raises(ValueError, match=r"frame lacks column\(s\) \['region'\]"):
         corpus.document_table(table, frame, metadata=("region",))

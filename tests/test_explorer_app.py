@@ -31,7 +31,7 @@ def test_app_notebook_loads_a_model_folder(tmp_path):
 @pytest.mark.parametrize("examples,error,match", [
     (True, TypeError, "examples must be an int"),
     ("8", TypeError, "examples must be an int"),
-    (-1, ValueError, "examples must be >= 0"),
+    (-1, ValueError, "examples=-1 is too small: use an integer ≥ 0"),
 ])
 def test_app_notebook_rejects_bad_examples(examples, error, match):
     with pytest.raises(error, match=match):
@@ -40,8 +40,8 @@ def test_app_notebook_rejects_bad_examples(examples, error, match):
 
 @pytest.mark.parametrize("port,error,match", [
     (True, TypeError, "port must be an int"),
-    (0, ValueError, "port must be between 1 and 65535"),
-    (70000, ValueError, "port must be between 1 and 65535"),
+    (0, ValueError, r"port=0 must lie in \[1, 65535\]"),
+    (70000, ValueError, r"port=70000 must lie in \[1, 65535\]"),
 ])
 def test_voila_arguments_reject_bad_ports(port, error, match):
     with pytest.raises(error, match=match):

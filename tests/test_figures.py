@@ -160,11 +160,14 @@ def test_self_attention_figure_bad_query(tiny_bert, tokenizer):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [({"text": ""}, "text=''"), ({"hidden_size": True}, "hidden_size=True"), ({"text": "word " * 20}, "at most 16")],
+    ("kwargs", "error", "match"),
+    [({"text": ""}, ValueError, "text=''"),
+     ({"hidden_size": True}, TypeError, "hidden_size must be an integer ≥ 1, got bool"),
+     ({"hidden_size": 0}, ValueError, "hidden_size=0 is too small"),
+     ({"text": "word " * 20}, ValueError, "at most 16")],
 )
-def test_fine_tuning_pipeline_figure_bad_input(tokenizer, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_fine_tuning_pipeline_figure_bad_input(tokenizer, kwargs, error, match):
+    with pytest.raises(error, match=match):
         figures.fine_tuning_pipeline_figure(**kwargs, tokenizer=tokenizer)
 
 
@@ -183,10 +186,12 @@ def test_ig_path_integrand_is_complete(tiny_classifier, tokenizer):
     assert parts["scores"][0] == parts["scores"][-1] == 0                       # [CLS]/[SEP] equal their baseline
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [({"n_points": 40}, "odd integer"), ({"n_points": True}, "n_points=True"),
-                                               ({"text": " "}, "non-empty")])
-def test_ig_path_integrand_bad_input(tiny_classifier, tokenizer, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"n_points": 40}, ValueError, "odd integer"), ({"n_points": 3}, ValueError, "n_points=3 is too small"),
+    ({"n_points": True}, TypeError, "n_points must be an integer ≥ 5, got bool"),
+    ({"text": " "}, ValueError, "non-empty")])
+def test_ig_path_integrand_bad_input(tiny_classifier, tokenizer, kwargs, error, match):
+    with pytest.raises(error, match=match):
         figures.ig_path_integrand(tiny_classifier, tokenizer, **({"text": PARAGRAPH} | kwargs))
 
 

@@ -166,9 +166,9 @@ def test_group_share_counts_same_group_supporters_and_chance_levels():
 
 # -------------------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("change, error, message", [
-    ({"method": "shapley"}, ValueError, "method 'shapley' is unknown"),
-    ({"damping": 0.0}, ValueError, "damping must be > 0"),
-    ({"damping": "big"}, TypeError, "damping must be a positive number"),
+    ({"method": "shapley"}, ValueError, "method='shapley' is not supported; choose one of"),
+    ({"damping": 0.0}, ValueError, "damping=0.0 is too small: use a number > 0"),
+    ({"damping": "big"}, TypeError, "damping must be a number > 0, got str"),
     ({"train_features": torch.zeros(60, 4)}, ValueError, "has 4 columns but the head expects 5"),
     ({"test_features": torch.zeros(5)}, ValueError, r"shape \(n, hidden\)"),
     ({"train_features": [[0.0] * 5]}, TypeError, "must be a torch.Tensor or numpy array"),
@@ -195,7 +195,7 @@ def test_tables_and_retraining_reject_bad_input(blobs):
         inf.top_training_examples(np.zeros((1, 3)), frame)
     with pytest.raises(ValueError, match="one id per row"):
         inf.top_training_examples(np.zeros((1, 2)), frame, test_ids=[1, 2])
-    with pytest.raises(ValueError, match="k must be at least 1"):
+    with pytest.raises(ValueError, match="k=0 is too small: use an integer ≥ 1"):
         inf.top_training_examples(np.zeros((1, 2)), frame, k=0)
     with pytest.raises(ValueError, match="one group per row"):
         inf.group_share(np.zeros((2, 3)), ["A"], ["A", "B", "C"])

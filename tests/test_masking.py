@@ -95,7 +95,7 @@ def test_replacement_token_id_override_and_config():
 
 
 def test_replacement_token_id_unknown_name_raises():
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(ValueError, match=r"replacement='blank' is not supported; choose one of \['mask'"):
         M.replacement_token_id("blank")
 
 
@@ -141,7 +141,8 @@ def test_check_common_word_without_word_ids_warns_and_falls_back():
 
 
 @pytest.mark.parametrize("level, size, error, match", [
-    ("char", 8, ValueError, "level='char'"), ("token", 0, ValueError, "at least 1"), ("token", 2.5, TypeError, "int"),
+    ("char", 8, ValueError, "level='char'"), ("token", 0, ValueError, "is too small: use an integer ≥ 1"),
+    ("token", 2.5, TypeError, "int"),
 ])
 def test_check_common_bad_options_raise(level, size, error, match):
     with pytest.raises(error, match=match):

@@ -85,7 +85,7 @@ def test_atman_vs_loo_marks_the_column_and_the_row():
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"column": 0}, ValueError, "content token"),
     ({"column": 9}, ValueError, "content token"),
-    ({"column": True}, TypeError, "int position"),
+    ({"column": True}, TypeError, "column must be an integer, got bool"),
     ({"tokens": ["[CLS]", "[SEP]"]}, ValueError, "3 to 16"),
 ])
 def test_atman_vs_loo_bad_input(kwargs, error, match):

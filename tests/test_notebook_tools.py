@@ -64,9 +64,9 @@ def test_reading_minutes_finds_a_course_notebook_by_name():
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"path": "expert"}, ValueError, "not one of"),
     ({"path": 1}, TypeError, "path must be a str"),
-    ({"words_per_minute": True}, TypeError, "must be a number"),
-    ({"words_per_minute": "200"}, TypeError, "must be a number"),
-    ({"words_per_minute": 0}, ValueError, "must be positive"),
+    ({"words_per_minute": True}, TypeError, "must be a number > 0, got bool"),
+    ({"words_per_minute": "200"}, TypeError, "must be a number > 0, got str"),
+    ({"words_per_minute": 0}, ValueError, "is too small: use a number > 0"),
     ({"notebook": "99_nowhere"}, FileNotFoundError, "no notebook"),
     ({"notebook": 3}, TypeError, "notebook must be"),
 ])

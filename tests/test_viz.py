@@ -150,10 +150,10 @@ BAD_INPUTS = [
     ({"table": [1, 2]}, TypeError, "table must be a pandas DataFrame"),
     ({"table": pd.DataFrame({"token": ["a"]})}, ValueError, "missing the column"),
     ({"table": make_table(TOKENS, SCORES).iloc[:0]}, ValueError, "table is empty"),
-    ({"level": "sentence"}, ValueError, "level must be one of"),
+    ({"level": "sentence"}, ValueError, r"level='sentence' is not supported; choose one of \['token'"),
     ({"doc_id": 7}, ValueError, r"doc_id \[7\] not in the table"),
-    ({"vmax": -1.0}, ValueError, "vmax must be a positive"),
-    ({"vmax": "big"}, TypeError, "vmax must be a positive number"),
+    ({"vmax": -1.0}, ValueError, "vmax=-1.0 is too small: use a number > 0"),
+    ({"vmax": "big"}, TypeError, "vmax must be a number > 0 or None, got str"),
     ({"method": "atman"}, ValueError, "method 'atman' is not in the table"),
 ]
 
@@ -251,7 +251,7 @@ def test_heatmaps_of_explain_tables_for_several_methods():
 
 def test_ig_path_figure_and_bad_points():
     assert isinstance(viz.ig_path_figure(n_points=5), Figure)
-    with pytest.raises(ValueError, match="n_points must be an integer >= 2"):
+    with pytest.raises(ValueError, match="n_points=1 is too small: use an integer ≥ 2"):
         viz.ig_path_figure(n_points=1)
 
 

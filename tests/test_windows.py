@@ -135,11 +135,11 @@ def test_explain_corpus_windows_long_documents_by_default(tiny_classifier, tmp_p
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    ({"long": "wrap"}, ValueError, r"long='wrap' must be one of \['window', 'truncate'\]"),
-    ({"long": None}, ValueError, "long=None must be one of"),
+    ({"long": "wrap"}, ValueError, r"long='wrap' is not supported; choose one of \['window', 'truncate'\]"),
+    ({"long": None}, ValueError, "long=None is not supported; choose one of"),
     ({"stride": True}, TypeError, "stride must be an int"),
     ({"stride": 2.5}, TypeError, "stride must be an int"),
-    ({"stride": 0}, ValueError, "stride=0 must be at least 1"),
+    ({"stride": 0}, ValueError, "stride=0 is too small: use an integer ≥ 1"),
 ])
 def test_explain_corpus_rejects_bad_long_and_stride(tiny_classifier, tmp_path, monkeypatch, kwargs, error, match):
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))

@@ -26,6 +26,7 @@ import torch
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
+from .._validation import check_scalar
 from ._masking import check_common, check_level, documents, groups, spread, target_log_probs
 from ._method import Diagnostics, Method, as_kwargs
 
@@ -149,13 +150,10 @@ def suppression_factors(
 
 def check_options(multiplier: float, kappa: float) -> None:
     """Raise a clear error for a multiplier outside [0, 1] or a kappa outside (0, 1]."""
-    for name, value in (("multiplier", multiplier), ("kappa", kappa)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not 0.0 <= multiplier <= 1.0:
-        raise ValueError(f"multiplier={multiplier} must lie in [0, 1] (paper: 0.1; 1.0 = no suppression)")
-    if not 0.0 < kappa <= 1.0:
-        raise ValueError(f"kappa={kappa} must lie in (0, 1] (paper: 0.7); it is a cosine-similarity threshold")
+    check_scalar(multiplier, "multiplier", float, min_val=0, max_val=1,
+                 hint="(paper: 0.1; 1.0 = no suppression)")
+    check_scalar(kappa, "kappa", float, min_val=0, max_val=1, include_boundaries="right",
+                 hint="(paper: 0.7); it is a cosine-similarity threshold")
 
 
 def attribute(

@@ -46,6 +46,7 @@ from . import _cls_forward, _ig_passes, _quadrature
 from ._ig_adaptive import AUTO_PIECES, AUTO_SCAN, AUTO_START, adaptive
 from ._ig_passes import TOKEN_BUDGET, same_baseline
 from ._ig_path import Paths, baseline_embeddings, fixed, frozen_parameters, select
+from .._validation import check_choice, check_scalar
 from ._method import Diagnostics, Method, as_kwargs
 
 BASELINES = ("pad", "mask", "zero")
@@ -210,16 +211,12 @@ class IntegratedGradients(Method):
 # ------------------------------------------------------------------------------------------ validation
 def _check_steps(n_steps, max_steps) -> bool:
     """True for auto mode; raises for a bad ``n_steps``/``max_steps``."""
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < AUTO_START:
-        raise ValueError(f"max_steps={max_steps!r} must be an integer ≥ {AUTO_START}")
+    check_scalar(max_steps, "max_steps", int, min_val=AUTO_START)
     if isinstance(n_steps, str):
         if n_steps != "auto":
             raise ValueError(f"n_steps={n_steps!r} is not understood; give an integer ≥ 2 or 'auto'")
         return True
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)):
-        raise TypeError(f"n_steps must be an integer or 'auto', got {type(n_steps).__name__} ({n_steps!r})")
-    if n_steps < 2:
-        raise ValueError(f"n_steps={n_steps} is too small; use at least 2 (typical: 16–64), or 'auto'")
+    check_scalar(n_steps, "n_steps", int, min_val=2, hint="(typical: 16–64), or n_steps='auto'")
     return False
 
 
@@ -236,17 +233,12 @@ def _check_rule(quadrature, auto: bool) -> str:
 
 
 def _check_choices(baseline, output, normalize, tolerance, atol, internal_batch_size) -> None:
-    if isinstance(baseline, bool) or not (baseline in BASELINES or isinstance(baseline, (int, np.integer))):
-        raise ValueError(f"baseline={baseline!r} is not supported; choose one of {list(BASELINES)} or a token id")
-    if output not in OUTPUTS:
-        raise ValueError(f"output={output!r} is not supported; choose one of {list(OUTPUTS)}")
-    if normalize not in (None, "l2"):
-        raise ValueError(f"normalize={normalize!r} is not supported; use None (default) or 'l2'")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance > 0:
-        raise ValueError(f"tolerance={tolerance!r} must be a positive number (0.01 = 1 % completeness error)")
-    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0:
-        raise ValueError(f"atol={atol!r} must be a number ≥ 0 (absolute completeness error accepted)")
-    if internal_batch_size is not None and (isinstance(internal_batch_size, bool) or not isinstance(
-            internal_batch_size, (int, np.integer)) or internal_batch_size < 1):
-        raise ValueError(f"internal_batch_size={internal_batch_size!r} must be a positive integer (rows per pass) or "
-                         f"None (rows chosen to fill about {TOKEN_BUDGET} tokens per pass)")
+    if not isinstance(baseline, (int, np.integer)) or isinstance(baseline, bool):
+        check_choice(baseline, "baseline", BASELINES, hint=f"choose one of {list(BASELINES)} or a token id")
+    check_choice(output, "output", OUTPUTS)
+    check_choice(normalize, "normalize", (None, "l2"), hint="use None (default) or 'l2'")
+    check_scalar(tolerance, "tolerance", float, min_val=0, include_boundaries="neither",
+                 hint="(0.01 = 1 % completeness error)")
+    check_scalar(atol, "atol", float, min_val=0, hint="(absolute completeness error accepted)")
+    check_scalar(internal_batch_size, "internal_batch_size", int, min_val=1, allow_none=True,
+                 hint=f"(rows per pass; None: rows chosen to fill about {TOKEN_BUDGET} tokens per pass)")

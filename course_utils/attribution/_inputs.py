@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import _inference
+from .. import _inference, _validation
 from .._inference import max_length_of  # noqa: F401  (its home is _inference; callers import it from here too)
 
 TABLE_COLUMNS = ("doc_id", "position", "token", "word_id", "word", "special", "score", "method", "target",
@@ -37,29 +37,14 @@ def check_texts(texts) -> tuple[list[str], np.ndarray]:
     Raises:
         TypeError: ``texts`` is None or another type, or an item is not a string.
         ValueError: no texts, or an item is empty or only whitespace.
+
+    The checks are :func:`course_utils._validation.check_texts`'s; this adds the document ids.
     """
     doc_ids = None
-    if isinstance(texts, str):
-        items = [texts]
-    elif isinstance(texts, pd.DataFrame):
-        raise TypeError("texts is a DataFrame; pass its text column, e.g. df['text']")
-    elif isinstance(texts, pd.Series):
-        items = texts.tolist()
-        if pd.api.types.is_integer_dtype(texts.index.dtype) and texts.index.is_unique:
-            doc_ids = texts.index.to_numpy(dtype=np.int64)
-    elif isinstance(texts, (list, tuple, pd.Index)):
-        items = list(texts)
-    else:
-        raise TypeError(f"texts must be a string, a list/tuple of strings or a pandas Series, got {type(texts).__name__}")
-    if not items:
-        raise ValueError("texts is empty: give at least one text")
-    for i, item in enumerate(items):
-        if item is None or (isinstance(item, float) and np.isnan(item)):
-            raise TypeError(f"texts[{i}] is missing ({item!r}): drop it or fill it with a string (e.g. df.dropna(subset=['text']))")
-        if not isinstance(item, str):
-            raise TypeError(f"texts[{i}] is a {type(item).__name__} ({item!r}), not a string: convert it with str() or drop it")
-        if not item.strip():
-            raise ValueError(f"texts[{i}] is empty: every text needs at least one token (drop it or fill it)")
+    items = _validation.check_texts(texts, containers=(list, tuple, pd.Series, pd.Index))
+    if (isinstance(texts, pd.Series) and pd.api.types.is_integer_dtype(texts.index.dtype)
+            and texts.index.is_unique):
+        doc_ids = texts.index.to_numpy(dtype=np.int64)
     if doc_ids is None:
         doc_ids = np.arange(len(items), dtype=np.int64)
     return items, doc_ids

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._validation import check_scalar
 from ._method import Diagnostics, Method, as_kwargs
 from ._words import (TextClassifier, WordDocument, check_positive_int, check_seed, eval_mode, require_tokenizer,
                      word_documents)
@@ -46,10 +47,8 @@ MIN_SAMPLES = 10
 
 def check_kernel_width(kernel_width) -> None:
     """Raise a clear error unless ``kernel_width`` is a positive finite number."""
-    if isinstance(kernel_width, bool) or not isinstance(kernel_width, (int, float, np.integer, np.floating)):
-        raise TypeError(f"kernel_width must be a number, got {type(kernel_width).__name__}")
-    if not np.isfinite(kernel_width) or kernel_width <= 0:
-        raise ValueError(f"kernel_width={kernel_width} must be a positive number (LIME's default is 25)")
+    check_scalar(kernel_width, "kernel_width", float, min_val=0, include_boundaries="neither", finite=True,
+                 hint="(LIME's default is 25)")
 
 
 def split_words(text: str) -> list[str]:

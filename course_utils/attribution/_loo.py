@@ -19,6 +19,7 @@ import torch
 
 from ._masking import (REPLACEMENTS, check_common, check_level, documents, groups, perturb, replacement_token_id, spread,
                        target_log_probs)
+from .._validation import check_choice
 from ._method import Diagnostics, Method, as_kwargs
 
 MEASURES = ("probability", "loss")
@@ -26,10 +27,8 @@ MEASURES = ("probability", "loss")
 
 def check_options(replacement: str, measure: str) -> None:
     """Raise a clear error for an unknown ``replacement`` or ``measure``."""
-    if replacement not in REPLACEMENTS:
-        raise ValueError(f"replacement={replacement!r} is not supported; choose one of {REPLACEMENTS}")
-    if measure not in MEASURES:
-        raise ValueError(f"measure={measure!r} is not supported; choose one of {MEASURES}")
+    check_choice(replacement, "replacement", REPLACEMENTS)
+    check_choice(measure, "measure", MEASURES)
 
 
 def attribute(

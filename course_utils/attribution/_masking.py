@@ -19,6 +19,7 @@ from collections.abc import Callable
 import torch
 
 from .. import _inference
+from .._validation import check_choice, check_scalar
 
 REPLACEMENTS = ("mask", "unk", "pad", "delete")
 # Ids of the special tokens in the standard BERT WordPiece vocabularies (bert-base-uncased/-cased, MiniLM, …).
@@ -37,8 +38,7 @@ def replacement_token_id(replacement: str, model=None, replacement_id: int | Non
         ``replacement_id`` if given, else the model config's id, else the standard BERT vocabulary id
         (``[PAD]`` 0, ``[UNK]`` 100, ``[MASK]`` 103).
     """
-    if replacement not in REPLACEMENTS:
-        raise ValueError(f"replacement={replacement!r} is not one of {REPLACEMENTS}; pick one of them")
+    check_choice(replacement, "replacement", REPLACEMENTS)
     if replacement == "delete":
         return None
     if replacement_id is not None:
@@ -241,12 +241,10 @@ def documents(batch: dict[str, torch.Tensor]):
 
 def check_level(level: str, internal_batch_size: int) -> None:
     """Raise a clear error for a ``level`` other than "token"/"word" or an ``internal_batch_size`` below 1."""
-    if level not in ("token", "word"):
-        raise ValueError(f"level={level!r} is not supported; use 'token' (one pass per WordPiece) or 'word' (one pass per word)")
-    if isinstance(internal_batch_size, bool) or not isinstance(internal_batch_size, int):
-        raise TypeError(f"internal_batch_size must be an int, got {type(internal_batch_size).__name__}")
-    if internal_batch_size < 1:
-        raise ValueError(f"internal_batch_size={internal_batch_size} must be at least 1 (sequences per forward pass)")
+    check_choice(level, "level", ("token", "word"),
+                 hint="use 'token' (one pass per WordPiece) or 'word' (one pass per word)")
+    check_scalar(internal_batch_size, "internal_batch_size", int, min_val=1,
+                 hint="(sequences per forward pass)")
 
 
 def check_common(level: str, internal_batch_size: int, batch: dict[str, torch.Tensor], stacklevel: int = 3) -> str:

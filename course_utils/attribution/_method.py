@@ -35,6 +35,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from .._validation import check_choice
+
 GRANULARITIES = ("token", "word")
 
 
@@ -184,6 +186,4 @@ def unregister(name: str) -> type[Method]:
 
 def get(name) -> type[Method]:
     """The method class registered as ``name``; ValueError listing the choices otherwise."""
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"method={name!r} is not supported; choose one of {list(_REGISTRY)}")
-    return _REGISTRY[name]
+    return _REGISTRY[check_choice(name, "method", _REGISTRY)]

@@ -23,24 +23,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_choice, check_scalar
+
 RULES = ("gauss_legendre", "riemann_trapezoid", "clenshaw_curtis")
 NESTED = ("clenshaw_curtis", "riemann_trapezoid")  # rules whose 2n − 1 points contain their n points
 
 
 def check_rule(method: str) -> str:
     """``method`` if it names a supported rule, else ``ValueError`` listing :data:`RULES`."""
-    if not isinstance(method, str) or method not in RULES:
-        raise ValueError(f"quadrature={method!r} is not supported; choose one of {list(RULES)}")
-    return method
+    return check_choice(method, "quadrature", RULES)
 
 
 def _check_n(n: int, method: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n_steps must be an integer, got {type(n).__name__} ({n!r})")
     smallest = 1 if method == "gauss_legendre" else 2
-    if n < smallest:
-        raise ValueError(f"n_steps={n} is too small for {method}: use at least {smallest} (typical: 16–64)")
-    return int(n)
+    check_scalar(n, "n_steps", int, hint="(typical: 16–64)")
+    return check_scalar(n, "n_steps", int, min_val=smallest,
+                        hint=f"with quadrature={method!r} (typical: 16–64)")
 
 
 def alphas(n: int, method: str = "gauss_legendre") -> np.ndarray:

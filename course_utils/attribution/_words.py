@@ -30,25 +30,13 @@ import torch
 
 from .._inference import eval_mode  # noqa: F401  (the methods' eval mode, from the one inference module)
 from .. import _inference
+from .._validation import check_positive_int, check_scalar  # noqa: F401  (re-exported to _shap, _lime)
 from ._masking import documents, spread
-
-
-def check_positive_int(value, name: str, minimum: int = 1) -> int:
-    """``value`` as an int ≥ ``minimum``; TypeError for other types, ValueError below the minimum."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} ({value!r})")
-    if value < minimum:
-        raise ValueError(f"{name}={value} is too small: use an integer ≥ {minimum}")
-    return int(value)
 
 
 def check_seed(seed) -> int:
     """The seed as a non-negative int (numpy's generators take 0 … 2**32 − 1)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__} ({seed!r})")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed={seed} must be between 0 and 2**32 − 1")
-    return int(seed)
+    return check_scalar(seed, "seed", int, min_val=0, max_val=2**32 - 1, hint="(any fixed integer, e.g. 42)")
 
 
 def require_tokenizer(tokenizer, method: str):

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .._validation import check_positive_int
+
 ERASER_BINS = (0.01, 0.05, 0.10, 0.20, 0.50)  # the same bins as course_utils.evaluation.ERASER_BINS
 
 #: Notebook 04's toy spam filter: the message and its word weights (evidence for spam).
@@ -23,10 +25,7 @@ TOY_BIAS = 3.0
 
 def bin_sizes(n_units: int, bins: Sequence[float] = ERASER_BINS) -> list[int]:
     """How many units each AOPC bin removes from a text of ``n_units``: ``ceil(f · n)``, as the library does."""
-    if isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)):
-        raise TypeError(f"n_units must be an int, got {type(n_units).__name__}")
-    if n_units < 1:
-        raise ValueError(f"n_units={n_units}: a text needs at least one unit")
+    check_positive_int(n_units, "n_units", hint="(a text needs at least one unit)")
     return [int(min(n_units, np.ceil(f * n_units - 1e-9))) for f in bins]
 
 

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.mathtext import MathTextParser
 from matplotlib.patches import FancyBboxPatch
 
+from .._validation import check_positive_int, check_scalar
 from ..compat import make_patch
 from ..plotting import OKABE_ITO, PNG_DPI, SVG_SALT, enable_notebook_display, write_png_svg  # noqa: F401  (re-exported)
 
@@ -419,8 +420,7 @@ def fine_tuning_pipeline_figure(text: str = PIPELINE_TEXT, *, tokenizer=None, hi
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text={text!r}: give a non-empty sentence")
-    if isinstance(hidden_size, bool) or not isinstance(hidden_size, (int, np.integer)) or hidden_size < 1:
-        raise ValueError(f"hidden_size={hidden_size!r}: give a positive integer such as 384")
+    check_positive_int(hidden_size, "hidden_size", hint="(such as 384)")
     if tokenizer is None:
         tokenizer = _packaged_tokenizer()
     pieces = tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
@@ -540,7 +540,8 @@ def ig_path_integrand(model, tokenizer, text: str, *, target: int | None = None,
     """
     import torch
 
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 5 or n_points % 2 == 0:
+    check_scalar(n_points, "n_points", int, min_val=5, hint="(odd, for Simpson's rule; e.g. 41)")
+    if n_points % 2 == 0:
         raise ValueError(f"n_points={n_points!r}: give an odd integer >= 5 (Simpson's rule), e.g. 41")
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text={text!r}: give a non-empty paragraph")

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._validation import check_scalar
+
 
 def attention_suppression_figure(tokens: Sequence[str], before: np.ndarray, after: np.ndarray, column: int, *,
                                  title: str = "", width: float = 11.0):
@@ -147,8 +149,7 @@ def atman_vs_loo_figure(tokens: Sequence[str] = ATMAN_LOO_TOKENS, column: int = 
     s = len(tokens)
     if not 3 <= s <= 16:
         raise ValueError(f"tokens has {s} entries; give 3 to 16 tokens ([CLS] … [SEP]) so the matrix stays readable")
-    if isinstance(column, bool) or not isinstance(column, (int, np.integer)):
-        raise TypeError(f"column must be an int position, got {type(column).__name__}")
+    check_scalar(column, "column", int, hint="(a token position)")
     if not 0 < column < s - 1:
         raise ValueError(f"column={column}: explain a content token, 0 < column < {s - 1} ([CLS]/[SEP] are not explained)")
     grey, loo, atman = "#E6E6E6", OKABE_ITO["vermillion"], OKABE_ITO["blue"]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from .._validation import check_scalar
+
 REPO = "explaining-bert/explaining-bert"
 BRANCH = "main"
 TIERS = ("essentials", "practitioner", "deep-dive")
@@ -299,10 +301,8 @@ def reading_minutes(notebook: "str | Path | nbformat.NotebookNode", path: str, *
         TypeError: wrong types (a bool is not a speed). ValueError: unknown ``path``, speed not positive.
         FileNotFoundError: no such notebook.
     """
-    if isinstance(words_per_minute, bool) or not isinstance(words_per_minute, (int, float)):
-        raise TypeError(f"words_per_minute must be a number, got {type(words_per_minute).__name__}")
-    if not words_per_minute > 0:
-        raise ValueError(f"words_per_minute must be positive, got {words_per_minute}")
+    check_scalar(words_per_minute, "words_per_minute", float, min_val=0, include_boundaries="neither",
+                 hint="(reading speed)")
     return path_words(notebook, path) / words_per_minute
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._validation import check_choice
 from . import _tables
 
 STATISTICS = ("spearman", "kendall", "top_k_overlap")
@@ -126,8 +127,7 @@ def agreement_matrix(pairs: pd.DataFrame, statistic: str = "spearman") -> pd.Dat
         pairs: the result of :func:`agreement` (or of several :func:`rank_agreement` calls, stacked).
         statistic: ``"spearman"`` (default), ``"kendall"`` or ``"top_k_overlap"``.
     """
-    if statistic not in STATISTICS:
-        raise ValueError(f"statistic={statistic!r} is not one of {STATISTICS}")
+    check_choice(statistic, "statistic", STATISTICS)
     means = pairs.groupby(["method_a", "method_b"])[statistic].mean()
     methods = sorted(set(pairs["method_a"]) | set(pairs["method_b"]))
     matrix = pd.DataFrame(np.eye(len(methods)), index=methods, columns=methods)
@@ -143,8 +143,7 @@ def disagreements(pairs: pd.DataFrame, n: int = 3, statistic: str = "spearman") 
     Returns:
         DataFrame ``doc_id, mean_<statistic>, worst_pair, worst_<statistic>``, most disagreeing first.
     """
-    if statistic not in STATISTICS:
-        raise ValueError(f"statistic={statistic!r} is not one of {STATISTICS}")
+    check_choice(statistic, "statistic", STATISTICS)
     n = _tables.check_positive_int(n, "n")
     rows = []
     for doc_id, group in pairs.groupby("doc_id", sort=True):

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._validation import check_choice
 from ..attribution import explain
 
 
@@ -85,8 +86,7 @@ def cost_table(model, tokenizer, texts, methods: Mapping[str, dict] | Sequence[s
     """
     from ..benchmarking import measure
 
-    if memory not in MEMORY:
-        raise ValueError(f"memory={memory!r} is not supported; choose one of {MEMORY}")
+    check_choice(memory, "memory", MEMORY)
     if isinstance(methods, str):
         methods = {methods: {}}
     elif not isinstance(methods, Mapping):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._validation import check_scalar
 from . import _removal, _stats, _tables
 
 FRACTIONS = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))  # 0 %, 10 %, …, 100 % of the units
@@ -142,10 +143,8 @@ def insertion_curve(model, tokenizer, table, *, fractions=FRACTIONS, replacement
 
 def with_random(table: pd.DataFrame, random_baseline: bool, seed: int) -> pd.DataFrame:
     """The checked table, plus the random baseline's rows unless it already has a ``"random"`` method."""
-    if not isinstance(random_baseline, bool):
-        raise TypeError(f"random_baseline must be True or False, got {type(random_baseline).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__} ({seed!r})")
+    check_scalar(random_baseline, "random_baseline", bool)
+    check_scalar(seed, "seed", int)
     if random_baseline and _tables.RANDOM not in set(table["method"]):
         table = _tables.check_table([table, _tables.random_explanation(table, seed)])
     return table

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._validation import check_choice
 from ..attribution import _masking
 
 AUTO_PROGRESS = 20  # progress=None shows a bar for more than this many documents
@@ -23,8 +24,7 @@ CHUNK_BATCHES = 8  # forward passes between two progress-bar updates
 
 def replacement_ids(model, tokenizer, replacement: str) -> tuple[int | None, int]:
     """``(replacement id or None for "delete", pad id)`` — looked up exactly as leave-one-out does."""
-    if replacement not in _masking.REPLACEMENTS:
-        raise ValueError(f"replacement={replacement!r} is not supported; choose one of {_masking.REPLACEMENTS}")
+    check_choice(replacement, "replacement", _masking.REPLACEMENTS)
     explicit = getattr(tokenizer, f"{replacement}_token_id", None) if replacement != "delete" else None
     token_id = _masking.replacement_token_id(replacement, model, explicit)
     pad_id = getattr(tokenizer, "pad_token_id", None)

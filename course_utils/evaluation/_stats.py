@@ -15,6 +15,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from .._validation import check_choice, check_scalar
+
 STATISTICS = ("mean", "median")
 
 
@@ -59,12 +61,10 @@ def bootstrap_ci(values, *, statistic: str = "mean", n_boot: int = 2000, level: 
         ``(1 + level)/2`` quantiles of its bootstrap distribution. Taught in notebook 05.
     """
     array = _check_values(values)
-    if statistic not in STATISTICS:
-        raise ValueError(f"statistic={statistic!r} is not supported; choose one of {STATISTICS}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 100:
-        raise ValueError(f"n_boot={n_boot!r} must be an integer ≥ 100 (2000 is typical)")
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise ValueError(f"level={level!r} must lie strictly between 0 and 1 (0.95 = 95 % interval)")
+    check_choice(statistic, "statistic", STATISTICS)
+    check_scalar(n_boot, "n_boot", int, min_val=100, hint="(2000 is typical)")
+    check_scalar(level, "level", float, min_val=0, max_val=1, include_boundaries="neither",
+                 hint="(0.95 = 95 % interval)")
     fn = np.mean if statistic == "mean" else np.median
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(array), size=(int(n_boot), len(array)))  # (n_boot, n)

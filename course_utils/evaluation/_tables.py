@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._validation import check_choice, check_positive_int, check_scalar  # noqa: F401  (re-exported)
 from ..attribution import _masking
 
 REQUIRED = ("doc_id", "position", "token", "word_id", "special", "score", "method", "target")
@@ -63,9 +64,8 @@ def _no_attrs(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_level(level: str) -> str:
-    if level not in LEVELS:
-        raise ValueError(f"level={level!r} is not supported; use 'token' (remove WordPieces) or 'word' (whole words)")
-    return level
+    return check_choice(level, "level", LEVELS,
+                        hint="use 'token' (remove WordPieces) or 'word' (whole words)")
 
 
 def check_fractions(fractions, name: str = "fractions", *, allow_zero: bool = True) -> np.ndarray:
@@ -80,14 +80,6 @@ def check_fractions(fractions, name: str = "fractions", *, allow_zero: bool = Tr
         bound = "[0, 1]" if allow_zero else "(0, 1]"
         raise ValueError(f"{name}={values.tolist()} must lie in {bound} (0.1 = 10 % of the tokens)")
     return np.unique(values)
-
-
-def check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} ({value!r})")
-    if value < 1:
-        raise ValueError(f"{name}={value} must be at least 1")
-    return int(value)
 
 
 # ------------------------------------------------------------------------------------------ documents
@@ -166,8 +158,7 @@ def random_explanation(table, seed: int = 0) -> pd.DataFrame:
         like the random-order baseline. Taught in notebook 05.
     """
     table = check_table(table)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    seed = check_scalar(seed, "seed", int)
     first = table["method"].iloc[0]
     rows = table[table["method"] == first].copy()
     rng = np.random.default_rng(int(seed))
