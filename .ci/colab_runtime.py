@@ -214,7 +214,9 @@ def test(venv: Path, pytest_args: list[str] | None = None) -> int:
     """Unit tests and every notebook under nbval, with the simulated runtime's Python."""
     py = str(venv / "bin" / "python")
     _run([py, "-m", "pip", "install", "-q", "-c", str(venv / "colab-constraints.txt"), *TOOLS], venv)
-    args = pytest_args or ["tests", "--nbval-lax", "--nbval-current-env", "notebooks"]
+    # -rs: the log lists every skip with its reason (Colab lacks the site extra; figures drawn with another
+    # matplotlib are not byte-compared)
+    args = pytest_args or ["-rs", "tests", "--nbval-lax", "--nbval-current-env", "notebooks"]
     print("+", py, "-m pytest", *args, flush=True)
     return subprocess.run([py, "-m", "pytest", *args], env=env(venv) | {"COURSE_COLAB_SIM": "1"}, cwd=ROOT).returncode
 
