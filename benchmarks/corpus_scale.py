@@ -110,7 +110,7 @@ def window_scaling(model, tokenizer, texts, args, options) -> None:
             table = explain_windows(model, tokenizer, [doc] * args.repeats, args.method, stride=stride,
                                     batch_size=args.batch_size, progress=False, **options)
             seconds = time.perf_counter() - began
-            windows = table.attrs["windows"]
+            windows = table.windows
             doc_tokens = len(table)
             window_tokens = int(windows["n_tokens"].sum())
             per_doc_token[n], per_window_token[n] = seconds / doc_tokens, seconds / window_tokens
