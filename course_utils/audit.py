@@ -237,7 +237,7 @@ def attention_explanation(model, tokenizer, table: pd.DataFrame, *, layer: int =
         a copy of the token table with ``score`` = attention weight (≥ 0, a document's weights sum to 1 over its
         tokens) and ``method = "attention"``. Taught in notebook 07.
     """
-    from .attribution import token_table
+    from .attribution._result import token_table
 
     table = token_table(table)
     if not isinstance(table, pd.DataFrame) or not {"doc_id", "position", "token", "method", "score"} <= set(table.columns):
@@ -322,7 +322,7 @@ def lexicon_explanation(table: pd.DataFrame, weights: Mapping[str, float], *, po
         a copy of the token table with ``method = name`` and ``score`` = the word's weight (signed for the
         target), split evenly over the word's WordPieces; [CLS]/[SEP] score 0. Taught in notebook 07.
     """
-    from .attribution import token_table
+    from .attribution._result import token_table
 
     table = token_table(table)
     if not isinstance(table, pd.DataFrame) or not {"doc_id", "word_id", "word", "special", "target"} <= set(table.columns):

@@ -40,7 +40,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .attribution import Explanations, explain, method_options, token_table, word_scores
+from .attribution import Explanations, explain, method_options, word_scores
+from .attribution._result import token_table
 from .environment import cache_dir
 from .fingerprints import tokenizer_fingerprint
 from .models import write_atomically

@@ -53,7 +53,7 @@ __all__ = [
 def _check_table(table) -> pd.DataFrame:
     """The attribution table (an :func:`explain` result's ``.tokens``), validated: a non-empty DataFrame with
     the tidy columns."""
-    from .attribution import token_table
+    from .attribution._result import token_table
 
     table = token_table(table)
     if not isinstance(table, pd.DataFrame):
@@ -138,7 +138,7 @@ def document_scores(table: pd.DataFrame, doc_id, level: str = "token", *, specia
     Returns:
         DataFrame with one row per unit. Taught in notebook 03.
     """
-    from .attribution import token_table
+    from .attribution._result import token_table
 
     _check_level(level)
     table = token_table(table)

@@ -55,7 +55,7 @@ from ._inputs import TABLE_COLUMNS, check_target, check_texts, label_names
 from ._lime import LIME
 from ._loo import LeaveOneOut
 from ._method import Diagnostics, Method, register, unregister
-from ._result import Explanations, token_table
+from ._result import Explanations, word_scores
 from ._shap import SHAP, coalitions, exact_shapley
 from ._words import TextClassifier
 
@@ -240,35 +240,3 @@ def concat(results: list) -> Explanations | pd.DataFrame:
     if results and all(isinstance(r, pd.DataFrame) for r in results):
         return pd.concat(results, ignore_index=True)
     raise TypeError("concat() takes a non-empty list of explain() results (or of token DataFrames), not a mix")
-
-
-def word_scores(table: Explanations | pd.DataFrame, *, keep_special: bool = False) -> pd.DataFrame:
-    """Sum the WordPiece scores of each word: one row per (doc_id, method, target, word_id).
-
-    Args:
-        table: an :func:`explain` result (:class:`Explanations`) or its token table (``result.tokens``).
-        keep_special: keep ``[CLS]``/``[SEP]`` as their own rows (word_id -1 and -2); default drops them.
-
-    Returns:
-        DataFrame ``doc_id, word_id, word, tokens`` (the WordPieces joined by spaces), ``n_tokens``,
-        ``score`` (sum), ``method, target, target_label, prediction, probability``; scores still sum to
-        the document total when ``keep_special`` is True.
-    """
-    table = token_table(table)
-    missing = {"doc_id", "word_id", "word", "token", "score", "special"} - set(table.columns)
-    if missing:
-        raise ValueError(f"table lacks columns {sorted(missing)}; pass the result of explain()")
-    rows = table if keep_special else table[~table["special"]]
-    rows = rows.copy()
-    if keep_special:  # [CLS] and [SEP] both have word_id -1: keep them apart
-        last = rows["special"] & (rows["position"] > 0)
-        rows.loc[last, "word_id"] = -2
-    keys = [k for k in ("doc_id", "method", "target", "word_id") if k in rows]
-    per_doc = [c for c in ("target_label", "prediction", "probability") if c in rows]
-    words = rows.groupby(keys, sort=True).agg(
-        word=("word", "first"), tokens=("token", " ".join), n_tokens=("token", "size"), score=("score", "sum"),
-        **{c: (c, "first") for c in per_doc},
-    ).reset_index()
-    words["n_tokens"] = words["n_tokens"].astype(np.int64)
-    order = ["doc_id", "word_id", "word", "tokens", "n_tokens", "score", "method", "target"] + per_doc
-    return words[[c for c in order if c in words]]

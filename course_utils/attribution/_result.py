@@ -91,9 +91,7 @@ class Explanations:
         return [str(m) for m in pd.unique(self.tokens["method"])]
 
     def words(self, keep_special: bool = False) -> pd.DataFrame:
-        """WordPiece scores summed into words: :func:`course_utils.attribution.word_scores` of :attr:`tokens`."""
-        from . import word_scores
-
+        """WordPiece scores summed into words: :func:`word_scores` of :attr:`tokens`."""
         return word_scores(self.tokens, keep_special=keep_special)
 
     def to_frame(self) -> pd.DataFrame:
@@ -203,6 +201,38 @@ class Explanations:
 def token_table(table) -> pd.DataFrame:
     """The token DataFrame of an :class:`Explanations` (or ``table`` itself if it already is a DataFrame)."""
     return table.tokens if isinstance(table, Explanations) else table
+
+
+def word_scores(table: Explanations | pd.DataFrame, *, keep_special: bool = False) -> pd.DataFrame:
+    """Sum the WordPiece scores of each word: one row per (doc_id, method, target, word_id).
+
+    Args:
+        table: an :func:`explain` result (:class:`Explanations`) or its token table (``result.tokens``).
+        keep_special: keep ``[CLS]``/``[SEP]`` as their own rows (word_id -1 and -2); default drops them.
+
+    Returns:
+        DataFrame ``doc_id, word_id, word, tokens`` (the WordPieces joined by spaces), ``n_tokens``,
+        ``score`` (sum), ``method, target, target_label, prediction, probability``; scores still sum to
+        the document total when ``keep_special`` is True.
+    """
+    table = token_table(table)
+    missing = {"doc_id", "word_id", "word", "token", "score", "special"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks columns {sorted(missing)}; pass the result of explain()")
+    rows = table if keep_special else table[~table["special"]]
+    rows = rows.copy()
+    if keep_special:  # [CLS] and [SEP] both have word_id -1: keep them apart
+        last = rows["special"] & (rows["position"] > 0)
+        rows.loc[last, "word_id"] = -2
+    keys = [k for k in ("doc_id", "method", "target", "word_id") if k in rows]
+    per_doc = [c for c in ("target_label", "prediction", "probability") if c in rows]
+    words = rows.groupby(keys, sort=True).agg(
+        word=("word", "first"), tokens=("token", " ".join), n_tokens=("token", "size"), score=("score", "sum"),
+        **{c: (c, "first") for c in per_doc},
+    ).reset_index()
+    words["n_tokens"] = words["n_tokens"].astype(np.int64)
+    order = ["doc_id", "word_id", "word", "tokens", "n_tokens", "score", "method", "target"] + per_doc
+    return words[[c for c in order if c in words]]
 
 
 def _to_json(value):
