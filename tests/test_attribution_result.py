@@ -52,8 +52,10 @@ def test_concat(result, tiny_classifier):
     pd.testing.assert_frame_equal(same.documents, both.documents)
     plain = attribution.concat([result.tokens, loo.tokens])
     assert isinstance(plain, pd.DataFrame) and len(plain) == both.n_tokens
+    mixed = attribution.concat([result, loo.tokens])
+    pd.testing.assert_frame_equal(mixed, plain)
     with pytest.raises(TypeError):
-        attribution.concat([result, loo.tokens])
+        attribution.concat([result, "not a table"])
 
 
 def test_parquet_round_trip(result, tmp_path):

@@ -232,11 +232,13 @@ def documents(result: Explanations) -> pd.DataFrame:
 def concat(results: list) -> Explanations | pd.DataFrame:
     """Stack :func:`explain` results (e.g. one per method): :meth:`Explanations.concat`.
 
-    A list of plain token DataFrames gives their stacked DataFrame (``pd.concat``, a fresh index).
+    A list that also holds plain token DataFrames (e.g. :func:`course_utils.evaluation.random_explanation`)
+    gives the stacked token DataFrame (``pd.concat`` of the tokens, a fresh index), without per-document tables.
     """
     results = list(results)
     if results and all(isinstance(r, Explanations) for r in results):
         return Explanations.concat(results)
-    if results and all(isinstance(r, pd.DataFrame) for r in results):
-        return pd.concat(results, ignore_index=True)
-    raise TypeError("concat() takes a non-empty list of explain() results (or of token DataFrames), not a mix")
+    tables = [r.tokens if isinstance(r, Explanations) else r for r in results]
+    if not tables or not all(isinstance(t, pd.DataFrame) for t in tables):
+        raise TypeError("concat() takes a non-empty list of explain() results (or of their token DataFrames)")
+    return pd.concat(tables, ignore_index=True)
