@@ -118,3 +118,10 @@ def test_no_shortcut_for_private_or_unknown_names(result):
             result._secret  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         result.nonsense  # noqa: B018
+
+
+def test_r_gets_a_plain_token_frame(result):
+    from course_utils.r_bridge import r_friendly
+
+    sent = r_friendly(result)
+    assert type(sent) is pd.DataFrame and list(sent.columns) == list(TABLE_COLUMNS) and len(sent) == result.n_tokens
