@@ -229,13 +229,13 @@ def attention_explanation(model, tokenizer, table: pd.DataFrame, *, layer: int =
 
     Args:
         model, tokenizer: the classifier (eager attention, as ``load_classifier`` loads it).
-        table: an :func:`~course_utils.attribution.explain` result of the texts, or its ``.tokens`` (its tokens
-            are reused).
+        table: an :func:`~course_utils.attribution.explain` result of the texts, or its ``.tokens``
+            (its tokens are reused).
         layer: which layer's attention (default the last, the one that feeds ``[CLS]`` to the classifier).
 
     Returns:
-        a copy of the token table with ``score`` = attention weight (≥ 0, a document's weights sum to 1 over its
-        tokens) and ``method = "attention"``. Taught in notebook 07.
+        a copy of the token table with ``score`` = attention weight (≥ 0, a document's weights sum to 1
+        over its tokens) and ``method = "attention"``. Taught in notebook 07.
     """
     from .attribution._result import token_table
 
@@ -311,8 +311,8 @@ def lexicon_explanation(table: pd.DataFrame, weights: Mapping[str, float], *, po
     :mod:`course_utils.evaluation` show how little of the *model's* behaviour it describes.
 
     Args:
-        table: an :func:`~course_utils.attribution.explain` result of the texts, or its ``.tokens`` (one method;
-            tokens reused).
+        table: an :func:`~course_utils.attribution.explain` result of the texts, or its ``.tokens``
+            (one method; tokens reused).
         weights: lower-case word → weight towards class ``positive`` (e.g. logistic-regression coefficients);
             words not in it score 0.
         positive: the class the weights point to; a document explained for another class gets −weight.

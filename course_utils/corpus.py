@@ -514,7 +514,8 @@ def word_table(table: Explanations | pd.DataFrame, frame: pd.DataFrame, *, id_co
     return r_friendly(_join(words, frame, id_column, metadata, truth_column))
 
 
-def document_table(table: Explanations | pd.DataFrame, frame: pd.DataFrame, *, k: int = 5, id_column: str = "paragraph_id",
+def document_table(table: Explanations | pd.DataFrame, frame: pd.DataFrame, *, k: int = 5,
+                   id_column: str = "paragraph_id",
                    metadata: Sequence[str] = METADATA, truth_column: str | None = "party") -> pd.DataFrame:
     """One row per document: how much attribution there is and how concentrated it is, with metadata.
 

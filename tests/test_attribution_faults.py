@@ -111,7 +111,8 @@ def test_explain_index_types_give_sensible_doc_ids(tiny_classifier, index, expec
 @pytest.mark.parametrize("value", [np.int64(1), 1])
 def test_explain_numpy_batch_size_and_max_length(tiny_classifier, value):
     tokenizer, model = tiny_classifier
-    table = explain(model, tokenizer, TEXTS, "loo", batch_size=value, max_length=np.int64(5), progress=False).tokens
+    result = explain(model, tokenizer, TEXTS, "loo", batch_size=value, max_length=np.int64(5), progress=False)
+    table = result.tokens
     assert table.groupby("doc_id").size().max() == 5
 
 

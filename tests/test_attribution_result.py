@@ -1,5 +1,5 @@
-"""The result type of explain(): Explanations (tokens, documents, options, windows, cache), its storage and the
-one-release shortcuts that let old code use it as its token DataFrame (the only test allowed to use them)."""
+"""The result type of explain(): Explanations (tokens, documents, options, windows, cache), its storage and
+the one-release shortcuts that let old code use it as its token DataFrame (the only test allowed to use them)."""
 
 import warnings
 
@@ -34,7 +34,8 @@ def test_fields_and_views(result):
 
 def test_repr_and_to_frame(result):
     text = repr(result)
-    assert text.startswith("Explanations(2 documents, ") and f"{result.n_tokens} tokens" in text and "ig" in text
+    assert text.startswith("Explanations(2 documents, ") and f"{result.n_tokens} tokens" in text
+    assert "method ig" in text
     assert "<table" in result._repr_html_()
     frame = result.to_frame()
     assert type(frame) is pd.DataFrame and frame is not result.tokens and not frame.attrs
@@ -60,8 +61,8 @@ def test_concat(result, tiny_classifier):
 
 def test_parquet_round_trip(result, tmp_path):
     windows = result.documents.assign(window=np.int64(0))
-    stored = Explanations(result.tokens, result.documents, {**result.options, "spans": (1, 2), "names": ["a"]},
-                          windows=windows, cache={"key": "abc", "loaded": 1})
+    options = {**result.options, "spans": (1, 2), "names": ["a"]}
+    stored = Explanations(result.tokens, result.documents, options, windows=windows, cache={"key": "abc", "loaded": 1})
     back = Explanations.from_parquet(stored.to_parquet(tmp_path / "run"))
     pd.testing.assert_frame_equal(back.tokens, stored.tokens)
     pd.testing.assert_frame_equal(back.documents, stored.documents)
@@ -90,7 +91,8 @@ SHIMS = {  # what old code did with the DataFrame explain() returned → what it
 def test_shortcuts_warn_and_delegate_to_tokens(result, name):
     with pytest.warns(FutureWarning, match=r"explain\(\) now returns an Explanations object; use \.tokens"):
         got = SHIMS[name](result)
-    expected = {"column by item": result.tokens["score"], "boolean filter": result.tokens[result.tokens.doc_id == 0],
+    tokens = result.tokens
+    expected = {"column by item": tokens["score"], "boolean filter": tokens[tokens.doc_id == 0],
                 "column by attribute": result.tokens["doc_id"],
                 "DataFrame method": result.tokens.groupby("doc_id")["score"].sum(), "len": len(result.tokens),
                 "attrs documents": result.documents, "attrs options": result.options, "membership": True,
@@ -124,4 +126,5 @@ def test_r_gets_a_plain_token_frame(result):
     from course_utils.r_bridge import r_friendly
 
     sent = r_friendly(result)
-    assert type(sent) is pd.DataFrame and list(sent.columns) == list(TABLE_COLUMNS) and len(sent) == result.n_tokens
+    assert type(sent) is pd.DataFrame and list(sent.columns) == list(TABLE_COLUMNS)
+    assert len(sent) == result.n_tokens

@@ -161,8 +161,8 @@ def test_shap_seed_changes_only_tie_breaks(tiny_classifier):
     tokenizer, model = tiny_classifier
     a = explain(model, tokenizer, TEXTS, "shap", max_evals=20, seed=0)
     b = explain(model, tokenizer, TEXTS, "shap", max_evals=20, seed=1)
-    np.testing.assert_allclose(a.tokens.groupby("doc_id")["score"].sum(), b.tokens.groupby("doc_id")["score"].sum(),
-                               atol=1e-6)
+    np.testing.assert_allclose(a.tokens.groupby("doc_id")["score"].sum(),
+                               b.tokens.groupby("doc_id")["score"].sum(), atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ exact Shapley values

@@ -213,8 +213,8 @@ def test_load_csv_refuses_near_duplicate_labels(tmp_path, extra, match):
 def test_load_csv_distinct_labels_are_not_near_duplicates(tmp_path):
     rows = [(t, lab) for lab in ("positive", "negative", "neutral") for t in _texts(5, lab)]
     rows += [(t, "Democrat") for t in _texts(5, "x")] + [(t, "Democratic") for t in _texts(5, "y")]
-    assert byod.labels(byod.load_csv(_csv(tmp_path, rows))) == ("Democrat", "Democratic", "negative", "neutral",
-                                                                "positive")
+    labels = byod.labels(byod.load_csv(_csv(tmp_path, rows)))
+    assert labels == ("Democrat", "Democratic", "negative", "neutral", "positive")
 
 
 def test_load_csv_bad_label_options(tmp_path):

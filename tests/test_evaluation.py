@@ -211,7 +211,8 @@ def test_deletion_curve_reuses_the_shared_masking(monkeypatch, key_model, packag
 
 # ------------------------------------------------------------------------------------------------- AOPC
 def test_aopc_comprehensiveness_oracle_removes_all_evidence(key_model, packaged_tokenizer, key_tables):
-    comp, per_bin = ev.aopc_comprehensiveness(key_model, packaged_tokenizer, key_tables, progress=False, per_bin=True)
+    comp, per_bin = ev.aopc_comprehensiveness(key_model, packaged_tokenizer, key_tables, progress=False,
+                                              per_bin=True)
     pd.testing.assert_frame_equal(comp, ev.aopc_comprehensiveness(key_model, packaged_tokenizer, key_tables,
                                                                   progress=False))
     by_method = comp.groupby("method")["aopc_comprehensiveness"]

@@ -31,7 +31,8 @@ Adding a method = one module + one registry line + its entry in the shared test 
 
 SHAP and LIME explain *words*, not WordPieces (they declare ``granularity = "word"``): each word's score is
 shared equally by its WordPieces, so ``result.words()`` returns their word scores exactly, and
-``result.documents["granularity"]`` says ``"word"``. Their scores, like LOO's default, are changes in the target's probability.
+``result.documents["granularity"]`` says ``"word"``. Their scores, like LOO's default, are changes in the
+target's probability.
 
 Taught in notebook 03 (integrated gradients); used in notebooks 04–07.
 """
@@ -181,7 +182,8 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
             bar.update(len(idx))
     return Explanations(
         tokens=_inputs.build_table(docs, doc_ids, scores, method, chosen, predicted, probability, labels),
-        documents=_inputs.diagnostics_table(doc_ids, docs, chosen, predicted, probability, labels, method, diagnostics),
+        documents=_inputs.diagnostics_table(doc_ids, docs, chosen, predicted, probability, labels, method,
+                                            diagnostics),
         options={"method": method, "batch_size": batch_size, **cls.defaults(), **options})
 
 
@@ -224,8 +226,8 @@ def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str 
 def documents(result: Explanations) -> pd.DataFrame:
     """The per-document table of an :func:`explain` result: ``result.documents`` (kept for older code)."""
     if not isinstance(result, Explanations):
-        raise ValueError(f"documents() needs the Explanations returned by explain(), got {type(result).__name__}; "
-                         "a plain token DataFrame carries no per-document diagnostics")
+        raise ValueError("documents() needs the Explanations returned by explain(), got "
+                         f"{type(result).__name__}; a plain token DataFrame carries no per-document diagnostics")
     return result.documents
 
 
@@ -233,7 +235,8 @@ def concat(results: list) -> Explanations | pd.DataFrame:
     """Stack :func:`explain` results (e.g. one per method): :meth:`Explanations.concat`.
 
     A list that also holds plain token DataFrames (e.g. :func:`course_utils.evaluation.random_explanation`)
-    gives the stacked token DataFrame (``pd.concat`` of the tokens, a fresh index), without per-document tables.
+    gives the stacked token DataFrame (``pd.concat`` of the tokens, a fresh index), without per-document
+    tables.
     """
     results = list(results)
     if results and all(isinstance(r, Explanations) for r in results):

@@ -1,4 +1,4 @@
-"""The result of :func:`course_utils.attribution.explain`: :class:`Explanations`, a token table and its companions.
+"""The result of :func:`course_utils.attribution.explain`: :class:`Explanations`, a token table and the rest.
 
     result = explain(model, tokenizer, texts, "ig")
     result.tokens        # one row per token (the tidy table)
@@ -23,15 +23,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SHIM_MESSAGE = ("explain() now returns an Explanations object; use .tokens for the token table (or .to_frame()) "
-                "— this shortcut goes away in the next release")
+SHIM_MESSAGE = ("explain() now returns an Explanations object; use .tokens for the token table "
+                "(or .to_frame()) — this shortcut goes away in the next release")
 
-TOKENS_FILE, DOCUMENTS_FILE, WINDOWS_FILE, META_FILE = ("tokens.parquet", "documents.parquet", "windows.parquet",
-                                                       "explanations.json")
+TOKENS_FILE, DOCUMENTS_FILE = "tokens.parquet", "documents.parquet"
+WINDOWS_FILE, META_FILE = "windows.parquet", "explanations.json"
 
 
 def _shim(what: str, stacklevel: int = 3) -> None:
-    """The compatibility warning; ``stacklevel`` points at the user's line (the default filter shows it once there)."""
+    """The compatibility warning; ``stacklevel`` points at the user's line (the default filter shows it once
+    per line)."""
     warnings.warn(f"{SHIM_MESSAGE} ({what})", FutureWarning, stacklevel=stacklevel)
 
 
@@ -108,7 +109,7 @@ class Explanations:
         """
         results = list(results)
         if not results or not all(isinstance(r, Explanations) for r in results):
-            raise TypeError("Explanations.concat takes a non-empty list of Explanations (results of explain())")
+            raise TypeError("Explanations.concat takes a non-empty list of Explanations (explain() results)")
         windows = [r.windows for r in results if r.windows is not None]
         options = [r.options for r in results]
         caches = [r.cache for r in results]
@@ -140,8 +141,8 @@ class Explanations:
         folder = Path(path)
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
         windows = pd.read_parquet(folder / WINDOWS_FILE) if (folder / WINDOWS_FILE).exists() else None
-        return cls(tokens=pd.read_parquet(folder / TOKENS_FILE), documents=pd.read_parquet(folder / DOCUMENTS_FILE),
-                   options=_from_json(meta["options"]), windows=windows, cache=_from_json(meta["cache"]))
+        return cls(tokens=pd.read_parquet(folder / TOKENS_FILE),
+                   documents=pd.read_parquet(folder / DOCUMENTS_FILE), options=_from_json(meta["options"]), windows=windows, cache=_from_json(meta["cache"]))
 
     # -------------------------------------------------------------------------------------------- display
     def __repr__(self) -> str:
@@ -159,14 +160,14 @@ class Explanations:
     def __bool__(self) -> bool:  # so that ``if result:`` does not go through the __len__ shim
         return True
 
-    # ------------------------------------------------- compatibility with the old DataFrame result (one release)
+    # --------------------------------------------- compatibility with the old DataFrame result (one release)
     def __getattr__(self, name: str):
         # only called for names the class lacks: pandas methods and columns (result.groupby, result.doc_id)
         if name.startswith("_"):
             raise AttributeError(name)
         tokens = object.__getattribute__(self, "tokens")
         if not hasattr(tokens, name):
-            raise AttributeError(f"'Explanations' object has no attribute {name!r} (nor has its .tokens table)")
+            raise AttributeError(f"'Explanations' object has no attribute {name!r} (nor has its .tokens)")
         _shim(f"result.{name}")
         return getattr(tokens, name)
 
@@ -188,7 +189,8 @@ class Explanations:
 
     @property
     def attrs(self) -> dict:
-        """The old ``attrs`` dictionary (``documents``, ``options``, ``windows``, ``cache``), with a warning."""
+        """The old ``attrs`` dictionary (``documents``, ``options``, ``windows``, ``cache``), with a
+        warning."""
         _shim("the attrs dictionary: use .documents, .options, .windows, .cache", stacklevel=3)
         out = {"documents": self.documents, "options": self.options}
         if self.windows is not None:
@@ -236,7 +238,7 @@ def word_scores(table: Explanations | pd.DataFrame, *, keep_special: bool = Fals
 
 
 def _to_json(value):
-    """``value`` as JSON-able data; tuples and numpy scalars are tagged or converted so that they come back."""
+    """``value`` as JSON-able data; tuples are tagged and numpy scalars converted, so that they come back."""
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise TypeError(f"cannot store a dict with non-string keys in {META_FILE}: {value!r}")
