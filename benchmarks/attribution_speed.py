@@ -70,7 +70,8 @@ def ti_relative_error(explainer, target, raw_sum, state) -> float:
     return abs(raw_sum - (f_x - f_base)) / abs(f_x - f_base)
 
 
-def content_scores(table, doc_id):
+def content_scores(result, doc_id):
+    table = result.tokens
     rows = table[(table["doc_id"] == doc_id) & ~table["special"]]
     return rows["token"].tolist(), rows["score"].to_numpy()
 

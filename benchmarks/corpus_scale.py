@@ -85,8 +85,8 @@ def dask_overhead(model, tokenizer, texts, args, options) -> dict:
             began = time.perf_counter()
             dask = explain_corpus(model, tokenizer, frame, folder=f"{tmp}/dask", client=client, **kw)
             t_dask = time.perf_counter() - began
-    same = np.allclose(local["score"], dask["score"], rtol=1e-4, atol=1e-7)
-    n_tokens = len(local)
+    same = np.allclose(local.tokens["score"], dask.tokens["score"], rtol=1e-4, atol=1e-7)
+    n_tokens = local.n_tokens
     print(f"in-process ({args.threads} torch threads): {t_local:.1f} s, {len(texts) / t_local:.2f} documents/s, "
           f"{n_tokens / t_local:.0f} tokens/s")
     print(f"Dask ({args.threads} single-threaded workers): {t_dask:.1f} s (+ {t_start:.1f} s to start the cluster), "
@@ -110,8 +110,8 @@ def window_scaling(model, tokenizer, texts, args, options) -> None:
             table = explain_windows(model, tokenizer, [doc] * args.repeats, args.method, stride=stride,
                                     batch_size=args.batch_size, progress=False, **options)
             seconds = time.perf_counter() - began
-            windows = table.attrs["windows"]
-            doc_tokens = len(table)
+            windows = table.windows
+            doc_tokens = table.n_tokens
             window_tokens = int(windows["n_tokens"].sum())
             per_doc_token[n], per_window_token[n] = seconds / doc_tokens, seconds / window_tokens
             print(f"  {label}: {n:>5} tokens, {len(windows) // args.repeats} window(s): {seconds / args.repeats:.2f} "

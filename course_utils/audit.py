@@ -228,19 +228,22 @@ def attention_explanation(model, tokenizer, table: pd.DataFrame, *, layer: int =
 
     Args:
         model, tokenizer: the classifier (eager attention, as ``load_classifier`` loads it).
-        table: an :func:`~course_utils.attribution.explain` table of the texts (its tokens are reused).
+        table: an :func:`~course_utils.attribution.explain` result of the texts, or its ``.tokens``
+            (its tokens are reused).
         layer: which layer's attention (default the last, the one that feeds ``[CLS]`` to the classifier).
 
     Returns:
-        a copy of ``table`` with ``score`` = attention weight (≥ 0, a document's weights sum to 1 over its
-        tokens) and ``method = "attention"``. Taught in notebook 07.
+        a copy of the token table with ``score`` = attention weight (≥ 0, a document's weights sum to 1
+        over its tokens) and ``method = "attention"``. Taught in notebook 07.
     """
+    from .attribution._result import token_table
+
+    table = token_table(table)
     if not isinstance(table, pd.DataFrame) or not {"doc_id", "position", "token", "method", "score"} <= set(table.columns):
         raise TypeError("table must be the DataFrame returned by course_utils.attribution.explain()")
     if table.empty:
         raise ValueError("table has no rows: explain at least one text")
     table = table.sort_values(["doc_id", "position"], kind="stable").reset_index(drop=True)
-    table.attrs = {}
     if table["method"].nunique() != 1:
         raise ValueError("table must hold one method (its tokens are reused); select one with table[table.method == ...]")
     n_layers = model.config.num_hidden_layers
@@ -307,16 +310,20 @@ def lexicon_explanation(table: pd.DataFrame, weights: Mapping[str, float], *, po
     :mod:`course_utils.evaluation` show how little of the *model's* behaviour it describes.
 
     Args:
-        table: an :func:`~course_utils.attribution.explain` table of the texts (one method; tokens reused).
+        table: an :func:`~course_utils.attribution.explain` result of the texts, or its ``.tokens``
+            (one method; tokens reused).
         weights: lower-case word → weight towards class ``positive`` (e.g. logistic-regression coefficients);
             words not in it score 0.
         positive: the class the weights point to; a document explained for another class gets −weight.
         name: the ``method`` value of the result.
 
     Returns:
-        a copy of ``table`` with ``method = name`` and ``score`` = the word's weight (signed for the
+        a copy of the token table with ``method = name`` and ``score`` = the word's weight (signed for the
         target), split evenly over the word's WordPieces; [CLS]/[SEP] score 0. Taught in notebook 07.
     """
+    from .attribution._result import token_table
+
+    table = token_table(table)
     if not isinstance(table, pd.DataFrame) or not {"doc_id", "word_id", "word", "special", "target"} <= set(table.columns):
         raise TypeError("table must be the DataFrame returned by course_utils.attribution.explain()")
     if table["method"].nunique() != 1:
@@ -324,7 +331,6 @@ def lexicon_explanation(table: pd.DataFrame, weights: Mapping[str, float], *, po
     if not isinstance(weights, Mapping):
         raise TypeError(f"weights must be a dict {{word: weight}}, got {type(weights).__name__}")
     out = table.copy()
-    out.attrs = {}
     lookup = {str(k).lower(): float(v) for k, v in weights.items()}
     weight = out["word"].str.lower().map(lookup).fillna(0.0).where(~out["special"], 0.0)
     pieces = out.groupby(["doc_id", "word_id"])["word_id"].transform("size")

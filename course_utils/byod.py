@@ -33,8 +33,8 @@ MIN_PER_LABEL = 3  # rows per label needed to put at least one in each split
 SIMILAR = 0.8  # difflib ratio above which a much rarer label looks like a misspelling of another
 RARE_SHARE = 0.5  # … when it has at most this share of the other label's rows
 BIG = 1000  # rows above which evaluate() shows a progress bar by default
-__all__ = ["load_csv", "check_frame", "split", "fine_tune_csv", "evaluate", "explain_rows", "write_example_csv",
-           "MIN_PER_LABEL"]
+__all__ = ["load_csv", "check_frame", "split", "labels", "fine_tune_csv", "evaluate", "explain_rows",
+           "write_example_csv", "MIN_PER_LABEL"]
 
 
 # --------------------------------------------------------------------------------------------- checks
@@ -101,7 +101,7 @@ def check_frame(df: pd.DataFrame, *, text_column: str = "text", label_column: st
 
     Returns:
         a copy with columns ``text`` (str, stripped), ``label`` (int class index 0 … k−1, in sorted order of
-        the label values), ``label_name`` (str) and the other columns; ``.attrs["labels"]`` is the tuple of
+        the label values), ``label_name`` (str) and the other columns; :func:`labels` gives the tuple of
         label names (index i = class i).
 
     Raises:
@@ -178,7 +178,6 @@ def check_frame(df: pd.DataFrame, *, text_column: str = "text", label_column: st
         out = out.drop(columns=text_column)
     if label_column not in ("label", "label_name"):
         out = out.drop(columns=label_column)
-    out.attrs["labels"] = tuple(classes)
     return out
 
 
@@ -307,12 +306,14 @@ def split(df: pd.DataFrame, *, validation: float = 0.2, test: float = 0.2, seed:
     return out
 
 
-def _labels_of(df: pd.DataFrame) -> tuple[str, ...]:
-    labels = df.attrs.get("labels")
-    if not labels:
-        names = df.drop_duplicates("label").sort_values("label")
-        labels = tuple(names["label_name"].astype(str)) if "label_name" in df else tuple(str(i) for i in names["label"])
-    return tuple(labels)
+def labels(df: pd.DataFrame) -> tuple[str, ...]:
+    """The label names of a :func:`load_csv` / :func:`check_frame` frame (index i = class i), read from its
+    ``label`` and ``label_name`` columns; a class id no row holds gets its number as its name."""
+    names = df.drop_duplicates("label").set_index("label")
+    n = int(df["label"].max()) + 1
+    if "label_name" not in df:
+        return tuple(str(i) for i in range(n))
+    return tuple(str(names["label_name"].get(i, i)) for i in range(n))
 
 
 def _rows(df: pd.DataFrame, which: str) -> pd.DataFrame:
@@ -354,7 +355,7 @@ def fine_tune_csv(df: pd.DataFrame, *, model_name: str | None = None, max_train:
         if len(train) > max_train:
             train = train.sample(int(max_train), random_state=seed).sort_index()
     val = df[df["split"] == "validation"]
-    tokenizer, model = new_classifier(model_name, labels=_labels_of(df), seed=seed)
+    tokenizer, model = new_classifier(model_name, labels=labels(df), seed=seed)
     result = fine_tune(model, tokenizer, train["text"].tolist(), train["label"].to_numpy(), epochs=epochs,
                        batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
                        val_texts=val["text"].tolist() if len(val) else None,

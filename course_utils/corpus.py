@@ -1,9 +1,10 @@
 """Attributions for a whole corpus, cached on disk, and the tidy word and document tables made from them.
 
     from course_utils.corpus import explain_corpus, word_table, document_table
-    table = explain_corpus(model, tokenizer, test, method="ig", target="Republican")   # resumable, cached
-    words = word_table(table, test)          # one row per word occurrence, with party, president, year …
-    docs = document_table(table, test)       # one row per paragraph: total, mass share of the top words …
+    result = explain_corpus(model, tokenizer, test, method="ig", target="Republican")   # resumable, cached
+    result.tokens, result.documents, result.cache   # an Explanations (course_utils.attribution)
+    words = word_table(result, test)          # one row per word occurrence, with party, president, year …
+    docs = document_table(result, test)      # one row per paragraph: total, mass share of the top words …
 
 :func:`explain_corpus` runs :func:`course_utils.attribution.explain` on a DataFrame in chunks of
 ``chunk_size`` rows and stores every finished chunk under ``cache_dir()/attributions/<key>/chunk-00000/``
@@ -40,8 +41,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ._validation import check_choice, check_scalar
-from .attribution import explain, method_options, word_scores
-from .attribution import documents as _documents
+from .attribution import Explanations, explain, method_options, word_scores
+from .attribution._result import token_table
 from .environment import cache_dir
 from .fingerprints import tokenizer_fingerprint
 from .models import write_atomically
@@ -221,17 +222,16 @@ def _explain_chunk(model, tokenizer, texts: list[str], start: int, ids: np.ndarr
         if windowed:
             from .windows import explain_windows
 
-            table = explain_windows(model, tokenizer, series, method, target, stride=stride, batch_size=batch_size,
-                                    progress=False, max_length=max_length, **options)
+            result = explain_windows(model, tokenizer, series, method, target, stride=stride, batch_size=batch_size,
+                                     progress=False, max_length=max_length, **options)
         else:
-            table = explain(model, tokenizer, series, method, target, batch_size=batch_size, progress=False,
-                            max_length=max_length, **options)
-    docs = _documents(table).copy()
-    windows = table.attrs["windows"].copy() if windowed else None
+            result = explain(model, tokenizer, series, method, target, batch_size=batch_size, progress=False,
+                             max_length=max_length, **options)
+    docs = result.documents.copy()
+    windows = result.windows.copy() if windowed else None
     if autocast:
         _autocast_effect(model, tokenizer, texts, docs, windows, max_length, batch_size, autocast)
-    tokens = table.copy()
-    tokens.attrs = {}
+    tokens = result.tokens.copy()
     tokens["doc_id"], docs["doc_id"] = ids[tokens["doc_id"].to_numpy()], ids[docs["doc_id"].to_numpy()]
     if windows is not None:
         windows["doc_id"] = ids[windows["doc_id"].to_numpy()]
@@ -297,7 +297,7 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
                    id_column: str = "paragraph_id", chunk_size: int = 32, batch_size: int = 16,
                    max_length: int | None = None, cache: bool = True, progress: bool = True, long: str = "window",
                    stride: int | None = None, folder: str | os.PathLike | None = None, client=None,
-                   autocast: str | None = None, **options) -> pd.DataFrame:
+                   autocast: str | None = None, **options) -> Explanations:
     """Explain every row of ``frame`` with one method, chunk by chunk, cached on disk and resumable.
 
     Args:
@@ -329,13 +329,14 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
             ``completeness_error``) are those of the autocast run, so they show the effect on completeness.
 
     Returns:
-        the tidy token table of :func:`~course_utils.attribution.explain` (``doc_id, position, token,
-        word_id, word, special, score, method, target, target_label, prediction, probability``) for all rows
-        in frame order, with ``doc_id`` = ``frame[id_column]`` (join the metadata on it, or use
-        :func:`word_table` / :func:`document_table`). ``attrs``: ``"documents"`` (per-document diagnostics,
-        same ``doc_id``), ``"windows"`` (window mode with long documents: one row per window with its own
-        prediction and diagnostics, else None), ``"options"``, and ``"cache"`` (``key``, ``folder``,
-        ``loaded`` and ``computed`` chunk counts, ``recomputed`` damaged chunks).
+        an :class:`~course_utils.attribution.Explanations`: ``.tokens`` the tidy token table of
+        :func:`~course_utils.attribution.explain` (``doc_id, position, token, word_id, word, special, score,
+        method, target, target_label, prediction, probability``) for all rows in frame order, with ``doc_id``
+        = ``frame[id_column]`` (join the metadata on it, or use :func:`word_table` / :func:`document_table`);
+        ``.documents`` (per-document diagnostics, same ``doc_id``), ``.windows`` (window mode with long
+        documents: one row per window with its own prediction and diagnostics, else None), ``.options``, and
+        ``.cache`` (``key``, ``folder``, ``loaded`` and ``computed`` chunk counts, ``recomputed`` damaged
+        chunks).
 
     Raises:
         TypeError/ValueError: bad frame, columns, ids, chunk size, target, method, options, long or stride.
@@ -435,14 +436,13 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
         print(f"interrupted: {done} of {len(starts)} chunks are cached in {folder}; run the same call again to continue")
         raise
     bar.close()
-    table = pd.concat([p[0] for p in parts], ignore_index=True)
     windows = [p[2] for p in parts if p[2] is not None]
-    table.attrs = {"documents": pd.concat([p[1] for p in parts], ignore_index=True),
-                   "windows": pd.concat(windows, ignore_index=True) if windows else None,
-                   "options": {"method": method, "target": target, "batch_size": batch_size, "chunk_size": chunk_size,
-                               **method_options(method), **key_options},
-                   "cache": {"key": key, "folder": str(folder) if cache else None, **status}}
-    return table
+    return Explanations(tokens=pd.concat([p[0] for p in parts], ignore_index=True),
+                        documents=pd.concat([p[1] for p in parts], ignore_index=True),
+                        windows=pd.concat(windows, ignore_index=True) if windows else None,
+                        options={"method": method, "target": target, "batch_size": batch_size,
+                                 "chunk_size": chunk_size, **method_options(method), **key_options},
+                        cache={"key": key, "folder": str(folder) if cache else None, **status})
 
 
 def _worker_chunk(model, tokenizer, folder: str, key: str, index: int, ids: np.ndarray, texts: list[str], target,
@@ -490,12 +490,12 @@ def _join(table: pd.DataFrame, frame: pd.DataFrame, id_column: str, metadata, tr
     return out
 
 
-def word_table(table: pd.DataFrame, frame: pd.DataFrame, *, id_column: str = "paragraph_id",
+def word_table(table: Explanations | pd.DataFrame, frame: pd.DataFrame, *, id_column: str = "paragraph_id",
                metadata: Sequence[str] = METADATA, truth_column: str | None = "party") -> pd.DataFrame:
     """One row per word occurrence, with the document's metadata: the long table for word-level analysis.
 
     Args:
-        table: a token table from :func:`explain_corpus` (``doc_id`` = the frame's ids).
+        table: the result of :func:`explain_corpus` (or its ``.tokens``; ``doc_id`` = the frame's ids).
         frame: the explained DataFrame, holding ``id_column`` and the ``metadata`` columns.
         metadata: document columns to copy onto every word (default party, president, year, speech_id).
         truth_column: the column with the true label name; adds ``correct`` (bool: prediction == truth).
@@ -510,12 +510,13 @@ def word_table(table: pd.DataFrame, frame: pd.DataFrame, *, id_column: str = "pa
     return r_friendly(_join(words, frame, id_column, metadata, truth_column))
 
 
-def document_table(table: pd.DataFrame, frame: pd.DataFrame, *, k: int = 5, id_column: str = "paragraph_id",
+def document_table(table: Explanations | pd.DataFrame, frame: pd.DataFrame, *, k: int = 5,
+                   id_column: str = "paragraph_id",
                    metadata: Sequence[str] = METADATA, truth_column: str | None = "party") -> pd.DataFrame:
     """One row per document: how much attribution there is and how concentrated it is, with metadata.
 
     Args:
-        table: a token table from :func:`explain_corpus`.
+        table: the result of :func:`explain_corpus` (or its ``.tokens``).
         frame, id_column, metadata, truth_column: as in :func:`word_table`.
         k: how many top words the concentration measure uses (default 5).
 
@@ -527,6 +528,7 @@ def document_table(table: pd.DataFrame, frame: pd.DataFrame, *, k: int = 5, id_c
         probability``, the metadata and ``correct``.
     """
     k = check_scalar(k, "k", int, min_val=1, hint="(number of top words)")
+    table = token_table(table)
     words = word_scores(table)
     words["abs"] = words["score"].abs()
     words["rank"] = words.groupby("doc_id", sort=False)["abs"].rank(method="first", ascending=False)

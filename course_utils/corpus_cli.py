@@ -79,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # ------------------------------------------------------------------------------------------ inputs
 def read_corpus(path: str | os.PathLike, text_column: str, id_column: str | None):
-    """The corpus as a DataFrame with a unique id column, and that column's name.
+    """``(frame, id_column, n_blank)``: the corpus as a DataFrame with a unique id column, that column's name,
+    and how many rows were dropped for a missing or blank text.
 
     Rows whose text is missing or blank are dropped (and counted). ``id_column=None`` uses ``"id"`` when
     the file has it, else the row number (a new column ``"row"``).
@@ -130,8 +131,7 @@ def read_corpus(path: str | os.PathLike, text_column: str, id_column: str | None
     if ids.isna().any() or not ids.is_unique:
         raise UsageError(f"column {id_column!r} of {path} has missing or repeated ids: give a column with one unique "
                          "id per document (--id-column), or leave it out to number the rows")
-    frame.attrs["n_blank"] = int(blank.sum())
-    return frame, id_column
+    return frame, id_column, int(blank.sum())
 
 
 def load_model(name: str | None, device: str):
@@ -234,7 +234,7 @@ def _write_json(data: dict, path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ dry run
-def dry_run(model, tokenizer, frame, args, options: dict) -> dict:
+def dry_run(model, tokenizer, frame, args, options: dict, n_blank: int = 0) -> dict:
     """Count documents, tokens and windows; time ``--sample`` documents; print and return the estimate."""
     import numpy as np
 
@@ -280,7 +280,7 @@ def dry_run(model, tokenizer, frame, args, options: dict) -> dict:
         sample_work = int(np.minimum(sample_counts, length).sum())
     per_token = seconds / max(sample_work, 1)
     estimate = per_token * work
-    report = {"n_documents": len(texts), "n_blank_dropped": frame.attrs.get("n_blank", 0),
+    report = {"n_documents": len(texts), "n_blank_dropped": n_blank,
               "n_tokens": int(counts.sum()), "n_long_documents": int(len(long)), "max_length": length,
               "n_windows": int(n_windows), "tokens_to_explain": work, "sample_documents": len(sample),
               "sample_tokens": sample_work, "sample_seconds": round(seconds, 3),
@@ -359,13 +359,13 @@ def _run(args) -> int:
     if unknown:
         raise UsageError(f"--option {', '.join(unknown)}: not an option of {args.method}; its options are "
                          f"{', '.join(sorted(allowed))}")
-    frame, id_column = read_corpus(args.corpus, args.text_column, args.id_column)
+    frame, id_column, n_blank = read_corpus(args.corpus, args.text_column, args.id_column)
     metadata = [c.strip() for c in args.metadata.split(",") if c.strip()]
     missing = [c for c in metadata if c not in frame.columns]
     if missing:
         raise UsageError(f"--metadata {', '.join(missing)}: no such column(s) in {args.corpus}")
-    if frame.attrs.get("n_blank"):
-        print(f"skipping {frame.attrs['n_blank']} row(s) with an empty {args.text_column!r}", file=sys.stderr)
+    if n_blank:
+        print(f"skipping {n_blank} row(s) with an empty {args.text_column!r}", file=sys.stderr)
     tokenizer, model, where = load_model(args.model, args.device)
     loaded = time.perf_counter()
     target = _target(args.target)
@@ -378,7 +378,7 @@ def _run(args) -> int:
             raise UsageError(f"--target {args.target}: {exc}") from None
     if args.dry_run:
         try:
-            dry_run(model, tokenizer, frame, args, options)
+            dry_run(model, tokenizer, frame, args, options, n_blank)
         except (TypeError, ValueError) as exc:
             raise UsageError(str(exc).splitlines()[0]) from None
         return 0
@@ -387,7 +387,7 @@ def _run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     client, cluster = _client(args)
     try:
-        table = corpus.explain_corpus(
+        result = corpus.explain_corpus(
             model, tokenizer, frame, method=args.method, target=target, text_column=args.text_column,
             id_column=id_column, chunk_size=args.chunk_size, batch_size=args.batch_size, max_length=args.max_length,
             progress=not args.no_progress, long=args.long, stride=args.stride, folder=out / "chunks",
@@ -400,31 +400,30 @@ def _run(args) -> int:
         if cluster is not None:
             cluster.close()
     explained = time.perf_counter()
-    words = corpus.word_table(table, frame, id_column=id_column, metadata=metadata, truth_column=None)
-    summary = corpus.document_table(table, frame, id_column=id_column, metadata=metadata, truth_column=None)
-    diagnostics = table.attrs["documents"]
+    words = corpus.word_table(result, frame, id_column=id_column, metadata=metadata, truth_column=None)
+    summary = corpus.document_table(result, frame, id_column=id_column, metadata=metadata, truth_column=None)
+    diagnostics = result.documents
     extra = ["doc_id", *[c for c in diagnostics.columns if c not in summary.columns]]
     documents = summary.merge(diagnostics[extra], on="doc_id", how="left", validate="one_to_one")
-    tokens = table.copy()
-    tokens.attrs = {}
+    tokens = result.to_frame()
     _write_parquet(tokens, out / "tokens.parquet")
     _write_parquet(words, out / "words.parquet")
     _write_parquet(documents, out / "documents.parquet")
-    windows = table.attrs.get("windows")
+    windows = result.windows
     if isinstance(windows, pd.DataFrame):
         _write_parquet(windows, out / "windows.parquet")
     elif (out / "windows.parquet").exists():
         (out / "windows.parquet").unlink()  # from an earlier run with other options
     written = time.perf_counter()
-    cache = table.attrs["cache"]
+    cache = result.cache
     run_info = {
         "command": ["python", "-m", "course_utils", "explain", *sys.argv[2:]] if sys.argv[1:2] == ["explain"] else None,
         "corpus": {"path": str(Path(args.corpus).resolve()), "text_column": args.text_column, "id_column": id_column,
-                   "n_documents": len(frame), "n_blank_dropped": frame.attrs.get("n_blank", 0),
+                   "n_documents": len(frame), "n_blank_dropped": n_blank,
                    "n_tokens": int(len(tokens))},
         "model": {**where, "fingerprint": corpus.model_fingerprint(model)},
         "method": args.method, "target": target,
-        "options": {**table.attrs["options"], "max_length": args.max_length, "long": args.long},
+        "options": {**result.options, "max_length": args.max_length, "long": args.long},
         "chunks": {"key": cache["key"], "folder": cache["folder"], "loaded": cache["loaded"],
                    "computed": cache["computed"], "recomputed": cache["recomputed"], "chunk_size": args.chunk_size},
         "scale": {"scheduler": args.scheduler, "workers": args.workers},

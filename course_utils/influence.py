@@ -408,8 +408,8 @@ def damping_table(model, train_features, train_labels, dampings: Sequence[float]
     Returns:
         DataFrame indexed by ``damping`` with ``logit_rmse`` (root mean square difference of the centred
         logits on the training features; smaller = closer), ``agreement`` (share of training examples with
-        the same predicted class) and ``weight_norm`` (of the refitted ``[W | b]``; the model's own is in
-        ``attrs["model_weight_norm"]``).
+        the same predicted class) and ``weight_norm`` (of the refitted ``[W | b]``; the model's own is
+        :func:`head_weight_norm`).
     """
     head = classifier_head(model)
     train = _check_features(train_features, "train_features", head.in_features)
@@ -424,9 +424,13 @@ def damping_table(model, train_features, train_labels, dampings: Sequence[float]
         rows.append({"damping": float(damping), "logit_rmse": diff.pow(2).mean().sqrt().item(),
                      "agreement": (logits.argmax(1) == own.argmax(1)).double().mean().item(),
                      "weight_norm": refit.norm().item()})
-    table = pd.DataFrame(rows).set_index("damping")
-    table.attrs["model_weight_norm"] = theta.norm().item()
-    return table
+    return pd.DataFrame(rows).set_index("damping")
+
+
+def head_weight_norm(model) -> float:
+    """The norm of the model's own classifier head ``[W | b]``: the reference for :func:`damping_table`'s
+    ``weight_norm`` column."""
+    return _theta(classifier_head(model)).norm().item()
 
 
 def retrain_without(train_features, train_labels, test_features, test_targets, removals: Sequence[Sequence[int]], *,

@@ -273,7 +273,14 @@ def r_friendly(frame: pd.DataFrame) -> pd.DataFrame:
     Raises:
         TypeError: a column holds lists, dicts or other Python objects (R cannot take them): aggregate or
             ``.astype(str)`` them first.
+
+    An :func:`~course_utils.attribution.explain` result (:class:`~course_utils.attribution.Explanations`)
+    sends its token table (``.to_frame()``).
     """
+    from .attribution import Explanations
+
+    if isinstance(frame, Explanations):
+        frame = frame.to_frame()
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     out = frame.reset_index(drop=True).copy()

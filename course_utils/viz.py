@@ -52,7 +52,11 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------------- checks
 def _check_table(table) -> pd.DataFrame:
-    """The attribution table, validated: a non-empty DataFrame with the tidy columns."""
+    """The attribution table (an :func:`explain` result's ``.tokens``), validated: a non-empty DataFrame with
+    the tidy columns."""
+    from .attribution._result import token_table
+
+    table = token_table(table)
     if not isinstance(table, pd.DataFrame):
         raise TypeError(
             f"table must be a pandas DataFrame from course_utils.attribution.explain(), got {type(table).__name__}"
@@ -128,7 +132,10 @@ def document_scores(table: pd.DataFrame, doc_id, level: str = "token", *, specia
     Returns:
         DataFrame with one row per unit. Taught in notebook 03.
     """
+    from .attribution._result import token_table
+
     _check_level(level)
+    table = token_table(table)
     doc = table[table["doc_id"] == doc_id].sort_values("position", kind="stable")
     is_special = doc["special"].astype(bool) if "special" in doc else doc["word_id"].lt(0)
     keep_special = (level == "token") if special is None else bool(special)
@@ -490,7 +497,7 @@ def completeness_figure(errors: pd.DataFrame, *, tolerance: float = 0.01):
     Args:
         errors: one row per (document, rule, steps) with columns ``quadrature``, ``n_steps`` and
             ``relative_error`` (|Σ scores − (f(x) − f(x′))| / |f(x) − f(x′)|), e.g. the stacked
-            ``table.attrs["documents"]`` of several ``integrated_gradients`` runs with a ``quadrature`` column.
+            ``.documents`` tables of several ``integrated_gradients`` runs with a ``quadrature`` column.
         tolerance: drawn as a dashed line (0.01 = 1 %).
 
     Returns:

@@ -48,7 +48,7 @@ class ExplorerView:
         html: the whole panel (prediction bar + heat map + notes) as one inline-CSS HTML string.
         probabilities: label -> the model's probability for that class on the text (sums to 1).
         prediction: the predicted label; target: the label explained.
-        table: the tidy attribution table of :func:`course_utils.attribution.explain`.
+        table: the tidy token table of :func:`course_utils.attribution.explain` (its result's ``.tokens``).
         notes: warnings raised while explaining (e.g. "text truncated"), also shown in ``html``.
     """
 
@@ -170,7 +170,8 @@ def explain_for_widget(model, tokenizer, text: str, method: str = "ig", target=N
         max_length = min(MAX_LENGTH, int(getattr(model.config, "max_position_embeddings", MAX_LENGTH)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = explain(model, tokenizer, [text], method, target, progress=False, max_length=max_length, **options)
+        table = explain(model, tokenizer, [text], method, target, progress=False, max_length=max_length,
+                        **options).tokens
         html_map = viz.heatmap_html(table, level=level)
     notes = [str(w.message) for w in caught]
     proba = predict_proba(model, tokenizer, [text], max_length=max_length)[0]  # (n_labels,)

@@ -1,9 +1,10 @@
 """Documents longer than the model's window: explain overlapping windows and map the scores back.
 
     from course_utils.windows import explain_windows
-    table = explain_windows(model, tokenizer, texts, "ig", target="Republican", stride=128, n_steps=16)
-    table.attrs["documents"]   # one row per document: mean-of-windows prediction, n_windows …
-    table.attrs["windows"]     # one row per window: its span, its own prediction and the method's diagnostics
+    result = explain_windows(model, tokenizer, texts, "ig", target="Republican", stride=128, n_steps=16)
+    result.tokens      # one row per token of the whole document
+    result.documents   # one row per document: mean-of-windows prediction, n_windows …
+    result.windows     # one row per window: its span, its own prediction and the method's diagnostics
 
 BERT reads at most ``max_length`` tokens (512). :func:`course_utils.attribution.explain` truncates longer
 texts; :func:`explain_windows` instead cuts each long document into overlapping windows and explains
@@ -20,12 +21,12 @@ The rules (also in :func:`explain_windows`'s docstring):
   prediction.
 * **Prediction.** The document's probability of each class is the **mean of its windows' probabilities**;
   its prediction is the class with the largest mean. Its ``probability`` (of the target) is the mean of
-  the windows' ``probability`` column in ``attrs["windows"]``, as the method reported it with its scores.
+  the windows' ``probability`` column in ``result.windows``, as the method reported it with its scores.
 * **Scores.** A content token's score is the **mean of its scores in the windows that contain it** (one
   window, or two or more where windows overlap); the document's ``[CLS]`` and ``[SEP]`` get the mean of the
   windows' ``[CLS]`` and ``[SEP]`` scores. Every token thus gets exactly one score. Completeness (IG's
   ``Σ scores = f(x) − f(x′)``, SHAP's additivity) holds **per window**, not for the averaged document
-  scores: check it in ``attrs["windows"]`` (for IG its ``completeness_error`` column).
+  scores: check it in ``result.windows`` (for IG its ``completeness_error`` column).
 
 Used by :func:`course_utils.corpus.explain_corpus` (``long="window"``) and the command line
 ``python -m course_utils explain``.
@@ -39,7 +40,7 @@ import torch
 
 from . import _inference
 from ._validation import check_choice, check_scalar
-from .attribution import _inputs, explain
+from .attribution import Explanations, _inputs, explain
 from .attribution._inputs import check_target, check_texts, label_names
 
 LONG_MODES = ("window", "truncate")
@@ -120,7 +121,7 @@ def window_spans(word_ids: list[int], width: int, stride: int) -> list[tuple[int
 
 def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *, stride: int | None = None,
                     batch_size: int = 16, max_length: int | None = None, progress: bool | None = None,
-                    **options) -> pd.DataFrame:
+                    **options) -> Explanations:
     """Explain documents of any length with any method, by overlapping windows (see the module's rules).
 
     Args:
@@ -133,14 +134,14 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
     Rules: all windows of a document explain one target (the given one, else the document's prediction);
     the document's class probabilities are the mean of its windows' probabilities; a token's score is the
     mean of its scores over the windows containing it ([CLS]/[SEP]: the mean over all windows); windows
-    start and end at word boundaries. Completeness holds per window (``attrs["windows"]``).
+    start and end at word boundaries. Completeness holds per window (``result.windows``).
 
     Returns:
-        the tidy token table of :func:`~course_utils.attribution.explain`, one row per token of the
-        *whole* document (``n_dropped`` is 0). ``attrs["documents"]``: one row per document (``doc_id,
+        an :class:`~course_utils.attribution.Explanations`: ``.tokens`` one row per token of the
+        *whole* document (``n_dropped`` is 0). ``.documents``: one row per document (``doc_id,
         n_tokens, n_dropped, method, target, target_label, prediction, probability, n_windows,
         window_probability_min, window_probability_max``; a document that fits in one window also keeps the
-        method's diagnostics, as :func:`explain` gives them). ``attrs["windows"]``: one row per window
+        method's diagnostics, as :func:`explain` gives them). ``.windows``: one row per window
         (``doc_id, window, start, stop`` — content-token span, ``[start, stop)`` — ``n_tokens, target,
         target_label, prediction, probability`` of the window alone, then the method's diagnostics).
 
@@ -175,9 +176,9 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
     doc_probs = np.stack([window_probs[owner == d].mean(0) for d in range(len(texts))])  # (n_docs, n_labels)
     doc_pred = doc_probs.argmax(1)
     doc_target = doc_pred if given is None else given
-    table = explain(model, tokenizer, window_texts, method, doc_target[owner].tolist(), batch_size=batch_size,
-                    progress=progress, max_length=length, **options)  # windows fit: nothing is truncated
-    per_window = table.attrs["documents"]
+    result = explain(model, tokenizer, window_texts, method, doc_target[owner].tolist(), batch_size=batch_size,
+                     progress=progress, max_length=length, **options)  # windows fit: nothing is truncated
+    table, per_window = result.tokens, result.documents
     if (per_window["n_dropped"] > 0).any():  # cannot happen: windows are cut to fit
         raise RuntimeError("a window was truncated: please report this with the text that caused it")
 
@@ -224,10 +225,9 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
     if extra:
         diag = per_window.loc[single, extra].set_axis(owner[single], axis=0)
         summary = summary.join(diag, how="left")
-    out.attrs["documents"] = summary.reset_index(drop=True)
-    out.attrs["windows"] = windows.reset_index(drop=True)
-    out.attrs["options"] = {**table.attrs["options"], "long": "window", "stride": stride, "max_length": length}
-    return out
+    return Explanations(tokens=out, documents=summary.reset_index(drop=True),
+                        options={**result.options, "long": "window", "stride": stride, "max_length": length},
+                        windows=windows.reset_index(drop=True))
 
 
 def _probabilities(model, tokenizer, texts: list[str], max_length: int, batch_size: int) -> np.ndarray:

@@ -27,7 +27,7 @@ def n_tokens(tokenizer, texts):
 def test_explain_one_row_per_token(tiny_classifier, case):
     tokenizer, model = tiny_classifier
     method, options = case
-    table = explain(model, tokenizer, TEXTS, method, **options)
+    table = explain(model, tokenizer, TEXTS, method, **options).tokens
     lengths = n_tokens(tokenizer, TEXTS)
     assert len(table) == sum(lengths)
     assert table.groupby("doc_id").size().tolist() == lengths
@@ -41,7 +41,8 @@ def test_explain_one_row_per_token(tiny_classifier, case):
 def test_explain_columns_and_dtypes(tiny_classifier, case):
     tokenizer, model = tiny_classifier
     method, options = case
-    table = explain(model, tokenizer, TEXTS, method, **options)
+    result = explain(model, tokenizer, TEXTS, method, **options)
+    table = result.tokens
     assert tuple(table.columns) == TABLE_COLUMNS
     for col in ("doc_id", "position", "word_id", "target"):
         assert table[col].dtype == np.int64, col
@@ -51,7 +52,8 @@ def test_explain_columns_and_dtypes(tiny_classifier, case):
     for col in ("token", "word", "method", "target_label", "prediction"):
         assert pd.api.types.is_string_dtype(table[col]), col
     assert (table["method"] == method).all()
-    docs = documents(table)
+    docs = result.documents
+    assert documents(result) is docs
     assert docs["doc_id"].tolist() == [0, 1, 2] and docs["method"].eq(method).all()
     assert table["probability"].between(0, 1).all()
 
@@ -59,7 +61,7 @@ def test_explain_columns_and_dtypes(tiny_classifier, case):
 def test_explain_special_tokens_flagged(tiny_classifier, case):
     tokenizer, model = tiny_classifier
     method, options = case
-    table = explain(model, tokenizer, TEXTS, method, **options)
+    table = explain(model, tokenizer, TEXTS, method, **options).tokens
     special = table[table["special"]]
     assert set(special["token"]) == {"[CLS]", "[SEP]"}
     assert (special["word_id"] == -1).all()
@@ -71,7 +73,7 @@ def test_explain_special_tokens_flagged(tiny_classifier, case):
 def test_explain_target_by_name_or_index(tiny_classifier, case, target, expected):
     tokenizer, model = tiny_classifier
     method, options = case
-    table = explain(model, tokenizer, TEXTS, method, target, **options)
+    table = explain(model, tokenizer, TEXTS, method, target, **options).tokens
     per_doc = table.groupby("doc_id")["target"].first().tolist()
     assert per_doc == (expected if isinstance(expected, list) else [expected] * len(TEXTS))
     assert (table["target_label"] == table["target"].map(dict(enumerate(LABELS)))).all()
@@ -80,7 +82,7 @@ def test_explain_target_by_name_or_index(tiny_classifier, case, target, expected
 def test_explain_target_none_is_prediction(tiny_classifier, case):
     tokenizer, model = tiny_classifier
     method, options = case
-    table = explain(model, tokenizer, TEXTS, method, None, **options)
+    table = explain(model, tokenizer, TEXTS, method, None, **options).tokens
     assert (table["target_label"] == table["prediction"]).all()
     assert (table["probability"] >= 0.5).all()  # two labels: the predicted one has probability ≥ 0.5
 
@@ -88,8 +90,8 @@ def test_explain_target_none_is_prediction(tiny_classifier, case):
 def test_explain_target_changes_scores(tiny_classifier, case):
     tokenizer, model = tiny_classifier
     method, options = case
-    dem = explain(model, tokenizer, TEXTS[:1], method, "Democratic", **options)
-    rep = explain(model, tokenizer, TEXTS[:1], method, "Republican", **options)
+    dem = explain(model, tokenizer, TEXTS[:1], method, "Democratic", **options).tokens
+    rep = explain(model, tokenizer, TEXTS[:1], method, "Republican", **options).tokens
     assert not np.allclose(dem["score"], rep["score"])
     np.testing.assert_allclose(dem["probability"] + rep["probability"], 1.0, atol=1e-6)
 
@@ -97,16 +99,16 @@ def test_explain_target_changes_scores(tiny_classifier, case):
 def test_explain_deterministic_reruns(tiny_classifier, case):
     tokenizer, model = tiny_classifier
     method, options = case
-    first = explain(model, tokenizer, TEXTS, method, **options)
-    second = explain(model, tokenizer, TEXTS, method, **options)
+    first = explain(model, tokenizer, TEXTS, method, **options).tokens
+    second = explain(model, tokenizer, TEXTS, method, **options).tokens
     pd.testing.assert_frame_equal(first, second)
 
 
 def test_explain_batch_size_invariance(tiny_classifier, case):
     tokenizer, model = tiny_classifier
     method, options = case
-    one = explain(model, tokenizer, TEXTS, method, batch_size=1, **options)
-    eight = explain(model, tokenizer, TEXTS, method, batch_size=8, **options)
+    one = explain(model, tokenizer, TEXTS, method, batch_size=1, **options).tokens
+    eight = explain(model, tokenizer, TEXTS, method, batch_size=8, **options).tokens
     np.testing.assert_allclose(one["score"], eight["score"], atol=1e-5)
     assert one["token"].tolist() == eight["token"].tolist()
 
@@ -126,15 +128,15 @@ def test_explain_restores_training_mode(tiny_classifier, case):
 # ------------------------------------------------------------------------------------------ inputs
 def test_explain_accepts_str_and_series(tiny_classifier):
     tokenizer, model = tiny_classifier
-    single = explain(model, tokenizer, TEXTS[0], n_steps=4)
+    single = explain(model, tokenizer, TEXTS[0], n_steps=4).tokens
     assert single["doc_id"].unique().tolist() == [0]
     series = pd.Series(TEXTS, index=[10, 20, 30])
-    table = explain(model, tokenizer, series, n_steps=4)
+    table = explain(model, tokenizer, series, n_steps=4).tokens
     assert table["doc_id"].unique().tolist() == [10, 20, 30]  # joins back to the DataFrame
-    listed = explain(model, tokenizer, TEXTS, n_steps=4)
+    listed = explain(model, tokenizer, TEXTS, n_steps=4).tokens
     np.testing.assert_allclose(table["score"], listed["score"], atol=1e-6)
     words = pd.Series(TEXTS, index=["a", "b", "c"])
-    assert explain(model, tokenizer, words, n_steps=4)["doc_id"].unique().tolist() == [0, 1, 2]
+    assert explain(model, tokenizer, words, n_steps=4).tokens["doc_id"].unique().tolist() == [0, 1, 2]
 
 
 BAD_TEXTS = [
@@ -226,17 +228,18 @@ def test_explain_truncates_with_one_warning(tiny_classifier):
     tokenizer, model = tiny_classifier  # the tiny model takes 64 positions
     long = " ".join(["freedom"] * 100)  # 102 tokens with [CLS]/[SEP]
     with pytest.warns(UserWarning, match=r"1 text\(s\) longer than the model's maximum of 64 tokens.*texts\[1\] lost 38") as record:
-        table = explain(model, tokenizer, ["short text", long], n_steps=4)
+        result = explain(model, tokenizer, ["short text", long], n_steps=4)
+    table = result.tokens
     assert len([w for w in record if "truncated" in str(w.message)]) == 1
     assert (table["doc_id"] == 1).sum() == 64
     assert table[table["doc_id"] == 1]["token"].iloc[-1] == "[SEP]"
-    assert documents(table)["n_dropped"].tolist() == [0, 38]
+    assert result.documents["n_dropped"].tolist() == [0, 38]
 
 
 def test_explain_max_length_option(tiny_classifier):
     tokenizer, model = tiny_classifier
     with pytest.warns(UserWarning, match="maximum of 5 tokens"):
-        table = explain(model, tokenizer, TEXTS[:1], max_length=5, n_steps=4)
+        table = explain(model, tokenizer, TEXTS[:1], max_length=5, n_steps=4).tokens
     assert len(table) == 5
     with pytest.raises(ValueError, match="max_length=1000 must be between"):
         explain(model, tokenizer, TEXTS[:1], max_length=1000)
@@ -245,7 +248,7 @@ def test_explain_max_length_option(tiny_classifier):
 # ------------------------------------------------------------------------------------ word scores
 def test_word_scores_sum_pieces(tiny_classifier):
     tokenizer, model = tiny_classifier
-    table = explain(model, tokenizer, TEXTS, n_steps=8)
+    table = explain(model, tokenizer, TEXTS, n_steps=8).tokens
     words = word_scores(table)
     content = table[~table["special"]]
     assert len(words) == content.groupby(["doc_id", "word_id"]).ngroups
@@ -260,7 +263,7 @@ def test_word_scores_sum_pieces(tiny_classifier):
 
 def test_word_scores_keeps_original_case(tiny_classifier):
     tokenizer, model = tiny_classifier
-    table = explain(model, tokenizer, ["Taxes must be cut."], n_steps=4)
+    table = explain(model, tokenizer, ["Taxes must be cut."], n_steps=4).tokens
     assert word_scores(table)["word"].tolist() == ["Taxes", "must", "be", "cut", "."]
 
 
@@ -269,9 +272,9 @@ def test_concat_stacks_tables_and_documents(tiny_classifier):
     a = explain(model, tokenizer, TEXTS, n_steps=4)
     b = explain(model, tokenizer, TEXTS, n_steps=4, baseline="zero")
     both = concat([a, b])
-    assert len(both) == len(a) + len(b)
+    assert both.n_tokens == a.n_tokens + b.n_tokens
     assert len(documents(both)) == 2 * len(TEXTS)
-    assert len(a.attrs["documents"]) == len(TEXTS)  # inputs untouched
+    assert len(a.documents) == len(TEXTS)  # inputs untouched
 
 
 def test_building_blocks_are_public():

@@ -123,12 +123,12 @@ def test_registry_lists_the_package_methods_in_order():
 def test_adding_a_method_is_one_module_and_one_registry_line(tiny_classifier, toy):
     tokenizer, model = tiny_classifier
     assert SUPPORTED_METHODS[toy_method.NAME] is toy and method_options(toy_method.NAME) == {"seed": 0, "scale": 1.0}
-    table = explain(model, tokenizer, TEXTS, toy_method.NAME, "Republican", seed=5)
-    docs = documents(table)
+    result = explain(model, tokenizer, TEXTS, toy_method.NAME, "Republican", seed=5)
+    table, docs = result.tokens, documents(result)
     assert (table["method"] == toy_method.NAME).all() and (table.loc[table["special"], "score"] == 0).all()
     assert docs["n_scored"].tolist() == [len(tokenizer(t)["input_ids"]) - 2 for t in TEXTS]
     assert docs["seed"].tolist() == [5, 5] and "granularity" not in docs
-    assert table.attrs["options"] == {"method": toy_method.NAME, "batch_size": 16, "seed": 5, "scale": 1.0}
+    assert result.options == {"method": toy_method.NAME, "batch_size": 16, "seed": 5, "scale": 1.0}
     with pytest.raises(ValueError, match="scale=0 must be a positive number"):
         explain(model, tokenizer, TEXTS, toy_method.NAME, scale=0)
 
@@ -183,5 +183,5 @@ def test_a_missing_optional_library_breaks_only_its_method(tiny_classifier, monk
         monkeypatch.setitem(sys.modules, module, None)  # `import shap` now raises ImportError
     with pytest.raises(ImportError):
         explain(model, tokenizer, TEXTS[:1], name, **FAST[name])
-    assert len(explain(model, tokenizer, TEXTS[:1], "loo")) == len(tokenizer(TEXTS[0])["input_ids"])
+    assert explain(model, tokenizer, TEXTS[:1], "loo").n_tokens == len(tokenizer(TEXTS[0])["input_ids"])
     assert attribution.exact_shapley(lambda m: m.sum(1).astype(float), 2)[0].tolist() == [1.0, 1.0]

@@ -90,7 +90,7 @@ GOOD = [  # accepted forms: the result is correct
 def test_explain_accepted_target_forms(tiny_classifier, case, argument, value, expected):
     tokenizer, model = tiny_classifier
     method, options = case
-    table = explain(model, tokenizer, TEXTS, method, value, progress=False, **options)
+    table = explain(model, tokenizer, TEXTS, method, value, progress=False, **options).tokens
     assert table.groupby("doc_id")["target"].first().tolist() == expected
 
 
@@ -104,14 +104,15 @@ def test_explain_accepted_target_forms(tiny_classifier, case, argument, value, e
 ])
 def test_explain_index_types_give_sensible_doc_ids(tiny_classifier, index, expected):
     tokenizer, model = tiny_classifier
-    table = explain(model, tokenizer, pd.Series(TEXTS, index=index), "loo", progress=False)
+    table = explain(model, tokenizer, pd.Series(TEXTS, index=index), "loo", progress=False).tokens
     assert table["doc_id"].unique().tolist() == expected and table["doc_id"].dtype == np.int64
 
 
 @pytest.mark.parametrize("value", [np.int64(1), 1])
 def test_explain_numpy_batch_size_and_max_length(tiny_classifier, value):
     tokenizer, model = tiny_classifier
-    table = explain(model, tokenizer, TEXTS, "loo", batch_size=value, max_length=np.int64(5), progress=False)
+    result = explain(model, tokenizer, TEXTS, "loo", batch_size=value, max_length=np.int64(5), progress=False)
+    table = result.tokens
     assert table.groupby("doc_id").size().max() == 5
 
 

@@ -121,8 +121,8 @@ def test_attribute_gauss_legendre_converges_faster_than_trapezoid(tiny_classifie
 
 def test_explain_completeness_real_model_paragraph(real_classifier):
     tokenizer, model = real_classifier
-    table = explain(model, tokenizer, PARAGRAPH, n_steps="auto", tolerance=0.01)
-    doc = documents(table).iloc[0]
+    result = explain(model, tokenizer, PARAGRAPH, n_steps="auto", tolerance=0.01)
+    table, doc = result.tokens, documents(result).iloc[0]
     assert doc["relative_error"] <= 0.01 or doc["completeness_error"] <= _ig.ATOL
     assert table["score"].sum() == pytest.approx(doc["f_input"] - doc["f_baseline"], rel=0.01, abs=_ig.ATOL)
     assert doc["f_input"] == pytest.approx(doc["probability"], abs=1e-5)
@@ -358,7 +358,7 @@ def test_integrated_gradients_is_explain_ig(tiny_classifier):
     tokenizer, model = tiny_classifier
     a = integrated_gradients(model, tokenizer, TEXTS, "Republican", n_steps=8, baseline="zero")
     b = explain(model, tokenizer, TEXTS, "ig", "Republican", n_steps=8, baseline="zero")
-    np.testing.assert_array_equal(a["score"], b["score"])
+    np.testing.assert_array_equal(a.tokens["score"], b.tokens["score"])
 
 
 def test_attribute_without_word_ids_finds_specials(tiny_classifier):

@@ -108,10 +108,10 @@ def test_word_scores_are_the_methods_word_scores(tiny_classifier, method):
     words = word_scores(table)
     assert words["word"].tolist() == ["We", "will", "defend", "our", "freedom", ",", "and", "unbelievably", "we",
                                       "shall", "prevail", "!"]
-    pieces = table[table["word"] == "unbelievably"]["score"].to_numpy()
+    pieces = table.tokens[table.tokens["word"] == "unbelievably"]["score"].to_numpy()
     assert len(pieces) == 5 and np.allclose(pieces, pieces[0])  # shared equally by the WordPieces
     assert words.loc[words["word"] == "unbelievably", "score"].item() == pytest.approx(5 * pieces[0])
-    assert (table.loc[table["special"], "score"] == 0).all()
+    assert (table.tokens.loc[table.tokens["special"], "score"] == 0).all()
     batch = {k: torch.tensor([v]) for k, v in _batch(tokenizer, PUNCTUATED).items()}
     native = _native_word_scores(method, model, tokenizer, batch)
     np.testing.assert_allclose(words["score"].to_numpy(), native, rtol=1e-5, atol=1e-7)
@@ -140,7 +140,7 @@ def test_shap_additivity(tiny_classifier):
     tokenizer, model = tiny_classifier
     table = explain(model, tokenizer, TEXTS + ["Hi"], "shap", max_evals=30)  # a small budget: still additive
     docs = documents(table)
-    totals = table.groupby("doc_id")["score"].sum().to_numpy()
+    totals = table.tokens.groupby("doc_id")["score"].sum().to_numpy()
     np.testing.assert_allclose(docs["additivity_error"], 0.0, atol=1e-6)
     np.testing.assert_allclose(totals, docs["f_input"] - docs["base_value"], atol=1e-6)
     np.testing.assert_allclose(docs["f_input"], docs["probability"], atol=1e-5)  # the rebuilt text = the text
@@ -161,7 +161,8 @@ def test_shap_seed_changes_only_tie_breaks(tiny_classifier):
     tokenizer, model = tiny_classifier
     a = explain(model, tokenizer, TEXTS, "shap", max_evals=20, seed=0)
     b = explain(model, tokenizer, TEXTS, "shap", max_evals=20, seed=1)
-    np.testing.assert_allclose(a.groupby("doc_id")["score"].sum(), b.groupby("doc_id")["score"].sum(), atol=1e-6)
+    np.testing.assert_allclose(a.tokens.groupby("doc_id")["score"].sum(),
+                               b.tokens.groupby("doc_id")["score"].sum(), atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ exact Shapley values
@@ -242,7 +243,7 @@ def test_lime_seed_changes_scores(tiny_classifier):
     tokenizer, model = tiny_classifier
     a = explain(model, tokenizer, TEXTS[:1], "lime", num_samples=50, seed=0)
     b = explain(model, tokenizer, TEXTS[:1], "lime", num_samples=50, seed=1)
-    assert not np.allclose(a["score"], b["score"])
+    assert not np.allclose(a.tokens["score"], b.tokens["score"])
 
 
 # ------------------------------------------------------------------------------- a known answer
@@ -259,7 +260,7 @@ def test_key_word_gets_the_largest_score(key_model, packaged_tokenizer, method, 
     if method == "shap":  # a null player gets exactly 0; the key word gets f(x) − f(all masked) = 0.9 − 0.1
         np.testing.assert_allclose(words.groupby("doc_id")["score"].max(), HIGH - LOW, atol=1e-6)
         np.testing.assert_allclose(words.loc[words["word"].str.lower() != "unbelievably", "score"], 0.0, atol=1e-9)
-    pieces = table[table["word"].str.lower() == "unbelievably"]["score"].to_numpy()
+    pieces = table.tokens[table.tokens["word"].str.lower() == "unbelievably"]["score"].to_numpy()
     assert len(pieces) == 10 and np.allclose(pieces[:5], pieces[0])  # 5 WordPieces per occurrence share it
 
 
@@ -285,7 +286,7 @@ def test_truncated_text_is_explained(tiny_classifier):
     for method, options in (("shap", {"max_evals": 40}), ("lime", {"num_samples": 40})):
         with pytest.warns(UserWarning, match="truncated"):
             table = explain(model, tokenizer, [long], method, **options)
-        assert len(table) == 64
+        assert table.n_tokens == 64
         docs = documents(table)
         assert docs["n_words"].item() == 13  # 12 whole words and the first pieces of the 13th
         if method == "shap":

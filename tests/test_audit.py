@@ -142,10 +142,10 @@ def test_attention_explanation_sums_to_one_per_document(tiny_classifier):
     tokenizer, model = tiny_classifier
     table = explain(model, tokenizer, ["a short text", "a somewhat longer text with more words in it"], "loo")
     attention = audit.attention_explanation(model, tokenizer, table)
-    assert set(attention["method"]) == {"attention"} and len(attention) == len(table)
+    assert set(attention["method"]) == {"attention"} and len(attention) == table.n_tokens
     assert (attention["score"] >= 0).all()
     assert np.allclose(attention.groupby("doc_id")["score"].sum(), 1.0, atol=1e-5)
-    assert attention["token"].tolist() == table.sort_values(["doc_id", "position"])["token"].tolist()
+    assert attention["token"].tolist() == table.tokens.sort_values(["doc_id", "position"])["token"].tolist()
 
 
 def test_attention_explanation_matches_the_model(tiny_classifier):
@@ -193,7 +193,7 @@ def test_lexicon_explanation_scores_words_by_weight(tiny_classifier):
     tokenizer, model = tiny_classifier
     table = explain(model, tokenizer, ["wonderful folks", "wonderful folks"], "loo", target=[1, 0])
     lex = audit.lexicon_explanation(table, {"Wonderful": 2.0, "folks": -1.0})
-    assert set(lex["method"]) == {"lexicon"} and len(lex) == len(table)
+    assert set(lex["method"]) == {"lexicon"} and len(lex) == table.n_tokens
     per_word = lex[~lex["special"]].groupby(["doc_id", "word"])["score"].sum()
     assert per_word[(0, "wonderful")] == pytest.approx(2.0) and per_word[(0, "folks")] == pytest.approx(-1.0)
     assert per_word[(1, "wonderful")] == pytest.approx(-2.0)  # explained for the other class: sign flips

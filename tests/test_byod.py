@@ -32,7 +32,7 @@ def write(tmp_path, text: str, name: str = "bad.csv"):
 
 def test_load_csv_reads_and_encodes_labels(csv_path):
     df = byod.load_csv(csv_path)
-    assert len(df) == 12 and df.attrs["labels"] == ("negative", "positive")
+    assert len(df) == 12 and byod.labels(df) == ("negative", "positive")
     assert df["label"].dtype == np.int64 and set(df["label"]) == {0, 1}
     assert (df.loc[df["label_name"] == "positive", "label"] == 1).all()
     assert "source" in df.columns  # other columns are kept
@@ -41,14 +41,14 @@ def test_load_csv_reads_and_encodes_labels(csv_path):
 def test_load_csv_other_column_names(tmp_path):
     path = write(tmp_path, "body,stance\nfirst text,a\nsecond text,b\nthird,a\nfourth,b\nfifth,a\nsixth,b\n")
     df = byod.load_csv(path, text_column="body", label_column="stance")
-    assert list(df["text"][:2]) == ["first text", "second text"] and df.attrs["labels"] == ("a", "b")
+    assert list(df["text"][:2]) == ["first text", "second text"] and byod.labels(df) == ("a", "b")
     assert "body" not in df.columns and "stance" not in df.columns
 
 
 def test_load_csv_integer_labels_keep_their_order(tmp_path):
     path = write(tmp_path, "text,label\n" + "".join(f"text {i},{i % 3}\n" for i in range(9)))
     df = byod.load_csv(path)
-    assert df.attrs["labels"] == ("0", "1", "2")
+    assert byod.labels(df) == ("0", "1", "2")
     assert list(df["label"][:3]) == [0, 1, 2]
 
 
@@ -108,7 +108,7 @@ def test_split_is_stratified_and_deterministic(csv_path):
     assert a["split"].tolist() == b["split"].tolist()
     for _, rows in a.groupby("label"):
         assert set(rows["split"]) == {"train", "validation", "test"}
-    assert a.attrs["labels"] == df.attrs["labels"]
+    assert byod.labels(a) == byod.labels(df)
 
 
 def test_split_keeps_an_existing_split(csv_path):
@@ -145,7 +145,7 @@ def test_fine_tune_evaluate_explain_end_to_end(csv_path):
     scores = byod.evaluate(model, tokenizer, data)
     assert scores["n"] == int((data["split"] == "test").sum()) and 0 <= scores["accuracy"] <= 1
     assert scores["majority"] == pytest.approx(0.5)
-    table = byod.explain_rows(model, tokenizer, data, n=2, method="loo")
+    table = byod.explain_rows(model, tokenizer, data, n=2, method="loo").tokens
     assert table["doc_id"].nunique() == 2 and set(table["doc_id"]) <= set(data.index[data["split"] == "test"])
     assert set(table["target_label"]) <= {"negative", "positive"}
 
@@ -165,7 +165,7 @@ def test_steps_bad_input(csv_path, call, match):
 def test_write_example_csv_round_trips(tmp_path):
     path = byod.write_example_csv(tmp_path / "sub" / "example.csv", n=20, seed=3)
     df = byod.load_csv(path)
-    assert len(df) == 20 and df.attrs["labels"] == ("Democratic", "Republican")
+    assert len(df) == 20 and byod.labels(df) == ("Democratic", "Republican")
     assert (df["label_name"].value_counts() == 10).all()
     assert byod.write_example_csv(tmp_path / "again.csv", n=20, seed=3).read_text() == path.read_text()
 
@@ -197,24 +197,24 @@ def test_load_csv_refuses_near_duplicate_labels(tmp_path, extra, match):
     rows += [(f"{text} {i}", label) for i, (text, label) in enumerate(extra)]
     path = _csv(tmp_path, rows)
     if extra[0][1] == " Democratic ":  # labels are stripped: the spaced variant simply is Democratic
-        assert byod.load_csv(path).attrs["labels"] == ("Democratic", "Republican")
+        assert byod.labels(byod.load_csv(path)) == ("Democratic", "Republican")
         return
     with pytest.raises(ValueError, match=match + r".*label_map=.*allow_similar_labels=True"):
         byod.load_csv(path)
     wrong = extra[0][1]
     merged = byod.load_csv(path, label_map={wrong: wrong.strip().capitalize() if wrong.islower() else
                                             {"Republcan": "Republican", "REPUBLICAN": "Republican"}[wrong]})
-    assert merged.attrs["labels"] == ("Democratic", "Republican")
+    assert byod.labels(merged) == ("Democratic", "Republican")
     assert len(merged) == len(rows)
     kept = byod.load_csv(path, allow_similar_labels=True)
-    assert len(kept.attrs["labels"]) == 3
+    assert len(byod.labels(kept)) == 3
 
 
 def test_load_csv_distinct_labels_are_not_near_duplicates(tmp_path):
     rows = [(t, lab) for lab in ("positive", "negative", "neutral") for t in _texts(5, lab)]
     rows += [(t, "Democrat") for t in _texts(5, "x")] + [(t, "Democratic") for t in _texts(5, "y")]
-    assert byod.load_csv(_csv(tmp_path, rows)).attrs["labels"] == ("Democrat", "Democratic", "negative", "neutral",
-                                                                   "positive")
+    labels = byod.labels(byod.load_csv(_csv(tmp_path, rows)))
+    assert labels == ("Democrat", "Democratic", "negative", "neutral", "positive")
 
 
 def test_load_csv_bad_label_options(tmp_path):

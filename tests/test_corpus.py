@@ -46,10 +46,11 @@ def _chunk_files(folder):
 
 def test_explain_corpus_maps_doc_id_to_frame_ids(tiny_classifier, frame):
     table = _run(tiny_classifier, frame)
-    assert list(table["doc_id"].unique()) == frame["paragraph_id"].tolist()
-    assert table.attrs["documents"]["doc_id"].tolist() == frame["paragraph_id"].tolist()
-    assert table.attrs["cache"]["computed"] == 4 and table.attrs["cache"]["loaded"] == 0
-    assert list(table.columns[:7]) == ["doc_id", "position", "token", "word_id", "word", "special", "score"]
+    assert list(table.tokens["doc_id"].unique()) == frame["paragraph_id"].tolist()
+    assert table.documents["doc_id"].tolist() == frame["paragraph_id"].tolist()
+    assert table.cache["computed"] == 4 and table.cache["loaded"] == 0
+    assert list(table.tokens.columns[:7]) == [
+        "doc_id", "position", "token", "word_id", "word", "special", "score"]
 
 
 def test_explain_corpus_equals_explain(tiny_classifier, frame):
@@ -58,17 +59,18 @@ def test_explain_corpus_equals_explain(tiny_classifier, frame):
     tokenizer, model = tiny_classifier
     direct = explain(model, tokenizer, frame["text"].reset_index(drop=True), "ig", n_steps=4, progress=False)
     cached = _run(tiny_classifier, frame)
-    np.testing.assert_allclose(cached["score"].to_numpy(), direct["score"].to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(cached.tokens["score"].to_numpy(), direct.tokens["score"].to_numpy(),
+                               atol=1e-6)
 
 
 def test_explain_corpus_second_call_loads_everything(tiny_classifier, frame, cache):
     first = _run(tiny_classifier, frame)
-    files = _chunk_files(cache / "attributions" / first.attrs["cache"]["key"])
+    files = _chunk_files(cache / "attributions" / first.cache["key"])
     second = _run(tiny_classifier, frame)
-    assert second.attrs["cache"]["loaded"] == 4 and second.attrs["cache"]["computed"] == 0
-    pd.testing.assert_frame_equal(first, second)
-    pd.testing.assert_frame_equal(first.attrs["documents"], second.attrs["documents"])
-    assert _chunk_files(cache / "attributions" / first.attrs["cache"]["key"]) == files
+    assert second.cache["loaded"] == 4 and second.cache["computed"] == 0
+    pd.testing.assert_frame_equal(first.tokens, second.tokens)
+    pd.testing.assert_frame_equal(first.documents, second.documents)
+    assert _chunk_files(cache / "attributions" / first.cache["key"]) == files
 
 
 def test_explain_corpus_resumes_after_interrupt(tiny_classifier, frame, cache, monkeypatch, capsys):
@@ -94,18 +96,19 @@ def test_explain_corpus_resumes_after_interrupt(tiny_classifier, frame, cache, m
     monkeypatch.setattr(corpus, "_explain_chunk", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
     resumed = _run(tiny_classifier, frame)
     assert calls == [6, 9]  # only the two missing chunks were computed
-    assert resumed.attrs["cache"] | {"folder": None} == {"key": folders[0].name, "folder": None, "loaded": 2,
+    assert resumed.cache | {"folder": None} == {"key": folders[0].name, "folder": None, "loaded": 2,
                                                           "computed": 2, "recomputed": 0}
     after = _chunk_files(folders[0])
     assert all(after[p] == before[p] for p in before)  # finished chunks never rewritten: same mtime, same bytes
     fresh = _run(tiny_classifier, frame, cache=False)
-    np.testing.assert_allclose(resumed["score"].to_numpy(), fresh["score"].to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(resumed.tokens["score"].to_numpy(), fresh.tokens["score"].to_numpy(),
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "manifest", "delete"])
 def test_explain_corpus_recomputes_damaged_chunk(tiny_classifier, frame, cache, capsys, damage):
     first = _run(tiny_classifier, frame)
-    folder = cache / "attributions" / first.attrs["cache"]["key"] / "chunk-00001"
+    folder = cache / "attributions" / first.cache["key"] / "chunk-00001"
     victim = folder / ("manifest.json" if damage == "manifest" else "tokens.parquet")
     data = victim.read_bytes()
     if damage == "truncate":
@@ -118,9 +121,9 @@ def test_explain_corpus_recomputes_damaged_chunk(tiny_classifier, frame, cache, 
         victim.unlink()
     again = _run(tiny_classifier, frame)
     assert "cached chunk 1 is damaged" in capsys.readouterr().out
-    assert again.attrs["cache"]["recomputed"] == 1 and again.attrs["cache"]["loaded"] == 3
-    np.testing.assert_allclose(again["score"].to_numpy(), first["score"].to_numpy(), atol=1e-6)
-    assert _run(tiny_classifier, frame).attrs["cache"]["loaded"] == 4  # repaired on disk
+    assert again.cache["recomputed"] == 1 and again.cache["loaded"] == 3
+    np.testing.assert_allclose(again.tokens["score"].to_numpy(), first.tokens["score"].to_numpy(), atol=1e-6)
+    assert _run(tiny_classifier, frame).cache["loaded"] == 4  # repaired on disk
 
 
 @pytest.mark.parametrize("change", [
@@ -153,13 +156,13 @@ def test_corpus_key_changes_with_any_input(tiny_classifier, frame, change):
 def test_explain_corpus_different_options_use_different_folders(tiny_classifier, frame, cache):
     a = _run(tiny_classifier, frame)
     b = _run(tiny_classifier, frame, n_steps=6)
-    assert a.attrs["cache"]["key"] != b.attrs["cache"]["key"] and b.attrs["cache"]["computed"] == 4
+    assert a.cache["key"] != b.cache["key"] and b.cache["computed"] == 4
     assert len(list((cache / "attributions").iterdir())) == 2
 
 
 def test_explain_corpus_per_row_target(tiny_classifier, frame):
     table = _run(tiny_classifier, frame, target=frame["party"].tolist())
-    docs = table.attrs["documents"]
+    docs = table.documents
     assert docs["target_label"].tolist() == frame["party"].tolist()
 
 
@@ -213,7 +216,7 @@ def test_word_table_has_metadata_and_correctness(tiny_classifier, frame):
     assert first["party"].eq("Democratic").all() and first["year"].eq(1990).all()
     assert (first["correct"] == (first["prediction"] == "Democratic")).all()
     assert (words["term"] == words["word"].str.lower()).all()
-    per_doc = table[~table["special"]].groupby("doc_id")["score"].sum()
+    per_doc = table.tokens[~table.tokens["special"]].groupby("doc_id")["score"].sum()
     np.testing.assert_allclose(words.groupby("doc_id")["score"].sum().loc[per_doc.index], per_doc, atol=1e-9)
 
 
@@ -224,10 +227,11 @@ def test_document_table_measures(tiny_classifier, frame):
     assert docs["doc_id"].tolist() == frame["paragraph_id"].tolist()
     assert ((docs["top3_share"] > 0) & (docs["top3_share"] <= 1 + 1e-12)).all()
     assert ((docs["positive_share"] >= 0) & (docs["positive_share"] <= 1)).all()
-    np.testing.assert_allclose(docs["total"], table.groupby("doc_id", sort=False)["score"].sum().to_numpy())
+    np.testing.assert_allclose(docs["total"],
+                               table.tokens.groupby("doc_id", sort=False)["score"].sum().to_numpy())
     short = docs["n_words"] <= 3
     np.testing.assert_allclose(docs.loc[short, "top3_share"], 1.0)
-    assert (docs["n_tokens"] == table.groupby("doc_id", sort=False).size().to_numpy()).all()
+    assert (docs["n_tokens"] == table.tokens.groupby("doc_id", sort=False).size().to_numpy()).all()
 
 
 def test_document_table_bad_input(tiny_classifier, frame):
@@ -258,7 +262,7 @@ def test_top_words_and_term_trend(tiny_classifier, frame):
 
 def test_explain_corpus_keeps_a_chunk_another_process_finished(tiny_classifier, frame, cache, monkeypatch):
     first = _run(tiny_classifier, frame)
-    folder = cache / "attributions" / first.attrs["cache"]["key"]
+    folder = cache / "attributions" / first.cache["key"]
     before = _chunk_files(folder)
     # simulate a second process that found chunk 0 missing, computed it, and finds it written when done
     real = corpus._read_chunk
@@ -270,7 +274,7 @@ def test_explain_corpus_keeps_a_chunk_another_process_finished(tiny_classifier, 
 
     monkeypatch.setattr(corpus, "_read_chunk", missing_once)
     again = _run(tiny_classifier, frame)
-    assert again.attrs["cache"]["computed"] == 1 and _chunk_files(folder) == before
+    assert again.cache["computed"] == 1 and _chunk_files(folder) == before
 
 
 def test_explain_corpus_reuses_every_chunk_after_copying_cache_and_model(tiny_classifier, frame, tmp_path, monkeypatch):
@@ -287,7 +291,7 @@ def test_explain_corpus_reuses_every_chunk_after_copying_cache_and_model(tiny_cl
     loaded = (AutoTokenizer.from_pretrained(here / "model"),
               AutoModelForSequenceClassification.from_pretrained(here / "model", attn_implementation="eager").eval())
     first = _run(loaded, frame)
-    assert first.attrs["cache"]["computed"] == 4
+    assert first.cache["computed"] == 4
 
     shutil.copytree(here, there)
     shutil.rmtree(here)  # the original is gone: nothing may point back to it
@@ -297,9 +301,9 @@ def test_explain_corpus_reuses_every_chunk_after_copying_cache_and_model(tiny_cl
     assert copied[1].config._name_or_path != loaded[1].config._name_or_path
     monkeypatch.setattr(corpus, "_explain_chunk", lambda *a, **k: pytest.fail("a chunk was recomputed after the copy"))
     again = _run(copied, frame)
-    assert again.attrs["cache"]["loaded"] == 4 and again.attrs["cache"]["computed"] == 0
-    assert again.attrs["cache"]["key"] == first.attrs["cache"]["key"]
-    pd.testing.assert_frame_equal(first, again)
+    assert again.cache["loaded"] == 4 and again.cache["computed"] == 0
+    assert again.cache["key"] == first.cache["key"]
+    pd.testing.assert_frame_equal(first.tokens, again.tokens)
 
 
 def test_corpus_key_changes_with_the_tokenizer_content(tiny_classifier, frame, tmp_path):

@@ -156,7 +156,7 @@ def test_explain_stays_on_the_device(tiny_classifier, method, options):
     with VirtualAccelerator(model):
         table = explain(model, tokenizer, TEXTS[:3], method, progress=False, batch_size=2, **options)
         with_targets = explain(model, tokenizer, TEXTS[:2], method, [1, 0], progress=False, **options)
-    assert set(table["doc_id"]) == {0, 1, 2} and set(with_targets["target"]) == {0, 1}
+    assert set(table.tokens["doc_id"]) == {0, 1, 2} and set(with_targets.tokens["target"]) == {0, 1}
 
 
 def test_explain_corpus_stays_on_the_device(tiny_classifier):
@@ -165,7 +165,7 @@ def test_explain_corpus_stays_on_the_device(tiny_classifier):
     with VirtualAccelerator(model):
         table = corpus.explain_corpus(model, tokenizer, frame, method="ig", n_steps=4, chunk_size=2, cache=False,
                                       progress=False)
-    assert set(table["doc_id"]) == set(frame["paragraph_id"])
+    assert set(table.tokens["doc_id"]) == set(frame["paragraph_id"])
 
 
 def test_influence_stays_on_the_device(tiny_classifier):
@@ -253,7 +253,7 @@ def test_real_gpu_fine_tune_and_explain(tiny):
     models.fine_tune(model, tokenizer, TEXTS, [0, 1, 0, 1], epochs=1, batch_size=2, max_length=16, progress=False)
     for method, options in ALL_METHODS:
         table = explain(model, tokenizer, TEXTS[:2], method, progress=False, **options)
-        assert set(table["doc_id"]) == {0, 1}
+        assert set(table.tokens["doc_id"]) == {0, 1}
     view = widgets.explain_for_widget(model, tokenizer, TEXTS[0], "loo")
     features = inf.training_features(model, tokenizer, TEXTS, progress=False)
     tracin = inf.captum_tracin(inf.classifier_head(model), features, torch.tensor([0, 1, 0, 1]), features[:1],

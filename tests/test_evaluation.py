@@ -211,11 +211,13 @@ def test_deletion_curve_reuses_the_shared_masking(monkeypatch, key_model, packag
 
 # ------------------------------------------------------------------------------------------------- AOPC
 def test_aopc_comprehensiveness_oracle_removes_all_evidence(key_model, packaged_tokenizer, key_tables):
-    comp = ev.aopc_comprehensiveness(key_model, packaged_tokenizer, key_tables, progress=False)
+    comp, per_bin = ev.aopc_comprehensiveness(key_model, packaged_tokenizer, key_tables, progress=False,
+                                              per_bin=True)
+    pd.testing.assert_frame_equal(comp, ev.aopc_comprehensiveness(key_model, packaged_tokenizer, key_tables,
+                                                                  progress=False))
     by_method = comp.groupby("method")["aopc_comprehensiveness"]
     np.testing.assert_allclose(comp.loc[comp["method"] == "oracle", "aopc_comprehensiveness"], HIGH - LOW, atol=1e-6)
     assert by_method.mean()["oracle"] > by_method.mean()["random"] > by_method.mean()["anti"]
-    per_bin = comp.attrs["per_bin"]
     assert sorted(per_bin["bin"].unique()) == list(ev.ERASER_BINS)
     assert (per_bin["k"] >= 1).all()
 
@@ -251,7 +253,7 @@ def test_deletion_curve_starts_at_explained_probability(tiny_classifier):
     table = explain(model, tokenizer, texts, "loo", target="Republican", progress=False)
     curves = ev.deletion_curve(model, tokenizer, table, progress=False)
     start = curves.points[(curves.points["fraction"] == 0) & (curves.points["method"] == "loo")].sort_values("doc_id")
-    expected = table.groupby("doc_id")["probability"].first().sort_index()
+    expected = table.tokens.groupby("doc_id")["probability"].first().sort_index()
     np.testing.assert_allclose(start["probability"].to_numpy(), expected.to_numpy(), atol=1e-5)
 
 

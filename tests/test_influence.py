@@ -213,4 +213,4 @@ def test_damping_table_finds_the_damping_a_head_was_trained_with(blobs):
     table = inf.damping_table(own, train, labels, dampings=(0.01, 0.3, 3.0))
     assert list(table.index) == [0.01, 0.3, 3.0] and table["logit_rmse"].idxmin() == 0.3
     assert table.loc[0.3, "logit_rmse"] < 1e-6 and table.loc[0.3, "agreement"] == 1.0
-    assert table.attrs["model_weight_norm"] == pytest.approx(table.loc[0.3, "weight_norm"], rel=1e-5)
+    assert inf.head_weight_norm(own) == pytest.approx(table.loc[0.3, "weight_norm"], rel=1e-5)

@@ -432,10 +432,11 @@ def test_corpus_killed_mid_run_resumes_with_identical_results(monkeypatch, tmp_p
     _kill(worker)
     tokenizer, model, frame = corpus_inputs()
     resumed = corpus.explain_corpus(model, tokenizer, frame, chunk_size=3, progress=False, n_steps=4)
-    assert resumed.attrs["cache"]["loaded"] == 2 and resumed.attrs["cache"]["computed"] == 2
+    assert resumed.cache["loaded"] == 2 and resumed.cache["computed"] == 2
     fresh = corpus.explain_corpus(model, tokenizer, frame, chunk_size=3, progress=False, n_steps=4, cache=False)
-    np.testing.assert_array_equal(resumed["score"].to_numpy(), fresh["score"].to_numpy())  # bit-identical
-    assert not list(Path(resumed.attrs["cache"]["folder"]).glob(".tmp-*"))
+    # bit-identical
+    np.testing.assert_array_equal(resumed.tokens["score"].to_numpy(), fresh.tokens["score"].to_numpy())
+    assert not list(Path(resumed.cache["folder"]).glob(".tmp-*"))
 
 
 def test_corpus_read_only_cache_loads_every_chunk(monkeypatch, tmp_path):
@@ -447,6 +448,6 @@ def test_corpus_read_only_cache_loads_every_chunk(monkeypatch, tmp_path):
     first = corpus.explain_corpus(model, tokenizer, frame, chunk_size=3, progress=False, n_steps=4)
     with read_only(root):
         again = corpus.explain_corpus(model, tokenizer, frame, chunk_size=3, progress=False, n_steps=4)
-    assert again.attrs["cache"]["loaded"] == 4
-    pd.testing.assert_frame_equal(first, again)
+    assert again.cache["loaded"] == 4
+    pd.testing.assert_frame_equal(first.tokens, again.tokens)
 

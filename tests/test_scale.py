@@ -48,8 +48,8 @@ def _in_process(model, tokenizer, frame, folder, **kw):
 
 
 def _assert_same(a, b):
-    pd.testing.assert_frame_equal(a, b)
-    pd.testing.assert_frame_equal(a.attrs["documents"], b.attrs["documents"])
+    pd.testing.assert_frame_equal(a.tokens, b.tokens)
+    pd.testing.assert_frame_equal(a.documents, b.documents)
 
 
 def test_dask_gives_the_in_process_tables(tiny_classifier, frame, client, tmp_path):
@@ -58,14 +58,14 @@ def test_dask_gives_the_in_process_tables(tiny_classifier, frame, client, tmp_pa
     dask = corpus.explain_corpus(model, tokenizer, frame, folder=tmp_path / "dask", chunk_size=3, progress=False,
                                  client=client, n_steps=8)
     _assert_same(dask, local)
-    assert dask.attrs["cache"]["computed"] == 4 and dask.attrs["cache"]["key"] == local.attrs["cache"]["key"]
+    assert dask.cache["computed"] == 4 and dask.cache["key"] == local.cache["key"]
     # both workers did work, each with the model from the plugin (sent once per worker, not per task)
     name = f"explaining-bert-model-{corpus.model_fingerprint(model)['weights']}"
     holders = client.run(lambda dask_worker: name in dask_worker.plugins)
     assert list(holders.values()) == [True, True]
     again = corpus.explain_corpus(model, tokenizer, frame, folder=tmp_path / "dask", chunk_size=3, progress=False,
                                   client=client, n_steps=8)
-    assert (again.attrs["cache"]["loaded"], again.attrs["cache"]["computed"]) == (4, 0)
+    assert (again.cache["loaded"], again.cache["computed"]) == (4, 0)
     _assert_same(again, local)
 
 
@@ -77,7 +77,7 @@ def test_dask_window_mode_matches_in_process(tiny_classifier, client, tmp_path):
     dask = corpus.explain_corpus(model, tokenizer, frame, folder=tmp_path / "dask", chunk_size=1, progress=False,
                                  client=client, method="loo")
     _assert_same(dask, local)
-    pd.testing.assert_frame_equal(dask.attrs["windows"], local.attrs["windows"])
+    pd.testing.assert_frame_equal(dask.windows, local.windows)
 
 
 def test_a_worker_killed_mid_run_loses_only_its_chunk(tiny_classifier, frame, client, tmp_path):
@@ -105,7 +105,7 @@ def test_a_worker_killed_mid_run_loses_only_its_chunk(tiny_classifier, frame, cl
     killer.join()
     assert killed.get("pid") and killed["chunks_then"] < len(frame)  # it died while chunks were still missing
     _assert_same(table, reference)
-    assert table.attrs["cache"]["computed"] == len(frame) and not list(folder.glob("*/.tmp-*"))
+    assert table.cache["computed"] == len(frame) and not list(folder.glob("*/.tmp-*"))
     client.wait_for_workers(2, timeout=120)  # the nanny restarted it (the fixture's cluster stays usable)
 
 

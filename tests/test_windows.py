@@ -53,10 +53,10 @@ def test_3000_token_document_every_token_one_score_and_a_planted_word_moves_only
     text = _long_text(tokenizer, 3000)
     table = explain_windows(model, tokenizer, [text, "A short one."], method, "Republican", stride=STRIDE,
                             progress=False, **FAST[method])
-    long = table[table["doc_id"] == 0]
+    long = table.tokens[table.tokens["doc_id"] == 0]
     assert long["position"].tolist() == list(range(3002))  # every token exactly once, in order
     assert np.isfinite(long["score"]).all() and long["token"].tolist() == tokenizer(text).tokens()
-    docs, windows = table.attrs["documents"], table.attrs["windows"]
+    docs, windows = table.documents, table.windows
     assert docs["n_windows"].tolist() == [len(window_spans(list(range(3000)), 62, STRIDE)), 1]
     assert docs["n_dropped"].tolist() == [0, 0] and len(windows) == docs["n_windows"].sum()
     # document probability = mean of its windows' probabilities (target fixed: Republican)
@@ -70,7 +70,7 @@ def test_3000_token_document_every_token_one_score_and_a_planted_word_moves_only
     words[spot] = "republican"
     planted = explain_windows(model, tokenizer, [" ".join(words), "A short one."], method, "Republican",
                               stride=STRIDE, progress=False, **FAST[method])
-    after = planted.loc[planted["doc_id"] == 0, "score"].to_numpy()
+    after = planted.tokens.loc[planted.tokens["doc_id"] == 0, "score"].to_numpy()
     before = long["score"].to_numpy()
     touched = np.zeros(3002, bool)
     for a, b in spans:
@@ -89,28 +89,28 @@ def test_a_document_that_fits_is_explained_as_explain_does(tiny_classifier):
     texts = ["We will cut taxes for working families.", "Health care is a right."]
     windowed = explain_windows(model, tokenizer, texts, "ig", n_steps=8, progress=False)
     direct = explain(model, tokenizer, texts, "ig", n_steps=8, progress=False)
-    np.testing.assert_allclose(windowed["score"], direct["score"], rtol=1e-6, atol=1e-9)
-    assert windowed["prediction"].tolist() == direct["prediction"].tolist()
-    assert windowed.attrs["documents"]["n_windows"].tolist() == [1, 1]
+    np.testing.assert_allclose(windowed.tokens["score"], direct.tokens["score"], rtol=1e-6, atol=1e-9)
+    assert windowed.tokens["prediction"].tolist() == direct.tokens["prediction"].tolist()
+    assert windowed.documents["n_windows"].tolist() == [1, 1]
 
 
 def test_overlapping_scores_are_averaged(tiny_classifier):
     tokenizer, model = tiny_classifier
     text = _long_text(tokenizer, 100)
     table = explain_windows(model, tokenizer, text, "loo", "Democratic", stride=20, progress=False)
-    windows = table.attrs["windows"]
+    windows = table.windows
     from course_utils.attribution import explain
 
     parts = explain(model, tokenizer, [" ".join(text.split()[a:b]) for a, b in zip(windows["start"], windows["stop"])],
                     "loo", "Democratic", progress=False)
     total, count = np.zeros(102), np.zeros(102)
     for w, (a, b) in enumerate(zip(windows["start"], windows["stop"])):
-        s = parts.loc[parts["doc_id"] == w, "score"].to_numpy()
+        s = parts.tokens.loc[parts.tokens["doc_id"] == w, "score"].to_numpy()
         where = np.r_[0, np.arange(1 + a, 1 + b), 101]
         total[where] += s
         count[where] += 1
     assert count.min() >= 1 and count.max() >= 2  # overlaps exist
-    np.testing.assert_allclose(table["score"].to_numpy(), total / count, rtol=1e-12)
+    np.testing.assert_allclose(table.tokens["score"].to_numpy(), total / count, rtol=1e-12)
 
 
 def test_explain_corpus_windows_long_documents_by_default(tiny_classifier, tmp_path, monkeypatch, capsys):
@@ -120,16 +120,16 @@ def test_explain_corpus_windows_long_documents_by_default(tiny_classifier, tmp_p
                           "text": ["Short text.", _long_text(tokenizer, 300), "Another short text."]})
     table = corpus.explain_corpus(model, tokenizer, frame, chunk_size=2, progress=False, n_steps=4)
     assert capsys.readouterr().out.count("longer than the model's window") == 1
-    assert (table["doc_id"] == "b").sum() == 302 and table.attrs["windows"]["doc_id"].eq("b").sum() > 1
+    assert (table.tokens["doc_id"] == "b").sum() == 302 and table.windows["doc_id"].eq("b").sum() > 1
     again = corpus.explain_corpus(model, tokenizer, frame, chunk_size=2, progress=False, n_steps=4)
-    assert again.attrs["cache"]["loaded"] == 2  # the windows table is cached too
-    pd.testing.assert_frame_equal(again.attrs["windows"], table.attrs["windows"])
+    assert again.cache["loaded"] == 2  # the windows table is cached too
+    pd.testing.assert_frame_equal(again.windows, table.windows)
     with pytest.warns(UserWarning, match="truncated"):
         truncated = corpus.explain_corpus(model, tokenizer, frame, chunk_size=2, progress=False, n_steps=4,
                                           long="truncate")
-    assert truncated.attrs["cache"]["key"] != table.attrs["cache"]["key"] and (truncated["doc_id"] == "b").sum() == 64
+    assert truncated.cache["key"] != table.cache["key"] and (truncated.tokens["doc_id"] == "b").sum() == 64
     short = frame.drop(index=1)  # no long document: window and truncate are the same run (same key)
-    keys = {corpus.explain_corpus(model, tokenizer, short, progress=False, n_steps=4, long=mode).attrs["cache"]["key"]
+    keys = {corpus.explain_corpus(model, tokenizer, short, progress=False, n_steps=4, long=mode).cache["key"]
             for mode in ("window", "truncate")}
     assert len(keys) == 1
 

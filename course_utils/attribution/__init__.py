@@ -1,9 +1,10 @@
 """Token attributions for a BERT classifier: one entry point, :func:`explain`, for every method of the course.
 
     from course_utils.attribution import explain, word_scores
-    table = explain(model, tokenizer, df["text"], method="ig", target="Republican")
-    table.attrs["documents"]      # one row per document: prediction, f(x), f(x′), completeness error, steps …
-    word_scores(table)            # WordPieces summed into words
+    result = explain(model, tokenizer, df["text"], method="ig", target="Republican")   # an Explanations
+    result.tokens                 # one row per token: the tidy table
+    result.documents              # one row per document: prediction, f(x), f(x′), completeness error, steps …
+    result.words()                # WordPieces summed into words (word_scores)
 
 Methods (:data:`SUPPORTED_METHODS`): ``"ig"`` integrated gradients (notebook 03), ``"loo"`` leave-one-out
 occlusion and ``"atman"`` attention manipulation (notebook 04), and the model-agnostic ``"shap"`` (the shap
@@ -11,7 +12,8 @@ library's Partition explainer, Owen values of words) and ``"lime"`` (the lime li
 surrogate over words). Each is a :class:`Method` in its private module: a class that declares what it can do
 (``name``, ``predicts``, ``needs_tokenizer``, ``granularity``, its ``Options`` dataclass) and implements
 ``attribute(model, batch, targets, options, tokenizer=None) -> (scores, Diagnostics)``; :func:`explain` only
-coordinates: check inputs → encode → length-sorted batches → the method → the tidy table.
+coordinates: check inputs → encode → length-sorted batches → the method → the tidy table, returned in an
+:class:`Explanations` (module ``_result``: the token table, the per-document table, the options).
 
 Adding a method = one module + one registry line + its entry in the shared test cases:
 
@@ -28,8 +30,9 @@ Adding a method = one module + one registry line + its entry in the shared test 
    declarations. The toy method of ``tests/toy_method.py`` (case ``"random-test"``) went through these steps.
 
 SHAP and LIME explain *words*, not WordPieces (they declare ``granularity = "word"``): each word's score is
-shared equally by its WordPieces, so ``word_scores(table)`` returns their word scores exactly, and
-``documents(table)["granularity"]`` says ``"word"``. Their scores, like LOO's default, are changes in the target's probability.
+shared equally by its WordPieces, so ``result.words()`` returns their word scores exactly, and
+``result.documents["granularity"]`` says ``"word"``. Their scores, like LOO's default, are changes in the
+target's probability.
 
 Taught in notebook 03 (integrated gradients); used in notebooks 04–07.
 """
@@ -53,6 +56,7 @@ from ._inputs import TABLE_COLUMNS, check_target, check_texts, label_names
 from ._lime import LIME
 from ._loo import LeaveOneOut
 from ._method import Diagnostics, Method, register, unregister
+from ._result import Explanations, word_scores
 from ._shap import SHAP, coalitions, exact_shapley
 from ._words import TextClassifier
 
@@ -70,7 +74,8 @@ SUPPORTED_METHODS: Mapping[str, type[Method]] = _method.METHODS
 BUILDING_BLOCKS = ("atman_attention", "atman_attention_forward", "attention_weights", "concept_similarity",
                    "suppression_factors", "exact_shapley", "coalitions", "TextClassifier")
 
-__all__ = ["explain", "integrated_gradients", "word_scores", "documents", "concat", "SUPPORTED_METHODS",
+__all__ = ["explain", "integrated_gradients", "Explanations", "word_scores", "documents", "concat",
+           "SUPPORTED_METHODS",
            "TABLE_COLUMNS", "check_texts", "check_target", "label_names", "method_options", "Method", "Diagnostics",
            "register", "unregister", *BUILDING_BLOCKS]
 
@@ -94,7 +99,7 @@ def _options(cls: type[Method], options: dict):
 
 
 def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_size: int = 16,
-            progress: bool | None = None, max_length: int | None = None, **options) -> pd.DataFrame:
+            progress: bool | None = None, max_length: int | None = None, **options) -> Explanations:
     """Attribute each text's prediction to its tokens, with any method of the course, as a tidy table.
 
     Args:
@@ -119,20 +124,10 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
             :func:`method_options` lists them.
 
     Returns:
-        DataFrame with one row per token, [CLS]/[SEP] included, in document then position order:
-        ``doc_id`` (int64: the Series' index when ``texts`` is a Series with a unique integer index, so
-        the table joins back to its DataFrame; else 0 … n−1 in input order), ``position`` (int64, 0 =
-        [CLS]), ``token`` (WordPiece), ``word_id`` (int64, -1 for special tokens), ``word`` (the word's
-        text as written, or the special token), ``special`` (bool), ``score`` (float64; positive = the
-        token pushes towards the target), ``method``, ``target`` (int64 class index), ``target_label``,
-        ``prediction`` (predicted label), ``probability`` (the model's probability of the target class on
-        the unaltered text). ``table.attrs["documents"]`` is a DataFrame with one row per document
-        (``doc_id, n_tokens, n_dropped, method, target, target_label, prediction, probability`` + the
-        method's diagnostics, for IG ``f_input, f_baseline, completeness_error, relative_error, n_steps``…,
-        for SHAP ``granularity, base_value, f_input, additivity_error, forward_passes``…, for LIME
-        ``granularity, intercept, r2, local_prediction, forward_passes``…);
-        ``table.attrs["options"]`` the options used. Use :func:`concat` to stack tables (``pd.concat``
-        cannot compare the DataFrames kept in ``attrs``).
+        an :class:`Explanations`: ``.tokens`` one row per token ([CLS]/[SEP] included; ``doc_id, position,
+        token, word_id, word, special, score, method, target, target_label, prediction, probability``),
+        ``.documents`` one row per document (prediction and the method's diagnostics), ``.options`` the
+        options used — the columns are described in :class:`Explanations`. Stack results with :func:`concat`.
 
     Raises:
         ValueError: unknown method, bad target/text/value; TypeError: wrong types, unknown option.
@@ -185,18 +180,18 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
                 for row, value in zip(idx, values.tolist()):
                     column[row] = value
             bar.update(len(idx))
-    table = _inputs.build_table(docs, doc_ids, scores, method, chosen, predicted, probability, labels)
-    table.attrs["documents"] = _inputs.diagnostics_table(doc_ids, docs, chosen, predicted, probability, labels,
-                                                         method, diagnostics)
-    table.attrs["options"] = {"method": method, "batch_size": batch_size, **cls.defaults(), **options}
-    return table
+    return Explanations(
+        tokens=_inputs.build_table(docs, doc_ids, scores, method, chosen, predicted, probability, labels),
+        documents=_inputs.diagnostics_table(doc_ids, docs, chosen, predicted, probability, labels, method,
+                                            diagnostics),
+        options={"method": method, "batch_size": batch_size, **cls.defaults(), **options})
 
 
 def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str | int = "pad",
                          n_steps: int | str = "auto", quadrature: str | None = None, output: str = "prob",
                          tolerance: float = 0.01, atol: float = 1e-4, max_steps: int = 256, normalize: str | None = None,
                          internal_batch_size: int | None = None, batch_size: int = 16, progress: bool | None = None,
-                         max_length: int | None = None) -> pd.DataFrame:
+                         max_length: int | None = None) -> Explanations:
     """Integrated gradients on the word-embedding layer: :func:`explain` with ``method="ig"``.
 
     Args:
@@ -219,8 +214,8 @@ def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str 
         batch_size, progress, max_length: as in :func:`explain`.
 
     Returns:
-        the tidy table of :func:`explain`; scores sum per document to f(x) − f(x′) up to
-        ``table.attrs["documents"]["completeness_error"]`` (unless normalised).
+        the :class:`Explanations` of :func:`explain`; scores sum per document to f(x) − f(x′) up to
+        ``result.documents["completeness_error"]`` (unless normalised).
     """
     return explain(model, tokenizer, texts, "ig", target, batch_size=batch_size, progress=progress,
                    max_length=max_length, baseline=baseline, n_steps=n_steps, quadrature=quadrature, output=output,
@@ -228,60 +223,25 @@ def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str 
                    internal_batch_size=internal_batch_size)
 
 
-def documents(table: pd.DataFrame) -> pd.DataFrame:
-    """The per-document table of an :func:`explain` result (``table.attrs["documents"]``)."""
-    docs = table.attrs.get("documents")
-    if not isinstance(docs, pd.DataFrame):
-        raise ValueError("this table carries no per-document diagnostics: it was not made by explain(), or "
-                         "attrs were lost (pandas drops them in some operations); use explain()'s result directly")
-    return docs
+def documents(result: Explanations) -> pd.DataFrame:
+    """The per-document table of an :func:`explain` result: ``result.documents`` (kept for older code)."""
+    if not isinstance(result, Explanations):
+        raise ValueError("documents() needs the Explanations returned by explain(), got "
+                         f"{type(result).__name__}; a plain token DataFrame carries no per-document diagnostics")
+    return result.documents
 
 
-def concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """Stack :func:`explain` tables (e.g. one per method) and their per-document tables.
+def concat(results: list) -> Explanations | pd.DataFrame:
+    """Stack :func:`explain` results (e.g. one per method): :meth:`Explanations.concat`.
 
-    ``pd.concat`` fails on them because pandas compares ``attrs`` and cannot compare DataFrames.
+    A list that also holds plain token DataFrames (e.g. :func:`course_utils.evaluation.random_explanation`)
+    gives the stacked token DataFrame (``pd.concat`` of the tokens, a fresh index), without per-document
+    tables.
     """
-    tables = list(tables)
-    docs = [t.attrs.get("documents") for t in tables]
-    out = pd.concat([t.copy().pipe(_without_attrs) for t in tables], ignore_index=True)
-    if all(isinstance(d, pd.DataFrame) for d in docs):
-        out.attrs["documents"] = pd.concat(docs, ignore_index=True)
-    return out
-
-
-def _without_attrs(table: pd.DataFrame) -> pd.DataFrame:
-    table.attrs = {}
-    return table
-
-
-def word_scores(table: pd.DataFrame, *, keep_special: bool = False) -> pd.DataFrame:
-    """Sum the WordPiece scores of each word: one row per (doc_id, method, target, word_id).
-
-    Args:
-        table: a tidy table from :func:`explain`.
-        keep_special: keep ``[CLS]``/``[SEP]`` as their own rows (word_id -1 and -2); default drops them.
-
-    Returns:
-        DataFrame ``doc_id, word_id, word, tokens`` (the WordPieces joined by spaces), ``n_tokens``,
-        ``score`` (sum), ``method, target, target_label, prediction, probability``; scores still sum to
-        the document total when ``keep_special`` is True.
-    """
-    missing = {"doc_id", "word_id", "word", "token", "score", "special"} - set(table.columns)
-    if missing:
-        raise ValueError(f"table lacks columns {sorted(missing)}; pass the result of explain()")
-    rows = table if keep_special else table[~table["special"]]
-    rows = rows.copy()
-    if keep_special:  # [CLS] and [SEP] both have word_id -1: keep them apart
-        last = rows["special"] & (rows["position"] > 0)
-        rows.loc[last, "word_id"] = -2
-    keys = [k for k in ("doc_id", "method", "target", "word_id") if k in rows]
-    per_doc = [c for c in ("target_label", "prediction", "probability") if c in rows]
-    words = rows.groupby(keys, sort=True).agg(
-        word=("word", "first"), tokens=("token", " ".join), n_tokens=("token", "size"), score=("score", "sum"),
-        **{c: (c, "first") for c in per_doc},
-    ).reset_index()
-    words["n_tokens"] = words["n_tokens"].astype(np.int64)
-    order = ["doc_id", "word_id", "word", "tokens", "n_tokens", "score", "method", "target"] + per_doc
-    words.attrs = {}
-    return words[[c for c in order if c in words]]
+    results = list(results)
+    if results and all(isinstance(r, Explanations) for r in results):
+        return Explanations.concat(results)
+    tables = [r.tokens if isinstance(r, Explanations) else r for r in results]
+    if not tables or not all(isinstance(t, pd.DataFrame) for t in tables):
+        raise TypeError("concat() takes a non-empty list of explain() results (or of their token DataFrames)")
+    return pd.concat(tables, ignore_index=True)

@@ -29,7 +29,7 @@ KINDS = ("comprehensiveness", "sufficiency")
 
 def aopc_comprehensiveness(model, tokenizer, table, *, bins=ERASER_BINS, replacement: str = "mask",
                            level: str = "token", random_baseline: bool = True, seed: int = 0, batch_size: int = 64,
-                           progress: bool | None = None) -> pd.DataFrame:
+                           progress: bool | None = None, per_bin: bool = False):
     """ERASER's AOPC comprehensiveness per document: how much the probability drops without the top units.
 
     ``mean over bins of [p_target(x) − p_target(x with its top-k units removed)]`` (DeYoung et al. 2020,
@@ -44,19 +44,20 @@ def aopc_comprehensiveness(model, tokenizer, table, *, bins=ERASER_BINS, replace
         level: ``"token"`` (WordPieces) or ``"word"``.
         random_baseline: add the ``"random"`` method (:func:`random_explanation` with ``seed``).
         seed, batch_size, progress: as for :func:`deletion_curve`.
+        per_bin: also return the differences per bin (see Returns).
 
     Returns:
         DataFrame, one row per (doc_id, method): ``doc_id, method, target, probability`` (p(target | x)),
-        ``aopc_comprehensiveness``. ``.attrs["per_bin"]`` holds the differences per bin (``doc_id, method,
-        bin, k, difference``). Taught in notebook 05.
+        ``aopc_comprehensiveness``. With ``per_bin=True`` the pair ``(that table, per_bin)``, ``per_bin``
+        holding the differences per bin (``doc_id, method, bin, k, difference``). Taught in notebook 05.
     """
     return _aopc("comprehensiveness", model, tokenizer, table, bins, replacement, level, random_baseline, seed,
-                 batch_size, progress)
+                 batch_size, progress, per_bin)
 
 
 def aopc_sufficiency(model, tokenizer, table, *, bins=ERASER_BINS, replacement: str = "mask", level: str = "token",
                      random_baseline: bool = True, seed: int = 0, batch_size: int = 64,
-                     progress: bool | None = None) -> pd.DataFrame:
+                     progress: bool | None = None, per_bin: bool = False):
     """ERASER's AOPC sufficiency per document: how much probability is lost when ONLY the top units stay.
 
     ``mean over bins of [p_target(x) − p_target(only the top-k units of x)]`` (DeYoung et al. 2020, section
@@ -65,7 +66,7 @@ def aopc_sufficiency(model, tokenizer, table, *, bins=ERASER_BINS, replacement: 
     :func:`aopc_comprehensiveness`, with the column ``aopc_sufficiency``. Taught in notebook 05.
     """
     return _aopc("sufficiency", model, tokenizer, table, bins, replacement, level, random_baseline, seed,
-                 batch_size, progress)
+                 batch_size, progress, per_bin)
 
 
 def aopc_table(comprehensiveness: pd.DataFrame, sufficiency: pd.DataFrame | None = None, *, n_boot: int = 2000,
@@ -90,7 +91,8 @@ def aopc_table(comprehensiveness: pd.DataFrame, sufficiency: pd.DataFrame | None
     return out.set_index("method")
 
 
-def _aopc(kind, model, tokenizer, table, bins, replacement, level, random_baseline, seed, batch_size, progress):
+def _aopc(kind, model, tokenizer, table, bins, replacement, level, random_baseline, seed, batch_size, progress,
+          want_per_bin=False):
     table = with_random(_tables.check_table(table), random_baseline, seed)
     bins = _tables.check_fractions(bins, "bins", allow_zero=False)
     level = _tables.check_level(level)
@@ -117,6 +119,6 @@ def _aopc(kind, model, tokenizer, table, bins, replacement, level, random_baseli
     column = f"aopc_{kind}"
     out = pd.DataFrame(per_doc, columns=["doc_id", "method", "target", "probability", column])
     out = out.astype({"doc_id": np.int64, "target": np.int64})
-    out.attrs["per_bin"] = pd.DataFrame(per_bin, columns=["doc_id", "method", "bin", "k", "difference"])
-    out.attrs["options"] = {"bins": bins.tolist(), "replacement": replacement, "level": level, "seed": seed}
+    if want_per_bin:
+        return out, pd.DataFrame(per_bin, columns=["doc_id", "method", "bin", "k", "difference"])
     return out

@@ -105,7 +105,7 @@ def cost_table(model, tokenizer, texts, methods: Mapping[str, dict] | Sequence[s
             start = time.perf_counter()
             table, peak = measure_peak_memory(run, device)
             seconds = time.perf_counter() - start
-        docs = table.attrs["documents"]
+        docs = table.documents
         forward = docs["forward_passes"].to_numpy(dtype=float) if "forward_passes" in docs else np.full(len(docs), np.nan)
         rows.append({"method": name, "n_docs": len(docs), "seconds_per_doc": seconds / len(docs),
                      "forward_passes_per_doc": float(forward.mean()),

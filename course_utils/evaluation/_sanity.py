@@ -100,7 +100,7 @@ def sanity_check_randomisation(model, tokenizer, texts, methods=("ig", "loo", "a
                 for name in methods}
 
     reference = explain_all(model)
-    targets = {name: table.attrs["documents"]["target"].to_numpy() for name, table in reference.items()}
+    targets = {name: result.documents["target"].to_numpy() for name, result in reference.items()}
     copy_ = copy.deepcopy(model)
     generator = torch.Generator().manual_seed(int(seed))
     rows = [_compare(reference, reference, 0, ORIGINAL, k, seed)]
@@ -116,7 +116,7 @@ def sanity_check_randomisation(model, tokenizer, texts, methods=("ig", "loo", "a
 def _compare(reference: dict, current: dict, step: int, name: str, k: int, seed: int) -> pd.DataFrame:
     parts = []
     for method, original in reference.items():
-        now = current[method].assign(method=f"{method}·randomised")
+        now = current[method].tokens.assign(method=f"{method}·randomised")
         signed = _agreement.rank_agreement(original, now, k=k, seed=seed)
         absolute = _agreement.rank_agreement(original, now, k=k, absolute=True, seed=seed)
         parts.append(pd.DataFrame({"step": step, "randomised": name, "method": method, "doc_id": signed["doc_id"],

@@ -19,6 +19,7 @@ import torch
 
 from .._validation import check_choice, check_positive_int, check_scalar  # noqa: F401  (re-exported)
 from ..attribution import _masking
+from ..attribution._result import token_table
 
 REQUIRED = ("doc_id", "position", "token", "word_id", "special", "score", "method", "target")
 LEVELS = ("token", "word")
@@ -27,7 +28,8 @@ RANDOM = "random"  # the method name of the random baseline
 
 # ------------------------------------------------------------------------------------------- checks
 def check_table(table, name: str = "table") -> pd.DataFrame:
-    """One attribution table from a DataFrame, or a list / dict of them (stacked, e.g. one per method).
+    """One attribution table from an :func:`explain` result (or its token DataFrame), or a list / dict of them
+    (stacked, e.g. one per method).
 
     Returns:
         DataFrame sorted by ``method, doc_id, position`` with the columns of :data:`REQUIRED` (and any others).
@@ -39,9 +41,11 @@ def check_table(table, name: str = "table") -> pd.DataFrame:
     if isinstance(table, Mapping):
         table = list(table.values())
     if isinstance(table, (list, tuple)):
+        table = [token_table(t) for t in table]
         if not table or not all(isinstance(t, pd.DataFrame) for t in table):
             raise TypeError(f"{name} must be an attribution table from explain() or a non-empty list of them")
-        table = pd.concat([t.copy().pipe(_no_attrs) for t in table], ignore_index=True)
+        table = pd.concat(table, ignore_index=True)
+    table = token_table(table)
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame from explain() (one row per token), "
                         f"got {type(table).__name__}")
@@ -53,14 +57,7 @@ def check_table(table, name: str = "table") -> pd.DataFrame:
     if table.duplicated(["method", "doc_id", "position"]).any():
         raise ValueError(f"{name} has a (method, doc_id, position) more than once: stack tables of different "
                          "methods, not two runs of the same method (rename one run's method column)")
-    table = table.sort_values(["method", "doc_id", "position"], kind="stable").reset_index(drop=True)
-    table.attrs = {}  # explain()'s attrs hold DataFrames, which pandas cannot compare when merging
-    return table
-
-
-def _no_attrs(table: pd.DataFrame) -> pd.DataFrame:
-    table.attrs = {}
-    return table
+    return table.sort_values(["method", "doc_id", "position"], kind="stable").reset_index(drop=True)
 
 
 def check_level(level: str) -> str:
@@ -165,7 +162,6 @@ def random_explanation(table, seed: int = 0) -> pd.DataFrame:
     scores = rng.standard_normal(len(rows))
     rows["score"] = np.where(rows["special"].to_numpy(dtype=bool), 0.0, scores)
     rows["method"] = pd.array([RANDOM] * len(rows), dtype="str")
-    rows.attrs = {}
     return rows.reset_index(drop=True)
 
 
