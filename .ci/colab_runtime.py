@@ -37,16 +37,53 @@ STUB = ROOT / ".ci" / "colab"
 # The packages of Colab's runtime that the course touches or that constrain what it may install (diffusers and
 # gradio pin huggingface-hub below 2.0); pip adds their dependencies, all at Colab's versions.
 BASE = (
-    "torch", "transformers", "tokenizers", "huggingface_hub", "safetensors", "accelerate", "sentence-transformers",
-    "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "scikit-image", "matplotlib", "shap", "numba", "tqdm",
-    "ipywidgets", "widgetsnbextension", "ipython", "ipykernel", "jupyter_client", "jupyter_server", "notebook",
-    "nbclient", "nbconvert", "nbformat", "traitlets", "pytest", "rpy2", "diffusers", "gradio",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "huggingface_hub",
+    "safetensors",
+    "accelerate",
+    "sentence-transformers",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scipy",
+    "scikit-learn",
+    "scikit-image",
+    "matplotlib",
+    "shap",
+    "numba",
+    "tqdm",
+    "ipywidgets",
+    "widgetsnbextension",
+    "ipython",
+    "ipykernel",
+    "jupyter_client",
+    "jupyter_server",
+    "notebook",
+    "nbclient",
+    "nbconvert",
+    "nbformat",
+    "traitlets",
+    "pytest",
+    "rpy2",
+    "diffusers",
+    "gradio",
 )
 # Test tooling Colab lacks (installed after the setup cells, at versions that fit Colab's): nbval, and Dask's
 # distributed for tests/test_scale.py (Colab has dask itself).
 TOOLS = ("nbval==0.11.0", "distributed")
 BUILD_VERSION = 1  # bump when build() changes what it puts into the venv
-PROTECTED = ("torch", "numpy", "pandas", "ipywidgets", "ipython", "ipykernel", "transformers", "huggingface-hub")
+PROTECTED = (
+    "torch",
+    "numpy",
+    "pandas",
+    "ipywidgets",
+    "ipython",
+    "ipykernel",
+    "transformers",
+    "huggingface-hub",
+)
 
 
 def _cache_root() -> Path:
@@ -97,15 +134,24 @@ def _python313() -> str:
         root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
         candidates += sorted(Path(root, "versions").glob("3.13*/bin/python"), reverse=True)
     for c in candidates:
-        if c and subprocess.run([str(c), "-c", "import sys; assert sys.version_info[:2] == (3, 13)"],
-                                capture_output=True).returncode == 0:
+        if (
+            c
+            and subprocess.run(
+                [str(c), "-c", "import sys; assert sys.version_info[:2] == (3, 13)"], capture_output=True
+            ).returncode
+            == 0
+        ):
             return str(c)
     raise SystemExit("no Python 3.13 found: install one or set COLAB_PYTHON=/path/to/python3.13")
 
 
 def _site_packages(venv: Path) -> Path:
-    out = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return Path(out.stdout.strip())
 
 
@@ -113,11 +159,20 @@ def env(venv: Path) -> dict[str, str]:
     """The environment the simulated runtime's processes run with."""
     # As the Makefile sets them: no model hub in CI (Colab reaches it, but nothing in the course needs it),
     # headless figures, torch and BLAS kept to the 2 cores.
-    out = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "2"} | dict(os.environ)
+    out = {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "2",
+    } | dict(os.environ)
     out.update(
-        VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}:{os.environ.get('PATH', '')}",
-        IPYTHONDIR=str(venv / "ipython"), RPY2_CFFI_MODE="ABI", PIP_DISABLE_PIP_VERSION_CHECK="1",
+        VIRTUAL_ENV=str(venv),
+        PATH=f"{venv / 'bin'}:{os.environ.get('PATH', '')}",
+        IPYTHONDIR=str(venv / "ipython"),
+        RPY2_CFFI_MODE="ABI",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
         PYTHONNOUSERSITE="1",
     )
     out.pop("PYTHONPATH", None)
@@ -151,7 +206,9 @@ def build() -> Path:
     profile = venv / "ipython" / "profile_default"
     profile.mkdir(parents=True, exist_ok=True)
     # Colab's kernel imports google.colab before the first cell; a `!python` subprocess does not.
-    (profile / "ipython_kernel_config.py").write_text('c.InteractiveShellApp.exec_lines = ["import google.colab"]\n')
+    (profile / "ipython_kernel_config.py").write_text(
+        'c.InteractiveShellApp.exec_lines = ["import google.colab"]\n'
+    )
     _run([py, "-m", "pip", "check"], venv)
     (venv / "freeze-colab.txt").write_text(_freeze(venv))
     (venv / ".complete").write_text(f"built in {time.perf_counter() - start:.0f} s\n")
@@ -160,8 +217,13 @@ def build() -> Path:
 
 
 def _freeze(venv: Path) -> str:
-    out = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
-                         capture_output=True, text=True, check=True, env=env(venv)).stdout
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env(venv),
+    ).stdout
     return "".join(f"{p['name'].lower().replace('_', '-')}=={p['version']}\n" for p in json.loads(out))
 
 
@@ -201,8 +263,10 @@ def setup(venv: Path) -> dict[str, float]:
     added = sorted(n for n in after if n not in _versions(before))
     print("the setup cell installed:", ", ".join(f"{n} {after[n]}" for n in added) or "nothing")
     if changed:
-        raise SystemExit("the setup cell changed Colab's own packages: "
-                         + ", ".join(f"{n} {a} -> {b}" for n, (a, b) in sorted(changed.items())))
+        raise SystemExit(
+            "the setup cell changed Colab's own packages: "
+            + ", ".join(f"{n} {a} -> {b}" for n, (a, b) in sorted(changed.items()))
+        )
     _run([str(venv / "bin" / "python"), "-m", "pip", "check"], venv)
     for name in PROTECTED:
         assert name in after, f"{name} is missing from the simulated runtime"
@@ -218,7 +282,9 @@ def test(venv: Path, pytest_args: list[str] | None = None) -> int:
     # matplotlib are not byte-compared)
     args = pytest_args or ["-rs", "tests", "--nbval-lax", "--nbval-current-env", "notebooks"]
     print("+", py, "-m pytest", *args, flush=True)
-    return subprocess.run([py, "-m", "pytest", *args], env=env(venv) | {"COURSE_COLAB_SIM": "1"}, cwd=ROOT).returncode
+    return subprocess.run(
+        [py, "-m", "pytest", *args], env=env(venv) | {"COURSE_COLAB_SIM": "1"}, cwd=ROOT
+    ).returncode
 
 
 def main(argv: list[str]) -> int:

@@ -44,7 +44,9 @@ METHODS = {  # name → (explain method, options)
 
 # ------------------------------------------------------------------------------------------- memory
 def peak_kb(reset_worked: bool) -> int:
-    return (_status_kb("VmHWM") if reset_worked else None) or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return (_status_kb("VmHWM") if reset_worked else None) or resource.getrusage(
+        resource.RUSAGE_SELF
+    ).ru_maxrss
 
 
 # -------------------------------------------------------------------------------------------- texts
@@ -85,8 +87,16 @@ def worker(name: str, n_tokens: int, batch: int, repeats: int) -> dict:
         if method is None:
             floor()
             return {"forward_passes": n + 1}
-        table = explain(model, tokenizer, [text], method=method, batch_size=1, progress=False,
-                        internal_batch_size=batch, **options)
+        table = explain(
+            model,
+            tokenizer,
+            [text],
+            method=method,
+            batch_size=1,
+            progress=False,
+            internal_batch_size=batch,
+            **options,
+        )
         docs = documents(table)
         return {k: int(docs[k].iloc[0]) for k in ("forward_passes", "n_units", "n_steps") if k in docs}
 
@@ -105,17 +115,39 @@ def worker(name: str, n_tokens: int, batch: int, repeats: int) -> dict:
             floors.append(time.perf_counter() - start)
         if len(times) == 1:
             peak = peak_kb(reset)  # the peak of the first run (floor passes are smaller than any method's)
-    result = {"method": name, "n_tokens": n, "seconds": min(times), "peak_mb": max(peak - rss_before, 0) / 1024,
-              "peak_reset": reset, **info}
+    result = {
+        "method": name,
+        "n_tokens": n,
+        "seconds": min(times),
+        "peak_mb": max(peak - rss_before, 0) / 1024,
+        "peak_reset": reset,
+        **info,
+    }
     if floors:
         result["floor_seconds"] = min(floors)
     return result
 
 
 def run_worker(name: str, n_tokens: int, batch: int, threads: int, repeats: int) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    cmd = [sys.executable, __file__, "--worker", name, "--length", str(n_tokens), "--batch", str(batch), "--repeats", str(repeats)]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        name,
+        "--length",
+        str(n_tokens),
+        "--batch",
+        str(batch),
+        "--repeats",
+        str(repeats),
+    ]
     out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"worker {name} at {n_tokens} tokens failed:\n{out.stderr[-3000:]}")
@@ -124,13 +156,23 @@ def run_worker(name: str, n_tokens: int, batch: int, threads: int, repeats: int)
 
 # ---------------------------------------------------------------------------------------------- main
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lengths", type=int, nargs="+", default=[32, 128, 512])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--batch", type=int, default=16, help="sequences per forward pass, equal for all methods")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1: stable timings)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed runs per cell, best kept (default 3 up to 160 tokens, 1 above)")
+    parser.add_argument(
+        "--batch", type=int, default=16, help="sequences per forward pass, equal for all methods"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads per worker (default 1: stable timings)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed runs per cell, best kept (default 3 up to 160 tokens, 1 above)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
@@ -140,7 +182,9 @@ def main() -> None:
         return
     methods = ["floor"] + [m for m in args.methods if m != "floor"]
     results = []
-    print(f"batch {args.batch} sequences per forward pass, {args.threads} thread(s); one fresh process per cell\n")
+    print(
+        f"batch {args.batch} sequences per forward pass, {args.threads} thread(s); one fresh process per cell\n"
+    )
     print(f"{'method':<11} {'tokens':>6} {'passes':>7} {'seconds':>8} {'× floor':>8} {'peak MB':>8}")
     for n_tokens in args.lengths:
         floor = None
@@ -150,8 +194,11 @@ def main() -> None:
             floor = r["seconds"] if name == "floor" else floor
             r["ratio"] = r["seconds"] / r.get("floor_seconds", floor)  # same-process floor when measured
             passes = r.get("forward_passes", r.get("n_steps", ""))
-            print(f"{name:<11} {r['n_tokens']:>6} {passes!s:>7} {r['seconds']:>8.2f} {r['ratio']:>8.2f} {r['peak_mb']:>8.1f}",
-                  flush=True)
+            print(
+                f"{name:<11} {r['n_tokens']:>6} {passes!s:>7} {r['seconds']:>8.2f} {r['ratio']:>8.2f}"
+                f" {r['peak_mb']:>8.1f}",
+                flush=True,
+            )
             results.append(r)
         print()
     summarise(results)
@@ -166,19 +213,27 @@ def summarise(results: list[dict]) -> None:
     for n in lengths:
         a, w = cell.get(("atman", n)), cell.get(("atman-word", n))
         if a and w:
-            print(f"word-level AtMan at {n} tokens: {w.get('n_units')} words vs {a.get('n_units')} tokens → "
-                  f"{a['seconds'] / w['seconds']:.2f}× faster")
+            print(
+                f"word-level AtMan at {n} tokens: {w.get('n_units')} words vs {a.get('n_units')} tokens → "
+                f"{a['seconds'] / w['seconds']:.2f}× faster"
+            )
     near = lambda target: min(lengths, key=lambda n: abs(n - target))  # noqa: E731
     n128, n512 = near(128), near(512)
     if ("atman", n128) in cell:
         ratio = cell[("atman", n128)]["ratio"]
-        print(f"target AtMan ≤ 1.25× floor at {n128} tokens: {ratio:.2f}× → {'met' if ratio <= 1.25 else 'MISSED'}")
+        print(
+            f"target AtMan ≤ 1.25× floor at {n128} tokens: {ratio:.2f}× → {'met' if ratio <= 1.25 else 'MISSED'}"
+        )
     if ("atman", n512) in cell and ("ig", n512) in cell:
         share = cell[("atman", n512)]["peak_mb"] / max(cell[("ig", n512)]["peak_mb"], 1e-9)
-        print(f"target AtMan peak ≤ 1/3 of IG's at {n512} tokens: {cell[('atman', n512)]['peak_mb']:.0f} MB vs "
-              f"{cell[('ig', n512)]['peak_mb']:.0f} MB = {share:.2f} → {'met' if share <= 1 / 3 else 'MISSED'}")
+        print(
+            f"target AtMan peak ≤ 1/3 of IG's at {n512} tokens: {cell[('atman', n512)]['peak_mb']:.0f} MB vs "
+            f"{cell[('ig', n512)]['peak_mb']:.0f} MB = {share:.2f} → {'met' if share <= 1 / 3 else 'MISSED'}"
+        )
     if not all(r["peak_reset"] for r in results):
-        print("note: peak RSS could not be reset here; peaks are ru_maxrss − RSS before (may include loading)")
+        print(
+            "note: peak RSS could not be reset here; peaks are ru_maxrss − RSS before (may include loading)"
+        )
 
 
 if __name__ == "__main__":

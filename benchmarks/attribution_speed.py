@@ -37,14 +37,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
 
-from course_utils.attribution import concat, documents, explain  # noqa: E402
-from course_utils.benchmarking import test_paragraphs  # noqa: E402
-from course_utils.models import predict_proba  # noqa: E402
+from course_utils.attribution import concat, documents, explain
+from course_utils.benchmarking import test_paragraphs
+from course_utils.models import predict_proba
 
 TOLERANCE = 0.01  # the adaptive mode's target (its default), the same 1 % as the quality bar
 CHUNK = 32  # texts per interleaved round (two of explain()'s default batches)
@@ -54,19 +54,36 @@ def ti_explain(explainer, text):
     """TI's tokens, scores (L2-normalised), the class it explained, and what its completeness check needs later."""
     words = explainer(text)
     raw_sum = float(explainer.attributions._attributions.sum())  # Σ scores before TI's normalisation
-    state = {k: getattr(explainer, k) for k in ("input_ids", "ref_input_ids", "token_type_ids", "position_ids",
-                                                 "attention_mask")}
-    return [w for w, _ in words], np.array([s for _, s in words]), int(explainer.selected_index), (raw_sum, state)
+    state = {
+        k: getattr(explainer, k)
+        for k in ("input_ids", "ref_input_ids", "token_type_ids", "position_ids", "attention_mask")
+    }
+    return (
+        [w for w, _ in words],
+        np.array([s for _, s in words]),
+        int(explainer.selected_index),
+        (raw_sum, state),
+    )
 
 
 def ti_relative_error(explainer, target, raw_sum, state) -> float:
-    """|Σ raw scores − (f(x) − f(x′))| / |f(x) − f(x′)| with TI's forward function, x′ on the path's own ids (untimed)."""
+    """|Σ raw scores − (f(x) − f(x′))| / |f(x) − f(x′)| with TI's forward function, x′ on the path's own ids
+    (untimed)."""
     explainer.selected_index = target
     with torch.no_grad():
-        f_x = float(explainer._forward(state["input_ids"], state["token_type_ids"], state["position_ids"],
-                                       state["attention_mask"]))
-        f_base = float(explainer._forward(state["ref_input_ids"], state["token_type_ids"], state["position_ids"],
-                                          state["attention_mask"]))
+        f_x = float(
+            explainer._forward(
+                state["input_ids"], state["token_type_ids"], state["position_ids"], state["attention_mask"]
+            )
+        )
+        f_base = float(
+            explainer._forward(
+                state["ref_input_ids"],
+                state["token_type_ids"],
+                state["position_ids"],
+                state["attention_mask"],
+            )
+        )
     return abs(raw_sum - (f_x - f_base)) / abs(f_x - f_base)
 
 
@@ -102,24 +119,38 @@ def main() -> None:
             chunk = pd.Series(texts[lo : lo + CHUNK], index=range(lo, min(lo + CHUNK, n)))
             chunk_targets = targets[lo : lo + CHUNK]
             jobs = {
-                "ti": lambda: ti.extend(ti_explain(explainer, t) for t in chunk),
-                "ours": lambda: ours_parts.append(explain(model, tokenizer, chunk, "ig", chunk_targets, n_steps="auto",
-                                                          tolerance=TOLERANCE, progress=False)),
-                "ref": lambda: ref_parts.append(explain(model, tokenizer, chunk, "ig", chunk_targets, n_steps=50,
-                                                        progress=False)),
+                "ti": lambda chunk=chunk: ti.extend(ti_explain(explainer, t) for t in chunk),
+                "ours": lambda chunk=chunk, chunk_targets=chunk_targets: ours_parts.append(
+                    explain(
+                        model,
+                        tokenizer,
+                        chunk,
+                        "ig",
+                        chunk_targets,
+                        n_steps="auto",
+                        tolerance=TOLERANCE,
+                        progress=False,
+                    )
+                ),
+                "ref": lambda chunk=chunk, chunk_targets=chunk_targets: ref_parts.append(
+                    explain(model, tokenizer, chunk, "ig", chunk_targets, n_steps=50, progress=False)
+                ),
             }
-            for name in (["ti", "ours", "ref"] if r % 2 == 0 else ["ours", "ti", "ref"]):
+            for name in ["ti", "ours", "ref"] if r % 2 == 0 else ["ours", "ti", "ref"]:
                 start = time.perf_counter()
                 jobs[name]()
                 seconds[name] += time.perf_counter() - start
     ti_seconds, our_seconds, ref_seconds = seconds["ti"], seconds["ours"], seconds["ref"]
     if [t[2] for t in ti] != targets:
-        raise RuntimeError("Transformers Interpret explained another class than the prediction for some texts")
+        raise RuntimeError(
+            "Transformers Interpret explained another class than the prediction for some texts"
+        )
     ours, reference = concat(ours_parts), concat(ref_parts)  # doc_id = position in texts (the Series' index)
 
     docs, ref_docs = documents(ours), documents(reference)
-    ours_vs_ref = np.array([spearmanr(content_scores(ours, d)[1], content_scores(reference, d)[1]).statistic
-                            for d in range(n)])
+    ours_vs_ref = np.array(
+        [spearmanr(content_scores(ours, d)[1], content_scores(reference, d)[1]).statistic for d in range(n)]
+    )
     ti_vs_ref, same_tokens = [], 0
     for d in range(n):
         tokens, scores = content_scores(reference, d)
@@ -135,17 +166,28 @@ def main() -> None:
     ti_rate, our_rate, ref_rate = n / ti_seconds, n / our_seconds, n / ref_seconds
 
     print("\n                                   docs/s   s/doc   completeness≤1%   Spearman vs 50-step ref")
-    print(f"Transformers Interpret (50 steps)  {ti_rate:6.2f}  {1 / ti_rate:6.3f}   {(ti_rel <= 0.01).mean():6.0%}"
-          f"            median {np.median(ti_vs_ref):.4f}, ≥0.99: {(ti_vs_ref >= 0.99).mean():.0%} (ranks; {same_tokens}/{n} same tokens)")
-    print(f"ours, explain(n_steps='auto')      {our_rate:6.2f}  {1 / our_rate:6.3f}   {complete:6.0%}"
-          f"            median {np.median(ours_vs_ref):.4f}, min {ours_vs_ref.min():.4f}, ≥0.99: {ranked:.0%}")
-    print(f"ours, explain(n_steps=50) (ref)    {ref_rate:6.2f}  {1 / ref_rate:6.3f}   "
-          f"{(ref_docs['relative_error'] <= 0.01).mean():6.0%}")
-    print(f"\nours: gradient points per document mean {docs['n_steps'].mean():.1f} (min {docs['n_steps'].min()}, "
-          f"max {docs['n_steps'].max()}), all passes incl. forward-only {docs['forward_passes'].mean():.1f}; "
-          f"relative completeness error median {np.median(rel):.4f}, 95th percentile {np.quantile(rel, 0.95):.4f}")
-    print(f"quality bar (≥95% of documents within 1% completeness and Spearman ≥ 0.99): "
-          f"{'met' if complete >= 0.95 and ranked >= 0.95 else 'NOT met'}")
+    print(
+        f"Transformers Interpret (50 steps)  {ti_rate:6.2f}  {1 / ti_rate:6.3f}   {(ti_rel <= 0.01).mean():6.0%}"
+        f"            median {np.median(ti_vs_ref):.4f}, ≥0.99: {(ti_vs_ref >= 0.99).mean():.0%}"
+        f" (ranks; {same_tokens}/{n} same tokens)"
+    )
+    print(
+        f"ours, explain(n_steps='auto')      {our_rate:6.2f}  {1 / our_rate:6.3f}   {complete:6.0%}"
+        f"            median {np.median(ours_vs_ref):.4f}, min {ours_vs_ref.min():.4f}, ≥0.99: {ranked:.0%}"
+    )
+    print(
+        f"ours, explain(n_steps=50) (ref)    {ref_rate:6.2f}  {1 / ref_rate:6.3f}   "
+        f"{(ref_docs['relative_error'] <= 0.01).mean():6.0%}"
+    )
+    print(
+        f"\nours: gradient points per document mean {docs['n_steps'].mean():.1f} (min {docs['n_steps'].min()}, "
+        f"max {docs['n_steps'].max()}), all passes incl. forward-only {docs['forward_passes'].mean():.1f}; "
+        f"relative completeness error median {np.median(rel):.4f}, 95th percentile {np.quantile(rel, 0.95):.4f}"
+    )
+    print(
+        f"quality bar (≥95% of documents within 1% completeness and Spearman ≥ 0.99): "
+        f"{'met' if complete >= 0.95 and ranked >= 0.95 else 'NOT met'}"
+    )
     print(f"ratio: {our_rate / ti_rate:.2f}")
 
 

@@ -31,7 +31,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="a save_pretrained folder (default: the cached classifier)")
+    parser.add_argument(
+        "--model", default=None, help="a save_pretrained folder (default: the cached classifier)"
+    )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--target", type=float, default=5.0, help="seconds per click (default 5)")
     args = parser.parse_args(argv)
@@ -80,11 +82,16 @@ def main(argv: list[str] | None = None) -> int:
                     page.locator("button.widget-button", has_text="Explain").click()
                     if old is not None:
                         old.wait_for_element_state("hidden", timeout=600_000)
-                    page.wait_for_selector(f".explaining-bert-explorer:has-text('method {name}')", timeout=600_000)
+                    page.wait_for_selector(
+                        f".explaining-bert-explorer:has-text('method {name}')", timeout=600_000
+                    )
                     times.append(time.perf_counter() - t)
                 best = min(times)
                 worst = max(worst, best)
-                print(f"{name:<6} {best:6.2f} s per click (best of {args.repeat})   ratio to target {best / args.target:.2f}")
+                print(
+                    f"{name:<6} {best:6.2f} s per click (best of {args.repeat})"
+                    f"   ratio to target {best / args.target:.2f}"
+                )
             browser.close()
     finally:
         proc.send_signal(signal.SIGINT)

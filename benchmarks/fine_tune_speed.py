@@ -30,7 +30,9 @@ TARGET_SECONDS = 300.0
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hyper", default="{}", help="JSON object of ClassifierConfig overrides, e.g. '{\"epochs\": 2}'")
+    parser.add_argument(
+        "--hyper", default="{}", help="JSON object of ClassifierConfig overrides, e.g. '{\"epochs\": 2}'"
+    )
     parser.add_argument("--target", type=float, default=TARGET_SECONDS, help="target seconds (default 300)")
     args = parser.parse_args(argv)
 
@@ -43,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     config = models.ClassifierConfig(**hyper)
     print(f"config   {config}")
     load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
-    print(f"machine  {platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
-          f"device {models.get_device()}{load}")
+    print(
+        f"machine  {platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
+        f"device {models.get_device()}{load}"
+    )
 
     df = config.load_data()
     train, val, test = (df[df["split"] == s] for s in ("train", "validation", "test"))
@@ -64,18 +68,28 @@ def main(argv: list[str] | None = None) -> int:
     base_val = classification.evaluate(val["label"], baseline.predict(val["text"]))
 
     examples = result.n_train * result.epochs
-    print(f"fine-tune        {result.seconds:7.1f} s training loop ({total:.1f} s with model loading), "
-          f"{result.n_train} paragraphs × {result.epochs} epochs = {examples / result.seconds:.1f} examples/s "
-          f"({1000 * result.seconds / examples:.0f} ms per example)")
-    print(f"ratio            {result.seconds / args.target:.2f} (time / {args.target:.0f} s target) -> "
-          f"{'OK' if result.seconds <= args.target else 'OVER TARGET'}")
+    print(
+        f"fine-tune        {result.seconds:7.1f} s training loop ({total:.1f} s with model loading), "
+        f"{result.n_train} paragraphs × {result.epochs} epochs = {examples / result.seconds:.1f} examples/s "
+        f"({1000 * result.seconds / examples:.0f} ms per example)"
+    )
+    print(
+        f"ratio            {result.seconds / args.target:.2f} (time / {args.target:.0f} s target) -> "
+        f"{'OK' if result.seconds <= args.target else 'OVER TARGET'}"
+    )
     print(f"                 {'validation acc':>14} {'test acc':>9} {'test macro-F1':>14}")
-    print(f"MiniLM           {result.val_accuracy[-1]:14.3f} {bert['accuracy']:9.3f} {bert['macro_f1']:14.3f}")
-    print(f"TF-IDF + logreg  {base_val['accuracy']:14.3f} {base['accuracy']:9.3f} {base['macro_f1']:14.3f}   "
-          f"(fitted in {base_seconds:.1f} s)")
+    print(
+        f"MiniLM           {result.val_accuracy[-1]:14.3f} {bert['accuracy']:9.3f} {bert['macro_f1']:14.3f}"
+    )
+    print(
+        f"TF-IDF + logreg  {base_val['accuracy']:14.3f} {base['accuracy']:9.3f} {base['macro_f1']:14.3f}   "
+        f"(fitted in {base_seconds:.1f} s)"
+    )
     print(f"majority class   {base_val['majority_accuracy']:14.3f} {base['majority_accuracy']:9.3f}")
-    print(f"MiniLM - TF-IDF  test macro-F1 {bert['macro_f1'] - base['macro_f1']:+.3f}, "
-          f"test accuracy {bert['accuracy'] - base['accuracy']:+.3f}")
+    print(
+        f"MiniLM - TF-IDF  test macro-F1 {bert['macro_f1'] - base['macro_f1']:+.3f}, "
+        f"test accuracy {bert['accuracy'] - base['accuracy']:+.3f}"
+    )
     return 0 if result.seconds <= args.target else 1
 
 

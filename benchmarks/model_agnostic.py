@@ -36,12 +36,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import numpy as np  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
+import numpy as np
+from scipy.stats import spearmanr
 
-from course_utils.attribution import documents, explain, word_scores  # noqa: E402
-from course_utils.benchmarking import test_paragraphs  # noqa: E402
-from course_utils.models import predict_proba  # noqa: E402
+from course_utils.attribution import documents, explain, word_scores
+from course_utils.benchmarking import test_paragraphs
+from course_utils.models import predict_proba
 
 METHODS = ("ig", "loo", "atman", "shap", "lime")
 
@@ -73,7 +73,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=30, help="test paragraphs (default 30)")
     parser.add_argument("--quick", action="store_true", help="5 paragraphs")
-    parser.add_argument("--lime-seeds", action="store_true", help="a second LIME run (seed 1): LIME vs itself")
+    parser.add_argument(
+        "--lime-seeds", action="store_true", help="a second LIME run (seed 1): LIME vs itself"
+    )
     args = parser.parse_args()
     n = 5 if args.quick else args.n
 
@@ -85,7 +87,9 @@ def main() -> None:
     tables, seconds = {}, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        targets = predict_proba(model, tokenizer, texts).argmax(1).tolist()  # each paragraph's predicted class
+        targets = (
+            predict_proba(model, tokenizer, texts).argmax(1).tolist()
+        )  # each paragraph's predicted class
         for name, method, options in runs:
             explain(model, tokenizer, texts[:1], method, targets[:1], progress=False, **options)  # warm-up
             start = time.perf_counter()
@@ -108,9 +112,11 @@ def main() -> None:
     for a, b in pairs:
         print(f"  {a} vs {b}: {summary(agreement(words[a], words[b]))}")
     shap_docs, lime_docs = documents(tables["shap"]), documents(tables["lime"])
-    print(f"\nSHAP additivity |f(x) − base − Σ scores| max {shap_docs['additivity_error'].abs().max():.1e}; "
-          f"LIME surrogate R² median {lime_docs['r2'].median():.2f} (IQR {lime_docs['r2'].quantile(0.25):.2f} … "
-          f"{lime_docs['r2'].quantile(0.75):.2f})")
+    print(
+        f"\nSHAP additivity |f(x) − base − Σ scores| max {shap_docs['additivity_error'].abs().max():.1e}; "
+        f"LIME surrogate R² median {lime_docs['r2'].median():.2f} (IQR {lime_docs['r2'].quantile(0.25):.2f} … "
+        f"{lime_docs['r2'].quantile(0.75):.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 METHODS = ("ig", "loo", "atman")
 N = 24
@@ -52,7 +52,9 @@ def scores() -> dict[str, np.ndarray]:
         arrays[f"{method}/token"] = np.array(tokens["token"].astype(str).tolist(), dtype=str)
         arrays[f"{method}/score"] = tokens["score"].to_numpy(dtype=np.float64)
         for column in documents.columns:
-            if pd.api.types.is_numeric_dtype(documents[column]) and not pd.api.types.is_bool_dtype(documents[column]):
+            if pd.api.types.is_numeric_dtype(documents[column]) and not pd.api.types.is_bool_dtype(
+                documents[column]
+            ):
                 arrays[f"{method}/documents/{column}"] = documents[column].to_numpy(dtype=np.float64)
     return arrays
 
@@ -78,14 +80,18 @@ def main() -> int:
                 failures.append(key)
             continue
         a, b = before[key], arrays[key]
-        same = a.shape == b.shape and (np.array_equal(a, b) if a.dtype.kind in "US" else np.array_equal(a, b, equal_nan=True))
+        same = a.shape == b.shape and (
+            np.array_equal(a, b) if a.dtype.kind in "US" else np.array_equal(a, b, equal_nan=True)
+        )
         if not same:
             worst = np.nanmax(np.abs(a - b)) if a.shape == b.shape and a.dtype.kind == "f" else "shape/dtype"
             failures.append(key)
             print(f"DIFFERS: {key} (largest difference {worst})")
     n_values = sum(arrays[k].size for k in arrays if k in before)
-    print(f"compared {len(set(before) & set(arrays))} arrays, {n_values} values: "
-          + ("all bit-identical" if not failures else f"{len(failures)} differ"))
+    print(
+        f"compared {len(set(before) & set(arrays))} arrays, {n_values} values: "
+        + ("all bit-identical" if not failures else f"{len(failures)} differ")
+    )
     return 1 if failures else 0
 
 

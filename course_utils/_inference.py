@@ -67,7 +67,9 @@ def max_length_of(model, tokenizer, max_length: int | None) -> int:
         return limit
     check_scalar(max_length, "max_length", int, allow_none=True)
     if not 3 <= max_length <= limit:
-        raise ValueError(f"max_length={max_length} must be between 3 and the model's maximum of {limit} tokens")
+        raise ValueError(
+            f"max_length={max_length} must be between 3 and the model's maximum of {limit} tokens"
+        )
     return int(max_length)
 
 
@@ -98,9 +100,13 @@ def encode(tokenizer, texts: Sequence[str], max_length: int, *, warn: bool = Tru
         shown = ", ".join(f"texts[{i}] lost {lengths[i] - max_length}" for i in too_long[:5])
         more = f" and {len(too_long) - 5} more" if len(too_long) > 5 else ""
         total = int(sum(lengths[i] - max_length for i in too_long))
-        warnings.warn(f"{len(too_long)} text(s) longer than the model's maximum of {max_length} tokens were truncated, "
-                      f"dropping {total} token(s) in all ({shown}{more}); their ends get no scores. Split long "
-                      "texts into paragraphs to keep every token.", UserWarning, stacklevel=stacklevel)
+        warnings.warn(
+            f"{len(too_long)} text(s) longer than the model's maximum of {max_length} tokens were truncated, "
+            f"dropping {total} token(s) in all ({shown}{more}); their ends get no scores. Split long "
+            "texts into paragraphs to keep every token.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
     return enc, lengths
 
 
@@ -110,8 +116,13 @@ def check_batch_size(batch_size, name: str = "batch_size") -> int:
     return check_scalar(batch_size, name, int, min_val=1, hint="(documents per batch)")
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator | None = None, *,
-                          longest_first: bool = False) -> list[list[int]]:
+def length_sorted_batches(
+    lengths: Sequence[int],
+    batch_size: int,
+    rng: np.random.Generator | None = None,
+    *,
+    longest_first: bool = False,
+) -> list[list[int]]:
     """Indices grouped into batches of similar length (little padding); batch order shuffled by ``rng``.
 
     Args:
@@ -140,8 +151,13 @@ def in_order_batches(n: int, batch_size: int) -> list[list[int]]:
 
 
 # ------------------------------------------------------------------------------------------- padding
-def pad(columns: Mapping[str, Sequence[Sequence[int]]], pad_values: Mapping[str, int], device=None, *,
-        side: str = "right") -> dict[str, torch.Tensor]:
+def pad(
+    columns: Mapping[str, Sequence[Sequence[int]]],
+    pad_values: Mapping[str, int],
+    device=None,
+    *,
+    side: str = "right",
+) -> dict[str, torch.Tensor]:
     """Id lists of different lengths as padded ``(batch, seq)`` LongTensors, plus their ``attention_mask``.
 
     Args:
@@ -162,9 +178,18 @@ def pad(columns: Mapping[str, Sequence[Sequence[int]]], pad_values: Mapping[str,
     lengths = [len(row) for row in first]
     s = max(lengths, default=0)
     keys = list(columns)
-    out = {key: torch.full((len(lengths), s), int(pad_values.get(key, 0)), dtype=torch.long) for key in keys[:1]}
-    out["attention_mask"] = torch.zeros((len(lengths), s), dtype=torch.long)  # second, as tokenizers order them
-    out.update({key: torch.full((len(lengths), s), int(pad_values.get(key, 0)), dtype=torch.long) for key in keys[1:]})
+    out = {
+        key: torch.full((len(lengths), s), int(pad_values.get(key, 0)), dtype=torch.long) for key in keys[:1]
+    }
+    out["attention_mask"] = torch.zeros(
+        (len(lengths), s), dtype=torch.long
+    )  # second, as tokenizers order them
+    out.update(
+        {
+            key: torch.full((len(lengths), s), int(pad_values.get(key, 0)), dtype=torch.long)
+            for key in keys[1:]
+        }
+    )
     for row, n in enumerate(lengths):
         where = slice(0, n) if side == "right" else slice(s - n, s)
         for key, values in columns.items():
@@ -204,10 +229,18 @@ def inference(model: Model) -> Iterator[Model]:
 
 
 # ------------------------------------------------------------------------------------------ the loop
-def batches(input_ids: Sequence[Sequence[int]], batch_size: int, pad_id: int, device=None, *,
-            order: str = "shortest_first", side: str = "right", progress: bool = False,
-            desc: str | None = None, token_type_ids: Sequence[Sequence[int]] | None = None
-            ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
+def batches(
+    input_ids: Sequence[Sequence[int]],
+    batch_size: int,
+    pad_id: int,
+    device=None,
+    *,
+    order: str = "shortest_first",
+    side: str = "right",
+    progress: bool = False,
+    desc: str | None = None,
+    token_type_ids: Sequence[Sequence[int]] | None = None,
+) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
     """Padded batches of ``input_ids`` on ``device``, with the rows of the texts each one holds.
 
     Args:
@@ -229,8 +262,9 @@ def batches(input_ids: Sequence[Sequence[int]], batch_size: int, pad_id: int, de
     if order == "input":
         groups = in_order_batches(len(input_ids), batch_size)
     elif order in ("shortest_first", "longest_first"):
-        groups = length_sorted_batches([len(x) for x in input_ids], batch_size,
-                                       longest_first=order == "longest_first")
+        groups = length_sorted_batches(
+            [len(x) for x in input_ids], batch_size, longest_first=order == "longest_first"
+        )
     else:
         raise ValueError(f"order={order!r}: use 'shortest_first', 'longest_first' or 'input'")
     for rows in tqdm(groups, disable=not progress, desc=desc):
@@ -240,10 +274,20 @@ def batches(input_ids: Sequence[Sequence[int]], batch_size: int, pad_id: int, de
         yield rows, pad(columns, {"input_ids": pad_id}, device, side=side)
 
 
-def forward_rows(model, forward: Callable[[dict[str, torch.Tensor]], torch.Tensor],
-                 input_ids: Sequence[Sequence[int]], batch_size: int, pad_id: int, *, width: int,
-                 order: str = "shortest_first", side: str = "right", progress: bool = False,
-                 desc: str | None = None, token_type_ids: Sequence[Sequence[int]] | None = None) -> torch.Tensor:
+def forward_rows(
+    model,
+    forward: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    input_ids: Sequence[Sequence[int]],
+    batch_size: int,
+    pad_id: int,
+    *,
+    width: int,
+    order: str = "shortest_first",
+    side: str = "right",
+    progress: bool = False,
+    desc: str | None = None,
+    token_type_ids: Sequence[Sequence[int]] | None = None,
+) -> torch.Tensor:
     """One row per text from ``forward(batch)``, in (length-sorted) batches, without gradients, in input order.
 
     Runs under :func:`inference` (eval mode restored afterwards) with every batch on the model's device.
@@ -259,7 +303,16 @@ def forward_rows(model, forward: Callable[[dict[str, torch.Tensor]], torch.Tenso
     """
     with inference(model):
         out = torch.zeros(len(input_ids), width)  # (n, width), an inference tensor like ``forward``'s outputs
-        for rows, batch in batches(input_ids, batch_size, pad_id, device_of(model), order=order, side=side,
-                                   progress=progress, desc=desc, token_type_ids=token_type_ids):
+        for rows, batch in batches(
+            input_ids,
+            batch_size,
+            pad_id,
+            device_of(model),
+            order=order,
+            side=side,
+            progress=progress,
+            desc=desc,
+            token_type_ids=token_type_ids,
+        ):
             out[rows] = forward(batch).float().cpu()
     return out

@@ -27,8 +27,17 @@ from ._validation import check_positive_int, check_scalar
 
 WORD_RE = re.compile(r"[^\W_]+")
 
-__all__ = ["words_of", "group_markers", "find_words", "swap_words", "counterfactual", "marker_word_scores",
-           "attention_explanation", "lexicon_explanation", "model_card"]
+__all__ = [
+    "words_of",
+    "group_markers",
+    "find_words",
+    "swap_words",
+    "counterfactual",
+    "marker_word_scores",
+    "attention_explanation",
+    "lexicon_explanation",
+    "model_card",
+]
 
 
 # ---------------------------------------------------------------------------------------------- words
@@ -50,8 +59,16 @@ def _check_frame(df, columns: Sequence[str]) -> pd.DataFrame:
     return df
 
 
-def group_markers(df: pd.DataFrame, by: str = "president", *, min_paragraphs: int = 5, min_share: float = 0.8,
-                  min_length: int = 3, text_column: str = "text", label_column: str = "label") -> pd.DataFrame:
+def group_markers(
+    df: pd.DataFrame,
+    by: str = "president",
+    *,
+    min_paragraphs: int = 5,
+    min_share: float = 0.8,
+    min_length: int = 3,
+    text_column: str = "text",
+    label_column: str = "label",
+) -> pd.DataFrame:
     """Words concentrated in one group (one president, one decade …): candidate shortcuts.
 
     A word is a marker of group g when it occurs in at least ``min_paragraphs`` paragraphs and at least
@@ -71,7 +88,9 @@ def group_markers(df: pd.DataFrame, by: str = "president", *, min_paragraphs: in
     df = _check_frame(df, [text_column, by, label_column])
     check_scalar(min_share, "min_share", float, min_val=0, max_val=1, include_boundaries="right")
     check_positive_int(min_paragraphs, "min_paragraphs")
-    words = pd.DataFrame({"group": df[by].to_numpy(), "word": [sorted(set(words_of(t))) for t in df[text_column]]})
+    words = pd.DataFrame(
+        {"group": df[by].to_numpy(), "word": [sorted(set(words_of(t))) for t in df[text_column]]}
+    )
     words = words.explode("word").dropna(subset=["word"])
     words = words[words["word"].str.len() >= min_length]
     counts = words.groupby(["word", "group"], sort=True).size().rename("n").reset_index()
@@ -81,7 +100,9 @@ def group_markers(df: pd.DataFrame, by: str = "president", *, min_paragraphs: in
     top = top[(top["n_paragraphs"] >= min_paragraphs) & (top["share"] >= min_share)]
     group_label = df.groupby(by)[label_column].agg(lambda s: s.mode().iloc[0])
     out = top.assign(label=top["group"].map(group_label))[["word", "n_paragraphs", "group", "share", "label"]]
-    out = out.sort_values(["n_paragraphs", "word"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    out = out.sort_values(["n_paragraphs", "word"], ascending=[False, True], kind="stable").reset_index(
+        drop=True
+    )
     return out.astype({"n_paragraphs": np.int64, "share": np.float64})
 
 
@@ -97,7 +118,9 @@ def _patterns(words) -> list[tuple[re.Pattern, str]]:
     out = []
     for src, dst in items:
         if not isinstance(src, str) or not src.strip() or not isinstance(dst, str):
-            raise TypeError(f"words must be non-empty strings (and replacements strings), got {src!r} -> {dst!r}")
+            raise TypeError(
+                f"words must be non-empty strings (and replacements strings), got {src!r} -> {dst!r}"
+            )
         out.append((re.compile(rf"(?<![^\W_]){re.escape(src.strip())}(?![^\W_])", re.IGNORECASE), dst))
     return out
 
@@ -149,8 +172,16 @@ def swap_words(texts, mapping: Mapping[str, str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------- counterfactuals
-def counterfactual(model, tokenizer, texts, mapping: Mapping[str, str], target=1, *, max_length: int | None = None,
-                   batch_size: int = 64) -> pd.DataFrame:
+def counterfactual(
+    model,
+    tokenizer,
+    texts,
+    mapping: Mapping[str, str],
+    target=1,
+    *,
+    max_length: int | None = None,
+    batch_size: int = 64,
+) -> pd.DataFrame:
     """Edit the texts (:func:`swap_words`) and measure how the target's probability moves.
 
     Args:
@@ -181,11 +212,20 @@ def counterfactual(model, tokenizer, texts, mapping: Mapping[str, str], target=1
     before = [t for t, c in zip(texts, changed) if c]
     after = [t for t, c in zip(edited, changed) if c]
     limit = max_length or _inference.model_max_length(model)
-    p0 = predict_proba(model, tokenizer, before, max_length=limit, batch_size=batch_size)[:, target_id]  # (n,)
+    p0 = predict_proba(model, tokenizer, before, max_length=limit, batch_size=batch_size)[
+        :, target_id
+    ]  # (n,)
     p1 = predict_proba(model, tokenizer, after, max_length=limit, batch_size=batch_size)[:, target_id]  # (n,)
-    return pd.DataFrame({"doc_id": doc_ids[changed], "text": before, "edited": after,
-                         "p_before": p0.astype(np.float64), "p_after": p1.astype(np.float64),
-                         "change": (p1 - p0).astype(np.float64)})
+    return pd.DataFrame(
+        {
+            "doc_id": doc_ids[changed],
+            "text": before,
+            "edited": after,
+            "p_before": p0.astype(np.float64),
+            "p_after": p1.astype(np.float64),
+            "change": (p1 - p0).astype(np.float64),
+        }
+    )
 
 
 # ------------------------------------------------------------------------------------ attributions
@@ -219,7 +259,9 @@ def marker_word_scores(table: pd.DataFrame, markers: pd.DataFrame) -> pd.DataFra
     return words
 
 
-def attention_explanation(model, tokenizer, table: pd.DataFrame, *, layer: int = -1, batch_size: int = 32) -> pd.DataFrame:
+def attention_explanation(
+    model, tokenizer, table: pd.DataFrame, *, layer: int = -1, batch_size: int = 32
+) -> pd.DataFrame:
     """Attention from ``[CLS]`` to each token (mean over heads of one layer), shaped like an explanation.
 
     "Attention is not explanation" (Jain & Wallace, 2019): attention weights say where a layer *reads*,
@@ -239,24 +281,34 @@ def attention_explanation(model, tokenizer, table: pd.DataFrame, *, layer: int =
     from .attribution._result import token_table
 
     table = token_table(table)
-    if not isinstance(table, pd.DataFrame) or not {"doc_id", "position", "token", "method", "score"} <= set(table.columns):
+    if not isinstance(table, pd.DataFrame) or not {"doc_id", "position", "token", "method", "score"} <= set(
+        table.columns
+    ):
         raise TypeError("table must be the DataFrame returned by course_utils.attribution.explain()")
     if table.empty:
         raise ValueError("table has no rows: explain at least one text")
     table = table.sort_values(["doc_id", "position"], kind="stable").reset_index(drop=True)
     if table["method"].nunique() != 1:
-        raise ValueError("table must hold one method (its tokens are reused); select one with table[table.method == ...]")
+        raise ValueError(
+            "table must hold one method (its tokens are reused); select one with table[table.method == ...]"
+        )
     n_layers = model.config.num_hidden_layers
-    check_scalar(layer, "layer", int, min_val=-n_layers, max_val=n_layers - 1,
-                 hint="(negative: from the last layer)")
+    check_scalar(
+        layer, "layer", int, min_val=-n_layers, max_val=n_layers - 1, hint="(negative: from the last layer)"
+    )
     docs = [(doc_id, rows) for doc_id, rows in table.groupby("doc_id", sort=True)]
     ids = [tokenizer.convert_tokens_to_ids(rows["token"].tolist()) for _, rows in docs]
     scores = {}
-    with _inference.inference(model):  # documents in doc_id order, right-padded: w[:n] are a document's tokens
-        for chunk, batch in _inference.batches(ids, batch_size, tokenizer.pad_token_id, _inference.device_of(model),
-                                               order="input"):
+    with _inference.inference(
+        model
+    ):  # documents in doc_id order, right-padded: w[:n] are a document's tokens
+        for chunk, batch in _inference.batches(
+            ids, batch_size, tokenizer.pad_token_id, _inference.device_of(model), order="input"
+        ):
             out = model(**batch, output_attentions=True)
-            weights = out.attentions[layer][:, :, 0, :].mean(1).float().cpu().numpy()  # (b, s): [CLS] row, mean of heads
+            weights = (
+                out.attentions[layer][:, :, 0, :].mean(1).float().cpu().numpy()
+            )  # (b, s): [CLS] row, mean of heads
             for i, w in zip(chunk, weights):
                 scores[docs[i][0]] = w[: len(ids[i])]
     out = table.copy()
@@ -270,11 +322,15 @@ def _render(value) -> str:
     if isinstance(value, pd.DataFrame):
         header = "| " + " | ".join(map(str, value.columns)) + " |"
         rule = "|" + "---|" * len(value.columns)
-        body = ["| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |"
-                for row in value.itertuples(index=False)]
+        body = [
+            "| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |"
+            for row in value.itertuples(index=False)
+        ]
         return "\n".join([header, rule, *body])
     if isinstance(value, Mapping):
-        return "\n".join(f"- **{k}**: {v:.3g}" if isinstance(v, float) else f"- **{k}**: {v}" for k, v in value.items())
+        return "\n".join(
+            f"- **{k}**: {v:.3g}" if isinstance(v, float) else f"- **{k}**: {v}" for k, v in value.items()
+        )
     if isinstance(value, (list, tuple)):
         return "\n".join(f"- {v}" for v in value)
     return str(value)
@@ -300,8 +356,9 @@ def model_card(title: str, sections: Mapping[str, object]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def lexicon_explanation(table: pd.DataFrame, weights: Mapping[str, float], *, positive: int = 1,
-                        name: str = "lexicon") -> pd.DataFrame:
+def lexicon_explanation(
+    table: pd.DataFrame, weights: Mapping[str, float], *, positive: int = 1, name: str = "lexicon"
+) -> pd.DataFrame:
     """A dictionary "explanation": every word scores its weight in a lexicon, whatever the model does.
 
     Social scientists often read a text through a word list (a sentiment dictionary, the coefficients
@@ -324,7 +381,9 @@ def lexicon_explanation(table: pd.DataFrame, weights: Mapping[str, float], *, po
     from .attribution._result import token_table
 
     table = token_table(table)
-    if not isinstance(table, pd.DataFrame) or not {"doc_id", "word_id", "word", "special", "target"} <= set(table.columns):
+    if not isinstance(table, pd.DataFrame) or not {"doc_id", "word_id", "word", "special", "target"} <= set(
+        table.columns
+    ):
         raise TypeError("table must be the DataFrame returned by course_utils.attribution.explain()")
     if table["method"].nunique() != 1:
         raise ValueError("table must hold one method (its tokens are reused)")

@@ -16,9 +16,10 @@ from __future__ import annotations
 import ctypes
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ._validation import check_scalar
 
@@ -94,7 +95,9 @@ def paragraph_of_length(tokenizer, texts, n_tokens: int) -> str:
     check_scalar(n_tokens, "n_tokens", int, min_val=3, hint="([CLS], one token, [SEP])")
     ids = tokenizer(" ".join(texts), add_special_tokens=False)["input_ids"]
     if len(ids) < n_tokens - 2:
-        raise ValueError(f"the texts hold only {len(ids)} tokens, fewer than the {n_tokens - 2} needed; pass more texts")
+        raise ValueError(
+            f"the texts hold only {len(ids)} tokens, fewer than the {n_tokens - 2} needed; pass more texts"
+        )
     ids = ids[: n_tokens - 2]
     text = tokenizer.decode(ids)
     while len(tokenizer(text)["input_ids"]) > n_tokens:  # decoding can split a piece differently: trim to fit
@@ -119,8 +122,10 @@ def test_paragraphs(n: int, *, seed: int = 42, classifier=None, note: str = ""):
     data = ClassifierConfig().load_data()
     texts = data[data["split"] == "test"]["text"].tolist()[:n]
     n_tokens = [len(ids) for ids in tokenizer(texts)["input_ids"]]
-    print(f"{note}{len(texts)} test paragraphs, {np.mean(n_tokens):.1f} tokens on average (max {max(n_tokens)}); "
-          f"torch threads {torch.get_num_threads()}")
+    print(
+        f"{note}{len(texts)} test paragraphs, {np.mean(n_tokens):.1f} tokens on average (max {max(n_tokens)}); "
+        f"torch threads {torch.get_num_threads()}"
+    )
     return tokenizer, model, texts
 
 

@@ -33,8 +33,17 @@ MIN_PER_LABEL = 3  # rows per label needed to put at least one in each split
 SIMILAR = 0.8  # difflib ratio above which a much rarer label looks like a misspelling of another
 RARE_SHARE = 0.5  # … when it has at most this share of the other label's rows
 BIG = 1000  # rows above which evaluate() shows a progress bar by default
-__all__ = ["load_csv", "check_frame", "split", "labels", "fine_tune_csv", "evaluate", "explain_rows",
-           "write_example_csv", "MIN_PER_LABEL"]
+__all__ = [
+    "load_csv",
+    "check_frame",
+    "split",
+    "labels",
+    "fine_tune_csv",
+    "evaluate",
+    "explain_rows",
+    "write_example_csv",
+    "MIN_PER_LABEL",
+]
 
 
 # --------------------------------------------------------------------------------------------- checks
@@ -74,19 +83,32 @@ def _similar_labels(counts: pd.Series) -> list[str]:
     found = []
     names = sorted(str(k) for k in counts.index)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             rare, common = (a, b) if counts[a] <= counts[b] else (b, a)
             if a.casefold().split() == b.casefold().split():
-                found.append(f"{a!r} ({counts[a]} rows) and {b!r} ({counts[b]} rows) differ only in case or spacing")
-            elif (difflib.SequenceMatcher(None, rare.casefold(), common.casefold()).ratio() >= SIMILAR
-                  and counts[rare] <= RARE_SHARE * counts[common]):
-                found.append(f"{rare!r} ({counts[rare]} rows) looks like a misspelling of {common!r} ({counts[common]} rows)")
+                found.append(
+                    f"{a!r} ({counts[a]} rows) and {b!r} ({counts[b]} rows) differ only in case or spacing"
+                )
+            elif (
+                difflib.SequenceMatcher(None, rare.casefold(), common.casefold()).ratio() >= SIMILAR
+                and counts[rare] <= RARE_SHARE * counts[common]
+            ):
+                found.append(
+                    f"{rare!r} ({counts[rare]} rows) looks like a misspelling of {common!r} ({counts[common]} rows)"
+                )
     return found
 
 
-def check_frame(df: pd.DataFrame, *, text_column: str = "text", label_column: str = "label",
-                source: str = "the data", label_map: Mapping | None = None, allow_similar_labels: bool = False,
-                lines: Sequence[int] | None = None) -> pd.DataFrame:
+def check_frame(
+    df: pd.DataFrame,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    source: str = "the data",
+    label_map: Mapping | None = None,
+    allow_similar_labels: bool = False,
+    lines: Sequence[int] | None = None,
+) -> pd.DataFrame:
     """Validate a table of labelled texts and normalise it.
 
     Args:
@@ -120,8 +142,10 @@ def check_frame(df: pd.DataFrame, *, text_column: str = "text", label_column: st
         header = " ".join(str(c) for c in df.columns)
         for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
             if len(df.columns) == 1 and sep in header:
-                raise ValueError(f"{source} has a single column {header!r}: its fields are separated by {name}, not "
-                                 f"commas. Pass sep={sep!r} (e.g. byod.load_csv(path, sep={sep!r}))")
+                raise ValueError(
+                    f"{source} has a single column {header!r}: its fields are separated by {name}, not "
+                    f"commas. Pass sep={sep!r} (e.g. byod.load_csv(path, sep={sep!r}))"
+                )
         raise ValueError(
             f"{source} has no column(s) {missing}; its columns are {list(df.columns)}. Rename your columns to "
             f"'{text_column}' and '{label_column}' (or pass text_column=..., label_column=...)."
@@ -141,35 +165,47 @@ def check_frame(df: pd.DataFrame, *, text_column: str = "text", label_column: st
     texts = out[text_column]
     empty = texts.isna() | texts.astype(str).str.strip().eq("")
     if empty.any():
-        raise ValueError(f"{source}: {int(empty.sum())} row(s) have an empty '{text_column}' ("
-                         f"{_where(out.index[empty], lines)}); drop those rows or fill in their text")
+        raise ValueError(
+            f"{source}: {int(empty.sum())} row(s) have an empty '{text_column}' ("
+            f"{_where(out.index[empty], lines)}); drop those rows or fill in their text"
+        )
     labels = out[label_column]
     no_label = labels.isna() | labels.astype(str).str.strip().eq("")
     if no_label.any():
-        raise ValueError(f"{source}: {int(no_label.sum())} row(s) have no '{label_column}' ("
-                         f"{_where(out.index[no_label], lines)}); give every text a label or drop those rows")
+        raise ValueError(
+            f"{source}: {int(no_label.sum())} row(s) have no '{label_column}' ("
+            f"{_where(out.index[no_label], lines)}); give every text a label or drop those rows"
+        )
     names = labels.astype(str).str.strip()
     if pd.api.types.is_numeric_dtype(labels):
         as_float = labels.astype(float)
         if not np.all(as_float == np.round(as_float)):
-            raise ValueError(f"{source}: numeric labels must be whole numbers (class ids), got {sorted(labels.unique())[:10]}")
+            raise ValueError(
+                f"{source}: numeric labels must be whole numbers (class ids), got {sorted(labels.unique())[:10]}"
+            )
         names = as_float.astype(np.int64).astype(str)
         classes = [str(v) for v in sorted(as_float.astype(np.int64).unique())]
     else:
         classes = sorted(names.unique())
     if len(classes) < 2:
-        raise ValueError(f"{source}: every row has the label {classes[0]!r}; a classifier needs at least two labels")
+        raise ValueError(
+            f"{source}: every row has the label {classes[0]!r}; a classifier needs at least two labels"
+        )
     counts = names.value_counts()
     if not allow_similar_labels and not pd.api.types.is_numeric_dtype(labels):
         similar = _similar_labels(counts)
         if similar:
-            raise ValueError(f"{source}: some labels look like variants of one another: {'; '.join(similar)}. "
-                             "Correct them in the file, or merge them with label_map={'wrong': 'right', ...}; if "
-                             "they really are different classes, pass allow_similar_labels=True")
+            raise ValueError(
+                f"{source}: some labels look like variants of one another: {'; '.join(similar)}. "
+                "Correct them in the file, or merge them with label_map={'wrong': 'right', ...}; if "
+                "they really are different classes, pass allow_similar_labels=True"
+            )
     rare = {k: int(v) for k, v in counts.items() if v < MIN_PER_LABEL}
     if rare:
-        raise ValueError(f"{source}: label(s) {rare} have fewer than {MIN_PER_LABEL} rows, too few to train and "
-                         "test on; add examples or merge those labels into others")
+        raise ValueError(
+            f"{source}: label(s) {rare} have fewer than {MIN_PER_LABEL} rows, too few to train and "
+            "test on; add examples or merge those labels into others"
+        )
     out["text"] = texts.astype(str).str.strip()
     _warn_duplicates(out["text"], names, source, lines)
     out["label_name"] = names
@@ -189,18 +225,33 @@ def _warn_duplicates(texts: pd.Series, names: pd.Series, source: str, lines: Seq
     n_texts, n_extra = int(key[repeated].nunique()), int(key.duplicated().sum())
     conflicting = names.groupby(key).nunique()
     conflicting = conflicting[conflicting > 1]
-    clash = (f" {len(conflicting)} of them carry different labels, so a model cannot get them all right: check "
-             f"them" if len(conflicting) else "")
+    clash = (
+        f" {len(conflicting)} of them carry different labels, so a model cannot get them all right: check "
+        f"them"
+        if len(conflicting)
+        else ""
+    )
     first = key[repeated].iloc[0]
-    warnings.warn(f"{source}: {n_texts} text(s) occur more than once ({n_extra} extra row(s); e.g. "
-                  f"{_where(key.index[key == first], lines)}).{clash} byod.split() keeps all copies of a text in one "
-                  "split, so they do not leak from training into validation or test; drop the copies "
-                  "(df.drop_duplicates('text')) if they are mistakes", UserWarning, stacklevel=3)
+    warnings.warn(
+        f"{source}: {n_texts} text(s) occur more than once ({n_extra} extra row(s); e.g. "
+        f"{_where(key.index[key == first], lines)}).{clash} byod.split() keeps all copies of a text in one "
+        "split, so they do not leak from training into validation or test; drop the copies "
+        "(df.drop_duplicates('text')) if they are mistakes",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
-def load_csv(path: str | os.PathLike, *, text_column: str = "text", label_column: str = "label",
-             encoding: str = "utf-8", label_map: Mapping | None = None, allow_similar_labels: bool = False,
-             **read_options) -> pd.DataFrame:
+def load_csv(
+    path: str | os.PathLike,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    encoding: str = "utf-8",
+    label_map: Mapping | None = None,
+    allow_similar_labels: bool = False,
+    **read_options,
+) -> pd.DataFrame:
     """Read and validate a CSV of labelled texts (see :func:`check_frame` for the result and the checks).
 
     Args:
@@ -218,22 +269,37 @@ def load_csv(path: str | os.PathLike, *, text_column: str = "text", label_column
         raise TypeError(f"path must be a file path (str or pathlib.Path), got {type(path).__name__}")
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"no CSV file at {str(path)!r} (working directory {os.getcwd()!r}); check the path, "
-                                "or write the example with byod.write_example_csv(path)")
+        raise FileNotFoundError(
+            f"no CSV file at {str(path)!r} (working directory {os.getcwd()!r}); check the path, "
+            "or write the example with byod.write_example_csv(path)"
+        )
     try:
-        df = pd.read_csv(path, encoding=encoding, dtype={text_column: str}, keep_default_na=True, **read_options)
+        df = pd.read_csv(
+            path, encoding=encoding, dtype={text_column: str}, keep_default_na=True, **read_options
+        )
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not {encoding} text ({exc.reason}); {_encoding_advice(path)}") from None
     except pd.errors.ParserError as exc:
-        raise ValueError(f"{path} could not be read as CSV: {exc}. Quote texts that contain commas or line "
-                         "breaks, or pass sep=';' for semicolon-separated files") from None
+        raise ValueError(
+            f"{path} could not be read as CSV: {exc}. Quote texts that contain commas or line "
+            "breaks, or pass sep=';' for semicolon-separated files"
+        ) from None
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{path} is empty: it needs a header row ({text_column},{label_column}) and one row per text") from None
+        raise ValueError(
+            f"{path} is empty: it needs a header row ({text_column},{label_column}) and one row per text"
+        ) from None
     sep = read_options.get("sep", read_options.get("delimiter", ","))
     simple = isinstance(sep, str) and len(sep) == 1 and not set(read_options) - {"sep", "delimiter"}
     lines = _record_lines(path, encoding, sep) if simple else None
-    return check_frame(df, text_column=text_column, label_column=label_column, source=str(path),
-                       label_map=label_map, allow_similar_labels=allow_similar_labels, lines=lines)
+    return check_frame(
+        df,
+        text_column=text_column,
+        label_column=label_column,
+        source=str(path),
+        label_map=label_map,
+        allow_similar_labels=allow_similar_labels,
+        lines=lines,
+    )
 
 
 def _encoding_advice(path: Path) -> str:
@@ -242,11 +308,15 @@ def _encoding_advice(path: Path) -> str:
     try:
         data.decode("cp1252")
     except UnicodeDecodeError:
-        return ("pass the file's encoding (e.g. encoding='utf-16' or 'latin-1'), or re-save the file as UTF-8 "
-                "(in Excel: Save As → CSV UTF-8)")
-    return ("it looks like Windows-1252 (what Excel on Windows writes): pass encoding='cp1252', or re-save the "
-            "file as UTF-8 (in Excel: Save As → CSV UTF-8). Not latin-1: it turns curly quotes and dashes into "
-            "invisible control characters")
+        return (
+            "pass the file's encoding (e.g. encoding='utf-16' or 'latin-1'), or re-save the file as UTF-8 "
+            "(in Excel: Save As → CSV UTF-8)"
+        )
+    return (
+        "it looks like Windows-1252 (what Excel on Windows writes): pass encoding='cp1252', or re-save the "
+        "file as UTF-8 (in Excel: Save As → CSV UTF-8). Not latin-1: it turns curly quotes and dashes into "
+        "invisible control characters"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- split
@@ -269,8 +339,10 @@ def split(df: pd.DataFrame, *, validation: float = 0.2, test: float = 0.2, seed:
     if "split" in out.columns:
         bad = sorted(set(out["split"].astype(str)) - set(SPLITS))
         if bad:
-            raise ValueError(f"the 'split' column has values {bad}; allowed are {list(SPLITS)} (or drop the column "
-                             "to draw a random split)")
+            raise ValueError(
+                f"the 'split' column has values {bad}; allowed are {list(SPLITS)} (or drop the column "
+                "to draw a random split)"
+            )
         if not {"train", "test"} <= set(out["split"]):
             raise ValueError("the 'split' column needs at least one 'train' and one 'test' row")
         if "text" in out.columns:
@@ -278,30 +350,49 @@ def split(df: pd.DataFrame, *, validation: float = 0.2, test: float = 0.2, seed:
             train_texts = set(key[out["split"] == "train"])
             leaked = key[(out["split"] != "train") & key.isin(train_texts)]
             if len(leaked):
-                warnings.warn(f"{leaked.nunique()} distinct text(s) of the validation/test rows ({len(leaked)} rows) "
-                              "also occur in the training rows: those scores will be too good. Drop the copies "
-                              "(df.drop_duplicates('text')) or assign each text to one split", UserWarning, stacklevel=2)
+                warnings.warn(
+                    f"{leaked.nunique()} distinct text(s) of the validation/test rows ({len(leaked)} rows) "
+                    "also occur in the training rows: those scores will be too good. Drop the copies "
+                    "(df.drop_duplicates('text')) or assign each text to one split",
+                    UserWarning,
+                    stacklevel=2,
+                )
         return out
     for name, share in (("validation", validation), ("test", test)):
-        check_scalar(share, name, float, min_val=0, max_val=1, include_boundaries="neither",
-                     hint="(a share between 0 and 1 of the rows)")
+        check_scalar(
+            share,
+            name,
+            float,
+            min_val=0,
+            max_val=1,
+            include_boundaries="neither",
+            hint="(a share between 0 and 1 of the rows)",
+        )
     if validation + test >= 1:
-        raise ValueError(f"validation + test = {validation + test:.2f} leaves no training rows; keep it below 1")
+        raise ValueError(
+            f"validation + test = {validation + test:.2f} leaves no training rows; keep it below 1"
+        )
     rng = np.random.default_rng(seed)
     out["split"] = "train"
     # copies of one text form one group (its first row stands for it), so no text is in two splits
-    key = _norm_text(out["text"]) if "text" in out.columns else pd.Series(np.arange(len(out)), index=out.index)
+    key = (
+        _norm_text(out["text"]) if "text" in out.columns else pd.Series(np.arange(len(out)), index=out.index)
+    )
     first = pd.Series(out.index, index=out.index).groupby(key.to_numpy()).transform("first")
     for _, rows in out[first.to_numpy() == out.index.to_numpy()].groupby("label", sort=True):
         idx = rng.permutation(rows.index.to_numpy())
         n_test = max(1, round(test * len(idx)))
         n_val = max(1, round(validation * len(idx)))
         if n_test + n_val >= len(idx):
-            what = "rows" if len(idx) == int((out["label"] == rows["label"].iloc[0]).sum()) else "distinct texts"
-            raise ValueError(f"label {rows['label_name'].iloc[0]!r} has only {len(idx)} {what}: too few for train, "
-                             f"validation and test; add examples (at least {MIN_PER_LABEL} per label)")
+            what = (
+                "rows" if len(idx) == int((out["label"] == rows["label"].iloc[0]).sum()) else "distinct texts"
+            )
+            raise ValueError(
+                f"label {rows['label_name'].iloc[0]!r} has only {len(idx)} {what}: too few for train, "
+                f"validation and test; add examples (at least {MIN_PER_LABEL} per label)"
+            )
         out.loc[idx[:n_test], "split"] = "test"
-        out.loc[idx[n_test:n_test + n_val], "split"] = "validation"
+        out.loc[idx[n_test : n_test + n_val], "split"] = "validation"
     out["split"] = out.loc[first.to_numpy(), "split"].to_numpy()  # every copy follows its first row
     return out
 
@@ -326,9 +417,18 @@ def _rows(df: pd.DataFrame, which: str) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------- train, judge, explain
-def fine_tune_csv(df: pd.DataFrame, *, model_name: str | None = None, max_train: int | None = 2000, epochs: int = 3,
-                  max_length: int = 64, batch_size: int = 16, learning_rate: float = 5e-5, seed: int = 42,
-                  progress: bool = True):
+def fine_tune_csv(
+    df: pd.DataFrame,
+    *,
+    model_name: str | None = None,
+    max_train: int | None = 2000,
+    epochs: int = 3,
+    max_length: int = 64,
+    batch_size: int = 16,
+    learning_rate: float = 5e-5,
+    seed: int = 42,
+    progress: bool = True,
+):
     """Fine-tune a fresh classifier on the ``train`` rows (defaults: all of them up to 2,000, 3 epochs).
 
     On notebook 07's 400-row example file (229 training rows) this gives test accuracy 0.66 against a majority
@@ -356,15 +456,32 @@ def fine_tune_csv(df: pd.DataFrame, *, model_name: str | None = None, max_train:
             train = train.sample(int(max_train), random_state=seed).sort_index()
     val = df[df["split"] == "validation"]
     tokenizer, model = new_classifier(model_name, labels=labels(df), seed=seed)
-    result = fine_tune(model, tokenizer, train["text"].tolist(), train["label"].to_numpy(), epochs=epochs,
-                       batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
-                       val_texts=val["text"].tolist() if len(val) else None,
-                       val_labels=val["label"].to_numpy() if len(val) else None, progress=progress)
+    result = fine_tune(
+        model,
+        tokenizer,
+        train["text"].tolist(),
+        train["label"].to_numpy(),
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        max_length=max_length,
+        seed=seed,
+        val_texts=val["text"].tolist() if len(val) else None,
+        val_labels=val["label"].to_numpy() if len(val) else None,
+        progress=progress,
+    )
     return tokenizer, model.eval(), result
 
 
-def evaluate(model, tokenizer, df: pd.DataFrame, which: str = "test", *, max_length: int = 64,
-             progress: bool | None = None) -> dict[str, float]:
+def evaluate(
+    model,
+    tokenizer,
+    df: pd.DataFrame,
+    which: str = "test",
+    *,
+    max_length: int = 64,
+    progress: bool | None = None,
+) -> dict[str, float]:
     """Accuracy on one split, next to the majority-class baseline (predict the most common training label).
 
     Args:
@@ -377,14 +494,30 @@ def evaluate(model, tokenizer, df: pd.DataFrame, which: str = "test", *, max_len
 
     rows = _rows(df, which)
     show = len(rows) > BIG if progress is None else bool(progress)
-    pred = predict_proba(model, tokenizer, rows["text"].tolist(), max_length=max_length, progress=show).argmax(1)
+    pred = predict_proba(
+        model, tokenizer, rows["text"].tolist(), max_length=max_length, progress=show
+    ).argmax(1)
     majority_label = _rows(df, "train")["label"].mode().iloc[0]
-    return {"n": int(len(rows)), "accuracy": float((pred == rows["label"].to_numpy()).mean()),
-            "majority": float((rows["label"] == majority_label).mean())}
+    return {
+        "n": int(len(rows)),
+        "accuracy": float((pred == rows["label"].to_numpy()).mean()),
+        "majority": float((rows["label"] == majority_label).mean()),
+    }
 
 
-def explain_rows(model, tokenizer, df: pd.DataFrame, n: int = 2, method: str = "ig", *, which: str = "test",
-                 target=None, seed: int = 42, max_length: int = 64, **options) -> pd.DataFrame:
+def explain_rows(
+    model,
+    tokenizer,
+    df: pd.DataFrame,
+    n: int = 2,
+    method: str = "ig",
+    *,
+    which: str = "test",
+    target=None,
+    seed: int = 42,
+    max_length: int = 64,
+    **options,
+) -> pd.DataFrame:
     """Explain ``n`` rows of one split (a seeded sample) with any method of :func:`course_utils.attribution.explain`.
 
     Returns:
@@ -398,8 +531,9 @@ def explain_rows(model, tokenizer, df: pd.DataFrame, n: int = 2, method: str = "
     return explain(model, tokenizer, rows["text"], method, target, max_length=max_length, **options)
 
 
-def write_example_csv(path: str | os.PathLike, n: int = 400, *, seed: int = 42, since: int = 2009,
-                      max_words: int = 40) -> Path:
+def write_example_csv(
+    path: str | os.PathLike, n: int = 400, *, seed: int = 42, since: int = 2009, max_words: int = 40
+) -> Path:
     """Write a small CSV (``text``, ``label`` = party name) from the course corpus: a stand-in for your own file.
 
     Args:
@@ -414,7 +548,10 @@ def write_example_csv(path: str | os.PathLike, n: int = 400, *, seed: int = 42, 
 
     check_positive_int(n, "n", 2 * MIN_PER_LABEL, hint=f"({MIN_PER_LABEL} rows per label at least)")
     corpus = load_sotu(since, min_words=10, max_words=max_words)
-    per_party = [rows.sample(min(n // 2, len(rows)), random_state=seed) for _, rows in corpus.groupby("label", sort=True)]
+    per_party = [
+        rows.sample(min(n // 2, len(rows)), random_state=seed)
+        for _, rows in corpus.groupby("label", sort=True)
+    ]
     sample = pd.concat(per_party).sort_index()
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,9 @@ def _check_texts(texts, name: str = "texts") -> list[str]:
     return _validation.check_texts(texts, name, allow_single=False, allow_blank=True)
 
 
-def _check_labels(labels, n: int | None = None, name: str = "labels", n_labels: int = len(LABELS)) -> np.ndarray:
+def _check_labels(
+    labels, n: int | None = None, name: str = "labels", n_labels: int = len(LABELS)
+) -> np.ndarray:
     """``labels`` as an int array of values in ``0 .. n_labels - 1`` (length ``n`` when given)."""
     if isinstance(labels, str):
         raise TypeError(f"{name} must be a sequence of integer labels, got a string")
@@ -54,7 +56,9 @@ def _check_labels(labels, n: int | None = None, name: str = "labels", n_labels: 
         if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
             arr = arr.astype(int)
         else:
-            raise TypeError(f"{name} must hold integer labels (0 = {LABELS[0]}, 1 = {LABELS[1]}), got dtype {arr.dtype}")
+            raise TypeError(
+                f"{name} must hold integer labels (0 = {LABELS[0]}, 1 = {LABELS[1]}), got dtype {arr.dtype}"
+            )
     if n is not None and len(arr) != n:
         raise ValueError(f"{name} has {len(arr)} items but {n} were expected: give one label per text")
     if arr.size and (arr.min() < 0 or arr.max() >= n_labels):
@@ -71,13 +75,17 @@ def _check_proba(proba, n: int, n_labels: int = len(LABELS)) -> np.ndarray:
             "pass the output of models.predict_proba for the same texts"
         )
     if not np.all(np.isfinite(arr)) or arr.min() < 0 or not np.allclose(arr.sum(axis=1), 1, atol=1e-4):
-        raise ValueError("proba rows must be probabilities (non-negative, summing to 1): apply softmax to logits first")
+        raise ValueError(
+            "proba rows must be probabilities (non-negative, summing to 1): apply softmax to logits first"
+        )
     return arr / arr.sum(axis=1, keepdims=True)  # float32 softmax rows can miss 1 by ~1e-7
 
 
 def _check_labels_names(labels) -> tuple[str, ...]:
     if isinstance(labels, str) or not all(isinstance(x, str) for x in labels) or len(labels) < 2:
-        raise TypeError(f"labels must be a tuple of at least two class names such as {LABELS}, got {labels!r}")
+        raise TypeError(
+            f"labels must be a tuple of at least two class names such as {LABELS}, got {labels!r}"
+        )
     return tuple(labels)
 
 
@@ -125,10 +133,17 @@ def tfidf_baseline(
         raise ValueError("train_labels hold a single class: the baseline needs paragraphs of both parties")
     if not (isinstance(C, (int, float)) and C > 0):
         raise ValueError(f"C must be a positive number, got {C!r}")
-    pipe = Pipeline([
-        ("tfidf", TfidfVectorizer(lowercase=True, min_df=min_df, ngram_range=tuple(ngram_range), sublinear_tf=True)),
-        ("logreg", LogisticRegression(C=C, max_iter=2000, random_state=seed)),
-    ])
+    pipe = Pipeline(
+        [
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    lowercase=True, min_df=min_df, ngram_range=tuple(ngram_range), sublinear_tf=True
+                ),
+            ),
+            ("logreg", LogisticRegression(C=C, max_iter=2000, random_state=seed)),
+        ]
+    )
     return pipe.fit(texts, labels)
 
 
@@ -147,7 +162,9 @@ def top_coefficients(pipeline, k: int = 15, labels: Sequence[str] = LABELS) -> p
     labels = _check_labels_names(labels)
     steps = getattr(pipeline, "named_steps", {})
     if "tfidf" not in steps or "logreg" not in steps or not hasattr(steps["logreg"], "coef_"):
-        raise TypeError("pipeline must be a fitted tfidf_baseline(...) (a Pipeline with 'tfidf' and 'logreg' steps)")
+        raise TypeError(
+            "pipeline must be a fitted tfidf_baseline(...) (a Pipeline with 'tfidf' and 'logreg' steps)"
+        )
     words = steps["tfidf"].get_feature_names_out()
     coef = steps["logreg"].coef_[0]
     order = np.lexsort((words, -coef))  # strongest positive first; ties broken alphabetically
@@ -168,7 +185,8 @@ def counts_by(df: pd.DataFrame, by: str = "president") -> pd.DataFrame:
 
     Returns:
         DataFrame indexed by the values of ``by`` (train/validation/test for ``"split"``, else in order of
-        first appearance, i.e. chronological for a year-sorted frame) with one count column per party, ``total`` and ``share_republican``.
+        first appearance, i.e. chronological for a year-sorted frame) with one count column per party,
+        ``total`` and ``share_republican``.
 
     Taught in notebook 02 (fine-tuning).
     """
@@ -234,8 +252,15 @@ def learning_rates(n_steps: int, *, learning_rate: float = 5e-5, warmup: float =
     from transformers import get_linear_schedule_with_warmup
 
     n_steps = _check_k(n_steps, "n_steps")
-    warmup = _validation.check_scalar(warmup, "warmup", float, min_val=0, max_val=1, include_boundaries="left",
-                                      hint="(a share of the steps)")
+    warmup = _validation.check_scalar(
+        warmup,
+        "warmup",
+        float,
+        min_val=0,
+        max_val=1,
+        include_boundaries="left",
+        hint="(a share of the steps)",
+    )
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(warmup * n_steps), n_steps)
     rates = []
@@ -247,8 +272,15 @@ def learning_rates(n_steps: int, *, learning_rate: float = 5e-5, warmup: float =
 
 
 # ------------------------------------------------------------------------------------------ evaluation
-def predict_frame(model, tokenizer, df: pd.DataFrame, *, max_length: int | None = None, batch_size: int = 64,
-                  labels: Sequence[str] = LABELS) -> pd.DataFrame:
+def predict_frame(
+    model,
+    tokenizer,
+    df: pd.DataFrame,
+    *,
+    max_length: int | None = None,
+    batch_size: int = 64,
+    labels: Sequence[str] = LABELS,
+) -> pd.DataFrame:
     """``df`` with the classifier's predictions added (one forward pass per batch, no gradients).
 
     Args:
@@ -267,8 +299,9 @@ def predict_frame(model, tokenizer, df: pd.DataFrame, *, max_length: int | None 
 
     if not isinstance(df, pd.DataFrame) or "text" not in df:
         raise TypeError("df must be a pandas DataFrame with a 'text' column (e.g. a split of data.load_sotu)")
-    proba = predict_proba(model, tokenizer, _check_texts(df["text"], "df['text']"), batch_size=batch_size,
-                          max_length=max_length)  # (n, n_labels)
+    proba = predict_proba(
+        model, tokenizer, _check_texts(df["text"], "df['text']"), batch_size=batch_size, max_length=max_length
+    )  # (n, n_labels)
     return _add_predictions(df, proba, _check_labels_names(labels))
 
 
@@ -323,11 +356,15 @@ def evaluate(y_true, y_pred, proba=None, labels: Sequence[str] = LABELS) -> dict
         out["log_loss"] = float(log_loss(y_true, proba, labels=ids))
         out["brier"] = float(((proba - onehot) ** 2).sum(axis=1).mean())
         table = calibration_table(y_true, proba)
-        out["calibration_error"] = float((table["n"] * (table["confidence"] - table["accuracy"]).abs()).sum() / len(y_true))
+        out["calibration_error"] = float(
+            (table["n"] * (table["confidence"] - table["accuracy"]).abs()).sum() / len(y_true)
+        )
     return out
 
 
-def confusion_table(y_true, y_pred, labels: Sequence[str] = LABELS, *, normalize: bool = False) -> pd.DataFrame:
+def confusion_table(
+    y_true, y_pred, labels: Sequence[str] = LABELS, *, normalize: bool = False
+) -> pd.DataFrame:
     """Counts of (true party, predicted party) pairs.
 
     Returns:
@@ -341,7 +378,9 @@ def confusion_table(y_true, y_pred, labels: Sequence[str] = LABELS, *, normalize
     y_pred = _check_labels(y_pred, len(y_true), "y_pred", len(labels))
     counts = np.zeros((len(labels), len(labels)), dtype=int)
     np.add.at(counts, (y_true, y_pred), 1)
-    table = pd.DataFrame(counts, index=[f"true {x}" for x in labels], columns=[f"predicted {x}" for x in labels])
+    table = pd.DataFrame(
+        counts, index=[f"true {x}" for x in labels], columns=[f"predicted {x}" for x in labels]
+    )
     if normalize:
         table = table.div(table.sum(axis=1).replace(0, 1), axis=0)
     return table
@@ -374,18 +413,26 @@ def per_group_accuracy(df: pd.DataFrame, group: str = "president", *, pred="pred
         y_pred = _check_labels(df[pred], len(df), "pred")
     else:
         y_pred = _check_labels(pred, len(df), "pred")
-    frame = pd.DataFrame({
-        "group": df[group].to_numpy(),
-        "label": _check_labels(df["label"], len(df), "df['label']"),
-        "pred": y_pred,
-        "year": df["year"].to_numpy() if "year" in df else np.arange(len(df)),
-    })
+    frame = pd.DataFrame(
+        {
+            "group": df[group].to_numpy(),
+            "label": _check_labels(df["label"], len(df), "df['label']"),
+            "pred": y_pred,
+            "year": df["year"].to_numpy() if "year" in df else np.arange(len(df)),
+        }
+    )
     frame["correct"] = frame["label"] == frame["pred"]
     out = frame.groupby("group", sort=False).agg(
-        first=("year", "min"), label_min=("label", "min"), label_max=("label", "max"), n=("label", "size"),
-        accuracy=("correct", "mean"), predicted_republican=("pred", "mean"),
+        first=("year", "min"),
+        label_min=("label", "min"),
+        label_max=("label", "max"),
+        n=("label", "size"),
+        accuracy=("correct", "mean"),
+        predicted_republican=("pred", "mean"),
     )
-    out["party"] = np.where(out["label_min"] == out["label_max"], [LABELS[i] for i in out["label_min"]], "mixed")
+    out["party"] = np.where(
+        out["label_min"] == out["label_max"], [LABELS[i] for i in out["label_min"]], "mixed"
+    )
     out = out.sort_values("first", kind="stable")[["party", "n", "accuracy", "predicted_republican"]]
     out.index.name = group
     return out
@@ -405,7 +452,9 @@ def calibration_table(y_true, proba, *, bins: int = 10) -> pd.DataFrame:
     Taught in notebook 02 (fine-tuning).
     """
     y_true = _check_labels(y_true, None, "y_true")
-    proba = _check_proba(proba, len(y_true), np.asarray(proba).shape[-1] if np.ndim(proba) == 2 else len(LABELS))
+    proba = _check_proba(
+        proba, len(y_true), np.asarray(proba).shape[-1] if np.ndim(proba) == 2 else len(LABELS)
+    )
     bins = _check_k(bins, "bins")
     conf = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y_true
@@ -416,13 +465,22 @@ def calibration_table(y_true, proba, *, bins: int = 10) -> pd.DataFrame:
     for b in range(bins):
         mask = which == b
         if mask.any():
-            rows.append((f"{edges[b]:.2f}–{edges[b + 1]:.2f}", edges[b], edges[b + 1], int(mask.sum()),
-                         float(conf[mask].mean()), float(correct[mask].mean())))
+            rows.append(
+                (
+                    f"{edges[b]:.2f}–{edges[b + 1]:.2f}",
+                    edges[b],
+                    edges[b + 1],
+                    int(mask.sum()),
+                    float(conf[mask].mean()),
+                    float(correct[mask].mean()),
+                )
+            )
     return pd.DataFrame(rows, columns=["bin", "lower", "upper", "n", "confidence", "accuracy"])
 
 
-def bootstrap_difference(y_true, pred_a, pred_b, *, groups=None, metric: str = "macro_f1", n_boot: int = 1000,
-                         seed: int = 42) -> dict[str, float]:
+def bootstrap_difference(
+    y_true, pred_a, pred_b, *, groups=None, metric: str = "macro_f1", n_boot: int = 1000, seed: int = 42
+) -> dict[str, float]:
     """How sure is "A beats B"? A paired bootstrap of ``metric(A) - metric(B)`` on the same test examples.
 
     Each replicate resamples the test examples with replacement (or, with ``groups``, whole groups such as
@@ -443,7 +501,10 @@ def bootstrap_difference(y_true, pred_a, pred_b, *, groups=None, metric: str = "
     """
     from sklearn.metrics import accuracy_score, f1_score
 
-    scorers = {"accuracy": accuracy_score, "macro_f1": lambda y, p: f1_score(y, p, average="macro", labels=[0, 1], zero_division=0)}
+    scorers = {
+        "accuracy": accuracy_score,
+        "macro_f1": lambda y, p: f1_score(y, p, average="macro", labels=[0, 1], zero_division=0),
+    }
     _validation.check_choice(metric, "metric", sorted(scorers))
     score = scorers[metric]
     y_true = _check_labels(y_true, None, "y_true")
@@ -455,7 +516,9 @@ def bootstrap_difference(y_true, pred_a, pred_b, *, groups=None, metric: str = "
     else:
         groups = np.asarray(groups)
         if len(groups) != len(y_true):
-            raise ValueError(f"groups has {len(groups)} items but y_true has {len(y_true)}: give one group per example")
+            raise ValueError(
+                f"groups has {len(groups)} items but y_true has {len(y_true)}: give one group per example"
+            )
         members = [np.flatnonzero(groups == g) for g in pd.unique(groups)]
     rng = np.random.default_rng(seed)
     diffs = np.empty(n_boot)
@@ -493,14 +556,19 @@ def group_folds(labels, groups, n_splits: int, *, seed: int = 42) -> np.ndarray:
     fold_of = {}
     for label in sorted(label_of.unique()):
         rows[:, 0] = 0
-        for g in sorted(label_of.index[label_of == label], key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest()):
+        for g in sorted(
+            label_of.index[label_of == label],
+            key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest(),
+        ):
             fold = min(range(n_splits), key=lambda f: (rows[f, 0], rows[f, 1], f))
             fold_of[g] = fold
             rows[fold] += size_of[g]
     return frame["group"].map(fold_of).to_numpy(dtype=np.int64)
 
 
-def grouped_cv(texts, labels, groups, *, n_splits: int = 5, seed: int = 42, **baseline_options) -> pd.DataFrame:
+def grouped_cv(
+    texts, labels, groups, *, n_splits: int = 5, seed: int = 42, **baseline_options
+) -> pd.DataFrame:
     """Grouped cross-validation of the TF-IDF baseline: whole groups (speeches) are held out together.
 
     A validation split of a handful of speeches says little: one atypical speech moves its accuracy by many
@@ -527,26 +595,40 @@ def grouped_cv(texts, labels, groups, *, n_splits: int = 5, seed: int = 42, **ba
     labels = _check_labels(labels, len(texts), "labels")
     groups = np.asarray(list(groups), dtype=object)
     if len(groups) != len(texts):
-        raise ValueError(f"groups has {len(groups)} entries but texts has {len(texts)}: give one group id per text")
+        raise ValueError(
+            f"groups has {len(groups)} entries but texts has {len(texts)}: give one group id per text"
+        )
     n_splits = _validation.check_scalar(n_splits, "n_splits", int)
     n_groups = len(pd.unique(groups))
     if not 2 <= n_splits <= n_groups:
-        raise ValueError(f"n_splits={n_splits} must be between 2 and the number of groups ({n_groups}); "
-                         "use fewer folds or more groups")
+        raise ValueError(
+            f"n_splits={n_splits} must be between 2 and the number of groups ({n_groups}); "
+            "use fewer folds or more groups"
+        )
     assignment = group_folds(labels, groups, n_splits, seed=seed)
     rows = []
     for fold in range(n_splits):
         tr, te = np.flatnonzero(assignment != fold), np.flatnonzero(assignment == fold)
         model = tfidf_baseline([texts[i] for i in tr], labels[tr], seed=seed, **baseline_options)
         scores = evaluate(labels[te], model.predict([texts[i] for i in te]))
-        rows.append({"fold": fold, "n_train": len(tr), "n_test": len(te), "n_groups_test": len(pd.unique(groups[te])),
-                     "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"],
-                     "majority_accuracy": scores["majority_accuracy"],
-                     "margin": scores["accuracy"] - scores["majority_accuracy"]})
+        rows.append(
+            {
+                "fold": fold,
+                "n_train": len(tr),
+                "n_test": len(te),
+                "n_groups_test": len(pd.unique(groups[te])),
+                "accuracy": scores["accuracy"],
+                "macro_f1": scores["macro_f1"],
+                "majority_accuracy": scores["majority_accuracy"],
+                "margin": scores["accuracy"] - scores["majority_accuracy"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def errors_worth_explaining(df: pd.DataFrame, proba=None, k: int = 5, labels: Sequence[str] = LABELS) -> pd.DataFrame:
+def errors_worth_explaining(
+    df: pd.DataFrame, proba=None, k: int = 5, labels: Sequence[str] = LABELS
+) -> pd.DataFrame:
     """The paragraphs most worth explaining: the ``k`` most confident mistakes and the ``k`` least
     confident correct predictions (ties broken by ``paragraph_id``, so the choice is reproducible).
 
@@ -567,18 +649,33 @@ def errors_worth_explaining(df: pd.DataFrame, proba=None, k: int = 5, labels: Se
     labels = _check_labels_names(labels)
     k = _check_k(k)
     if not isinstance(df, pd.DataFrame) or not {"label", "paragraph_id", "text"} <= set(df.columns):
-        raise TypeError("df must be a pandas DataFrame with 'label', 'paragraph_id' and 'text' columns (a load_sotu split)")
+        raise TypeError(
+            "df must be a pandas DataFrame with 'label', 'paragraph_id' and 'text' columns (a load_sotu split)"
+        )
     if proba is not None:
         frame = _add_predictions(df, proba, labels)
     elif {"pred", "confidence", "correct"} <= set(df.columns):
         frame = df.copy()
     else:
         raise ValueError("give proba (from models.predict_proba) or a df that went through predict_frame")
-    mistakes = frame[~frame["correct"]].sort_values(["confidence", "paragraph_id"], ascending=[False, True]).head(k)
+    mistakes = (
+        frame[~frame["correct"]].sort_values(["confidence", "paragraph_id"], ascending=[False, True]).head(k)
+    )
     hits = frame[frame["correct"]].sort_values(["confidence", "paragraph_id"], ascending=[True, True]).head(k)
-    out = pd.concat([mistakes.assign(kind="confident mistake"), hits.assign(kind="hesitant hit")], ignore_index=True)
-    columns = ["kind", "paragraph_id", "president", "year", "party", "predicted", "confidence",
-               *[f"p_{x}" for x in labels], "text"]
+    out = pd.concat(
+        [mistakes.assign(kind="confident mistake"), hits.assign(kind="hesitant hit")], ignore_index=True
+    )
+    columns = [
+        "kind",
+        "paragraph_id",
+        "president",
+        "year",
+        "party",
+        "predicted",
+        "confidence",
+        *[f"p_{x}" for x in labels],
+        "text",
+    ]
     return out[[c for c in columns if c in out]]
 
 
@@ -629,8 +726,13 @@ def plot_confidence(y_true, proba, *, bins: int = 10, axes=None, title: str | No
     conf = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y_true
     edges = np.linspace(1 / proba.shape[1], 1, bins + 1)
-    axes[0].hist([conf[correct], conf[~correct]], bins=edges, stacked=True, color=["tab:blue", "tab:red"],
-                 label=[f"right ({correct.sum()})", f"wrong ({(~correct).sum()})"])
+    axes[0].hist(
+        [conf[correct], conf[~correct]],
+        bins=edges,
+        stacked=True,
+        color=["tab:blue", "tab:red"],
+        label=[f"right ({correct.sum()})", f"wrong ({(~correct).sum()})"],
+    )
     axes[0].set_xlabel("confidence (probability of the predicted party)")
     axes[0].set_ylabel("paragraphs")
     axes[0].legend()
@@ -638,7 +740,13 @@ def plot_confidence(y_true, proba, *, bins: int = 10, axes=None, title: str | No
     axes[1].plot([edges[0], 1], [edges[0], 1], ls="--", color="grey", label="perfectly calibrated")
     axes[1].plot(table["confidence"], table["accuracy"], marker="o", label="classifier")
     for row in table.itertuples():
-        axes[1].annotate(str(row.n), (row.confidence, row.accuracy), textcoords="offset points", xytext=(4, -10), fontsize=8)
+        axes[1].annotate(
+            str(row.n),
+            (row.confidence, row.accuracy),
+            textcoords="offset points",
+            xytext=(4, -10),
+            fontsize=8,
+        )
     axes[1].set_xlabel("mean confidence in bin")
     axes[1].set_ylabel("accuracy in bin")
     axes[1].set_ylim(-0.02, 1.02)

@@ -39,12 +39,14 @@ def as_text(series: pd.Series) -> pd.Series:
     """``series`` as text in the installed pandas' native text dtype (missing values stay missing)."""
     if PANDAS_MAJOR >= 3:
         return series.astype("str")
-    return series.map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)).astype(object)
+    return series.map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)).astype(
+        object
+    )
 
 
 def is_text(dtype) -> bool:
     """True for a text column's dtype under either pandas: ``str``/``string`` or ``object``."""
-    return dtype == object or pd.api.types.is_string_dtype(dtype)
+    return dtype == object or pd.api.types.is_string_dtype(dtype)  # noqa: E721 (a numpy dtype equals object)
 
 
 def _has_hatchcolor() -> bool:
@@ -84,7 +86,10 @@ def moved_attribute(module: str, moved: dict[str, str], name: str):
 
     if name not in moved:
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
-    warnings.warn(f"{module}.{name} moved to {moved[name]}.{name} (issue 16); the old path works until the next "
-                  "release", DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        f"{module}.{name} moved to {moved[name]}.{name} (issue 16); the old path works until the next "
+        "release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     return getattr(importlib.import_module(moved[name]), name)
-

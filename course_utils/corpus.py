@@ -48,7 +48,9 @@ from .fingerprints import tokenizer_fingerprint
 from .models import write_atomically
 from .r_bridge import r_friendly
 
-CACHE_FORMAT = 4  # bump when an attribution method's maths or the key change (2: IG auto mode refines fewer pieces; 3: warped nested rule; 4: key without paths)
+# bump when an attribution method's maths or the key change (2: IG auto mode refines fewer pieces;
+# 3: warped nested rule; 4: key without paths)
+CACHE_FORMAT = 4
 MANIFEST = "manifest.json"
 FILES = ("tokens.parquet", "documents.parquet")
 WINDOWS_FILE = "windows.parquet"  # only in chunks of long="window" runs with long documents
@@ -58,18 +60,26 @@ METADATA = ("party", "president", "year", "speech_id")
 # ------------------------------------------------------------------------------------------ checks
 def _check_frame(frame, text_column: str, id_column: str) -> tuple[np.ndarray, list[str]]:
     if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame must be a pandas DataFrame (one row per document), got {type(frame).__name__}")
+        raise TypeError(
+            f"frame must be a pandas DataFrame (one row per document), got {type(frame).__name__}"
+        )
     for name, column in (("text_column", text_column), ("id_column", id_column)):
         if column not in frame.columns:
-            raise ValueError(f"{name}={column!r} is not a column of frame; its columns are {list(frame.columns)}")
+            raise ValueError(
+                f"{name}={column!r} is not a column of frame; its columns are {list(frame.columns)}"
+            )
     if len(frame) == 0:
         raise ValueError("frame has no rows: give at least one document")
     ids = frame[id_column]
     if ids.isna().any():
-        raise ValueError(f"frame[{id_column!r}] has missing values: every document needs an id (drop or fill them)")
+        raise ValueError(
+            f"frame[{id_column!r}] has missing values: every document needs an id (drop or fill them)"
+        )
     if not ids.is_unique:
         dup = ids[ids.duplicated()].iloc[0]
-        raise ValueError(f"frame[{id_column!r}] is not unique (e.g. {dup!r} repeats): ids must name one document each")
+        raise ValueError(
+            f"frame[{id_column!r}] is not unique (e.g. {dup!r} repeats): ids must name one document each"
+        )
     return ids.to_numpy(), frame[text_column].tolist()
 
 
@@ -84,9 +94,13 @@ def _check_target(target, n: int):
     if isinstance(target, (pd.Series, np.ndarray, list, tuple)):
         values = list(target)
         if len(values) != n:
-            raise ValueError(f"target has {len(values)} entries but frame has {n} rows: give one per row or one for all")
+            raise ValueError(
+                f"target has {len(values)} entries but frame has {n} rows: give one per row or one for all"
+            )
         return [v.item() if isinstance(v, np.generic) else v for v in values]
-    raise TypeError(f"target must be None, a label name, a class index or one per row, got {type(target).__name__}")
+    raise TypeError(
+        f"target must be None, a label name, a class index or one per row, got {type(target).__name__}"
+    )
 
 
 # ------------------------------------------------------------------------------------------ the key
@@ -108,8 +122,11 @@ def model_fingerprint(model) -> dict:
             digest.update(f"{name}{tuple(tensor.shape)}{total!r}".encode())
             digest.update(sample.tobytes())
     config = model.config
-    return {"class": type(model).__name__, "labels": {str(k): v for k, v in (config.id2label or {}).items()},
-            "weights": digest.hexdigest()[:24]}
+    return {
+        "class": type(model).__name__,
+        "labels": {str(k): v for k, v in (config.id2label or {}).items()},
+        "weights": digest.hexdigest()[:24],
+    }
 
 
 def _tokenizer_fingerprint(tokenizer) -> dict:
@@ -117,8 +134,11 @@ def _tokenizer_fingerprint(tokenizer) -> dict:
     :func:`course_utils.fingerprints.tokenizer_fingerprint`), its length limit and a probe — never a path."""
     probe = tokenizer("Explaining BERT: 1984's unbelievable tax-cuts!")["input_ids"]
     limit = getattr(tokenizer, "model_max_length", None)
-    return {**tokenizer_fingerprint(tokenizer), "probe": list(map(int, probe)),
-            "model_max_length": limit if isinstance(limit, int) and limit < 100_000 else None}
+    return {
+        **tokenizer_fingerprint(tokenizer),
+        "probe": list(map(int, probe)),
+        "model_max_length": limit if isinstance(limit, int) and limit < 100_000 else None,
+    }
 
 
 def _data_fingerprint(ids: np.ndarray, texts: list[str]) -> str:
@@ -128,9 +148,20 @@ def _data_fingerprint(ids: np.ndarray, texts: list[str]) -> str:
     return digest.hexdigest()[:24]
 
 
-def corpus_key(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig", target=None, text_column: str = "text",
-               id_column: str = "paragraph_id", chunk_size: int = 32, batch_size: int = 16,
-               max_length: int | None = None, **options) -> str:
+def corpus_key(
+    model,
+    tokenizer,
+    frame: pd.DataFrame,
+    *,
+    method: str = "ig",
+    target=None,
+    text_column: str = "text",
+    id_column: str = "paragraph_id",
+    chunk_size: int = 32,
+    batch_size: int = 16,
+    max_length: int | None = None,
+    **options,
+) -> str:
     """The cache key of :func:`explain_corpus` for these arguments (a 16-character hex string).
 
     It hashes the model (:func:`model_fingerprint`), the tokenizer, the data (ids and texts, in order), the
@@ -139,10 +170,17 @@ def corpus_key(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig", tar
     """
     ids, texts = _check_frame(frame, text_column, id_column)
     spec = {
-        "format": CACHE_FORMAT, "model": model_fingerprint(model), "tokenizer": _tokenizer_fingerprint(tokenizer),
-        "data": _data_fingerprint(ids, texts), "n": len(ids), "method": method,
-        "options": {**method_options(method), **options}, "target": _check_target(target, len(ids)),
-        "batch_size": batch_size, "max_length": max_length, "chunk_size": _check_chunk_size(chunk_size),
+        "format": CACHE_FORMAT,
+        "model": model_fingerprint(model),
+        "tokenizer": _tokenizer_fingerprint(tokenizer),
+        "data": _data_fingerprint(ids, texts),
+        "n": len(ids),
+        "method": method,
+        "options": {**method_options(method), **options},
+        "target": _check_target(target, len(ids)),
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "chunk_size": _check_chunk_size(chunk_size),
     }
     blob = json.dumps(spec, sort_keys=True, default=repr).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -158,8 +196,15 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_chunk(tmp: Path, key: str, index: int, ids: list, tokens: pd.DataFrame, docs: pd.DataFrame,
-                 windows: pd.DataFrame | None = None) -> None:
+def _write_chunk(
+    tmp: Path,
+    key: str,
+    index: int,
+    ids: list,
+    tokens: pd.DataFrame,
+    docs: pd.DataFrame,
+    windows: pd.DataFrame | None = None,
+) -> None:
     tmp.mkdir(parents=True)
     tokens.to_parquet(tmp / FILES[0], index=False)
     docs.to_parquet(tmp / FILES[1], index=False)
@@ -167,18 +212,30 @@ def _write_chunk(tmp: Path, key: str, index: int, ids: list, tokens: pd.DataFram
     if windows is not None:  # long="window": one row per window (its own prediction and diagnostics)
         windows.to_parquet(tmp / WINDOWS_FILE, index=False)
         names = (*FILES, WINDOWS_FILE)
-    manifest = {"format": CACHE_FORMAT, "key": key, "chunk": index, "ids": ids,
-                "files": {name: _sha256(tmp / name) for name in names}}
+    manifest = {
+        "format": CACHE_FORMAT,
+        "key": key,
+        "chunk": index,
+        "ids": ids,
+        "files": {name: _sha256(tmp / name) for name in names},
+    }
     (tmp / MANIFEST).write_text(json.dumps(manifest, default=repr))
 
 
-def _read_chunk(folder: Path, key: str, index: int, ids: list) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | str:
+def _read_chunk(
+    folder: Path, key: str, index: int, ids: list
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | str:
     """The chunk's (tokens, documents, windows or None) if it is complete and intact, else the reason it is not."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
         return f"unreadable manifest ({type(exc).__name__})"
-    expected = {"format": CACHE_FORMAT, "key": key, "chunk": index, "ids": json.loads(json.dumps(ids, default=repr))}
+    expected = {
+        "format": CACHE_FORMAT,
+        "key": key,
+        "chunk": index,
+        "ids": json.loads(json.dumps(ids, default=repr)),
+    }
     if any(manifest.get(k) != v for k, v in expected.items()):
         return "its manifest belongs to other data"
     listed = manifest.get("files", {})
@@ -202,14 +259,27 @@ AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 def check_autocast(autocast) -> str | None:
     """None (float32) or one of :data:`AUTOCAST` (``"bf16"``, ``"fp16"``)."""
-    return check_choice(autocast, "autocast", (None, *AUTOCAST),
-                        hint=f"use None (float32) or one of {list(AUTOCAST)}")
+    return check_choice(
+        autocast, "autocast", (None, *AUTOCAST), hint=f"use None (float32) or one of {list(AUTOCAST)}"
+    )
 
 
-def _explain_chunk(model, tokenizer, texts: list[str], start: int, ids: np.ndarray, method: str, target,
-                   batch_size: int, max_length: int | None, options: dict, *, stride: int | None = None,
-                   windowed: bool = False, autocast: str | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+def _explain_chunk(
+    model,
+    tokenizer,
+    texts: list[str],
+    start: int,
+    ids: np.ndarray,
+    method: str,
+    target,
+    batch_size: int,
+    max_length: int | None,
+    options: dict,
+    *,
+    stride: int | None = None,
+    windowed: bool = False,
+    autocast: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """Explain one chunk; doc_id becomes the frame's id (``ids[global row]``). ``windowed``: by
     :func:`course_utils.windows.explain_windows` (then the third item is its per-window table).
     ``autocast``: run the method under ``torch.autocast`` and add its effect to the documents table."""
@@ -217,16 +287,35 @@ def _explain_chunk(model, tokenizer, texts: list[str], start: int, ids: np.ndarr
 
     series = pd.Series(texts, index=np.arange(start, start + len(texts)))
     device = next(model.parameters()).device
-    context = (torch.autocast(device.type, dtype=AUTOCAST[autocast]) if autocast else contextlib.nullcontext())
+    context = torch.autocast(device.type, dtype=AUTOCAST[autocast]) if autocast else contextlib.nullcontext()
     with context:
         if windowed:
             from .windows import explain_windows
 
-            result = explain_windows(model, tokenizer, series, method, target, stride=stride, batch_size=batch_size,
-                                     progress=False, max_length=max_length, **options)
+            result = explain_windows(
+                model,
+                tokenizer,
+                series,
+                method,
+                target,
+                stride=stride,
+                batch_size=batch_size,
+                progress=False,
+                max_length=max_length,
+                **options,
+            )
         else:
-            result = explain(model, tokenizer, series, method, target, batch_size=batch_size, progress=False,
-                             max_length=max_length, **options)
+            result = explain(
+                model,
+                tokenizer,
+                series,
+                method,
+                target,
+                batch_size=batch_size,
+                progress=False,
+                max_length=max_length,
+                **options,
+            )
     docs = result.documents.copy()
     windows = result.windows.copy() if windowed else None
     if autocast:
@@ -238,7 +327,9 @@ def _explain_chunk(model, tokenizer, texts: list[str], start: int, ids: np.ndarr
     return tokens, docs, windows
 
 
-def _autocast_effect(model, tokenizer, texts, docs: pd.DataFrame, windows, max_length, batch_size, autocast) -> None:
+def _autocast_effect(
+    model, tokenizer, texts, docs: pd.DataFrame, windows, max_length, batch_size, autocast
+) -> None:
     """Add to ``docs`` (in place) what autocast changed: ``autocast``, ``probability_fp32`` (the target's
     probability in float32: for windowed documents the mean over windows) and ``autocast_probability_error``
     (``probability − probability_fp32``). The method's own diagnostics (IG's ``completeness_error``) were
@@ -248,14 +339,21 @@ def _autocast_effect(model, tokenizer, texts, docs: pd.DataFrame, windows, max_l
 
     length = max_length_of(model, tokenizer, max_length)
     if windows is not None:  # the windows' texts are not kept: cut them again from their spans
-        full = tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False,
-                         return_offsets_mapping=True)
+        full = tokenizer(
+            list(texts),
+            add_special_tokens=False,
+            truncation=False,
+            verbose=False,
+            return_offsets_mapping=True,
+        )
         pieces, owner = [], []
         for d, text in enumerate(texts):
             offsets, word_ids = full["offset_mapping"][d], [int(w) for w in full.word_ids(d)]
             spans = windows.loc[windows["doc_id"] == docs["doc_id"].iloc[d], ["start", "stop"]].to_numpy()
             for a, b in spans:
-                pieces.append(text if (a, b) == (0, len(word_ids)) else text[offsets[a][0]: offsets[b - 1][1]])
+                pieces.append(
+                    text if (a, b) == (0, len(word_ids)) else text[offsets[a][0] : offsets[b - 1][1]]
+                )
                 owner.append(d)
         probs = _probabilities(model, tokenizer, pieces, length, batch_size)
         target = docs["target"].to_numpy()[owner]
@@ -293,11 +391,27 @@ def long_documents(model, tokenizer, texts: list[str], max_length: int | None = 
     return np.flatnonzero(token_counts(tokenizer, texts) > max_length_of(model, tokenizer, max_length))
 
 
-def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig", target=None, text_column: str = "text",
-                   id_column: str = "paragraph_id", chunk_size: int = 32, batch_size: int = 16,
-                   max_length: int | None = None, cache: bool = True, progress: bool = True, long: str = "window",
-                   stride: int | None = None, folder: str | os.PathLike | None = None, client=None,
-                   autocast: str | None = None, **options) -> Explanations:
+def explain_corpus(
+    model,
+    tokenizer,
+    frame: pd.DataFrame,
+    *,
+    method: str = "ig",
+    target=None,
+    text_column: str = "text",
+    id_column: str = "paragraph_id",
+    chunk_size: int = 32,
+    batch_size: int = 16,
+    max_length: int | None = None,
+    cache: bool = True,
+    progress: bool = True,
+    long: str = "window",
+    stride: int | None = None,
+    folder: str | os.PathLike | None = None,
+    client=None,
+    autocast: str | None = None,
+    **options,
+) -> Explanations:
     """Explain every row of ``frame`` with one method, chunk by chunk, cached on disk and resumable.
 
     Args:
@@ -360,31 +474,64 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
 
         stride = default_stride(max_length_of(model, tokenizer, max_length)) if stride is None else stride
         key_options.update(long="window", stride=stride)
-        print(f"{len(too_long)} of {len(ids)} documents are longer than the model's window: explaining them in "
-              f"overlapping windows (long='window', stride={stride}); long='truncate' drops their ends instead")
-    key = corpus_key(model, tokenizer, frame, method=method, target=target, text_column=text_column,
-                     id_column=id_column, chunk_size=chunk_size, batch_size=batch_size, max_length=max_length,
-                     **key_options)
+        print(
+            f"{len(too_long)} of {len(ids)} documents are longer than the model's window: explaining them in "
+            f"overlapping windows (long='window', stride={stride}); long='truncate' drops their ends instead"
+        )
+    key = corpus_key(
+        model,
+        tokenizer,
+        frame,
+        method=method,
+        target=target,
+        text_column=text_column,
+        id_column=id_column,
+        chunk_size=chunk_size,
+        batch_size=batch_size,
+        max_length=max_length,
+        **key_options,
+    )
     folder = corpus_folder(key) if folder is None else Path(folder) / key
     if client is not None and not cache:
-        raise ValueError("client=… needs cache=True: the workers hand their chunks over through the cache folder")
+        raise ValueError(
+            "client=… needs cache=True: the workers hand their chunks over through the cache folder"
+        )
     if cache:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_run_description(folder, {"key": key, "model": model_fingerprint(model), "method": method,
-                                        "options": {**method_options(method), **key_options}, "target": target,
-                                        "n_documents": len(ids), "chunk_size": chunk_size, "id_column": id_column})
+        _write_run_description(
+            folder,
+            {
+                "key": key,
+                "model": model_fingerprint(model),
+                "method": method,
+                "options": {**method_options(method), **key_options},
+                "target": target,
+                "n_documents": len(ids),
+                "chunk_size": chunk_size,
+                "id_column": id_column,
+            },
+        )
     starts = list(range(0, len(ids), chunk_size))
     parts: list = [None] * len(starts)
     status = {"loaded": 0, "computed": 0, "recomputed": 0}
     bar = tqdm(total=len(ids), desc=f"explain_corpus ({method})", unit="doc", disable=not progress)
-    job = {"method": method, "batch_size": batch_size, "max_length": max_length, "options": options,
-           "stride": stride, "windowed": windowed, "autocast": autocast}
+    job = {
+        "method": method,
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "options": options,
+        "stride": stride,
+        "windowed": windowed,
+        "autocast": autocast,
+    }
     try:
         missing = []
         for index, start in enumerate(starts):
             stop = min(start + chunk_size, len(ids))
             where = _chunk_dir(folder, index)
-            found = _read_chunk(where, key, index, ids[start:stop].tolist()) if cache and where.exists() else None
+            found = (
+                _read_chunk(where, key, index, ids[start:stop].tolist()) if cache and where.exists() else None
+            )
             if isinstance(found, tuple):
                 status["loaded"] += 1
                 parts[index] = found
@@ -402,14 +549,26 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
             for index in missing:
                 start, stop = starts[index], min(starts[index] + chunk_size, len(ids))
                 chunk_target = target[start:stop] if isinstance(target, list) else target
-                chunks[index] = (str(folder), key, index, ids[start:stop], texts[start:stop], chunk_target, job)
+                chunks[index] = (
+                    str(folder),
+                    key,
+                    index,
+                    ids[start:stop],
+                    texts[start:stop],
+                    chunk_target,
+                    job,
+                )
             weights = model_fingerprint(model)["weights"]
-            for index in run_chunks(client, model, tokenizer, _worker_chunk, chunks, weights=weights, key=key):
+            for index in run_chunks(
+                client, model, tokenizer, _worker_chunk, chunks, weights=weights, key=key
+            ):
                 stop = min(starts[index] + chunk_size, len(ids))
-                found = _read_chunk(_chunk_dir(folder, index), key, index, ids[starts[index]:stop].tolist())
+                found = _read_chunk(_chunk_dir(folder, index), key, index, ids[starts[index] : stop].tolist())
                 if not isinstance(found, tuple):
-                    raise RuntimeError(f"a worker reported chunk {index} done but it is not readable ({found}); "
-                                       f"is {folder} on a file system the workers share with this process?")
+                    raise RuntimeError(
+                        f"a worker reported chunk {index} done but it is not readable ({found}); "
+                        f"is {folder} on a file system the workers share with this process?"
+                    )
                 parts[index] = found
                 status["computed"] += 1
                 bar.update(stop - starts[index])
@@ -421,9 +580,21 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
                 chunk_ids = ids[start:stop].tolist()
                 where = _chunk_dir(folder, index)
                 chunk_target = target[start:stop] if isinstance(target, list) else target
-                found = _explain_chunk(model, tokenizer, texts[start:stop], start, ids, method, chunk_target,
-                                       batch_size, max_length, options, stride=stride, windowed=windowed,
-                                       autocast=autocast)
+                found = _explain_chunk(
+                    model,
+                    tokenizer,
+                    texts[start:stop],
+                    start,
+                    ids,
+                    method,
+                    chunk_target,
+                    batch_size,
+                    max_length,
+                    options,
+                    stride=stride,
+                    windowed=windowed,
+                    autocast=autocast,
+                )
                 if cache:
                     _store_chunk(where, key, index, chunk_ids, found)
                 status["computed"] += 1
@@ -433,28 +604,52 @@ def explain_corpus(model, tokenizer, frame: pd.DataFrame, *, method: str = "ig",
     except KeyboardInterrupt:
         bar.close()
         done = status["loaded"] + status["computed"]
-        print(f"interrupted: {done} of {len(starts)} chunks are cached in {folder}; run the same call again to continue")
+        print(
+            f"interrupted: {done} of {len(starts)} chunks are cached in {folder}; run the same call again to continue"
+        )
         raise
     bar.close()
     windows = [p[2] for p in parts if p[2] is not None]
-    return Explanations(tokens=pd.concat([p[0] for p in parts], ignore_index=True),
-                        documents=pd.concat([p[1] for p in parts], ignore_index=True),
-                        windows=pd.concat(windows, ignore_index=True) if windows else None,
-                        options={"method": method, "target": target, "batch_size": batch_size,
-                                 "chunk_size": chunk_size, **method_options(method), **key_options},
-                        cache={"key": key, "folder": str(folder) if cache else None, **status})
+    return Explanations(
+        tokens=pd.concat([p[0] for p in parts], ignore_index=True),
+        documents=pd.concat([p[1] for p in parts], ignore_index=True),
+        windows=pd.concat(windows, ignore_index=True) if windows else None,
+        options={
+            "method": method,
+            "target": target,
+            "batch_size": batch_size,
+            "chunk_size": chunk_size,
+            **method_options(method),
+            **key_options,
+        },
+        cache={"key": key, "folder": str(folder) if cache else None, **status},
+    )
 
 
-def _worker_chunk(model, tokenizer, folder: str, key: str, index: int, ids: np.ndarray, texts: list[str], target,
-                  job: dict) -> int:
+def _worker_chunk(
+    model, tokenizer, folder: str, key: str, index: int, ids: np.ndarray, texts: list[str], target, job: dict
+) -> int:
     """On a Dask worker (:func:`course_utils.scale.run_chunks`): explain one chunk (``ids``: its slice of the
     frame's id array) and write it into ``folder`` (atomic), as the in-process loop does."""
     where = _chunk_dir(Path(folder), index)
     chunk_ids = ids.tolist()
     if where.exists() and isinstance(_read_chunk(where, key, index, chunk_ids), tuple):
         return index  # another attempt (or process) finished it already
-    found = _explain_chunk(model, tokenizer, texts, 0, ids, job["method"], target, job["batch_size"], job["max_length"],
-                           job["options"], stride=job["stride"], windowed=job["windowed"], autocast=job.get("autocast"))
+    found = _explain_chunk(
+        model,
+        tokenizer,
+        texts,
+        0,
+        ids,
+        job["method"],
+        target,
+        job["batch_size"],
+        job["max_length"],
+        job["options"],
+        stride=job["stride"],
+        windowed=job["windowed"],
+        autocast=job.get("autocast"),
+    )
     _store_chunk(where, key, index, chunk_ids, found)
     return index
 
@@ -467,12 +662,18 @@ def _store_chunk(where: Path, key: str, index: int, chunk_ids: list, found: tupl
 
 
 # ------------------------------------------------------------------------------------------ tables
-def _metadata(frame: pd.DataFrame, id_column: str, metadata: Sequence[str], truth_column: str | None) -> pd.DataFrame:
-    columns = [id_column, *metadata] + ([truth_column] if truth_column and truth_column not in metadata else [])
+def _metadata(
+    frame: pd.DataFrame, id_column: str, metadata: Sequence[str], truth_column: str | None
+) -> pd.DataFrame:
+    columns = [id_column, *metadata] + (
+        [truth_column] if truth_column and truth_column not in metadata else []
+    )
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(f"frame lacks column(s) {missing}; its columns are {list(frame.columns)} "
-                         f"(pass metadata=… / truth_column=None to use others)")
+        raise ValueError(
+            f"frame lacks column(s) {missing}; its columns are {list(frame.columns)} "
+            f"(pass metadata=… / truth_column=None to use others)"
+        )
     return frame[columns].rename(columns={id_column: "doc_id"})
 
 
@@ -480,8 +681,10 @@ def _join(table: pd.DataFrame, frame: pd.DataFrame, id_column: str, metadata, tr
     meta = _metadata(frame, id_column, metadata, truth_column)
     unknown = ~table["doc_id"].isin(meta["doc_id"])
     if unknown.any():
-        raise ValueError(f"doc_id {table.loc[unknown, 'doc_id'].iloc[0]!r} is not in frame[{id_column!r}]: pass the "
-                         f"frame that was explained (and its id_column)")
+        raise ValueError(
+            f"doc_id {table.loc[unknown, 'doc_id'].iloc[0]!r} is not in frame[{id_column!r}]: pass the "
+            f"frame that was explained (and its id_column)"
+        )
     out = table.merge(meta, on="doc_id", how="left", validate="many_to_one")
     if truth_column:
         out["correct"] = (out["prediction"] == out[truth_column].astype("str")).to_numpy(dtype=bool)
@@ -490,8 +693,14 @@ def _join(table: pd.DataFrame, frame: pd.DataFrame, id_column: str, metadata, tr
     return out
 
 
-def word_table(table: Explanations | pd.DataFrame, frame: pd.DataFrame, *, id_column: str = "paragraph_id",
-               metadata: Sequence[str] = METADATA, truth_column: str | None = "party") -> pd.DataFrame:
+def word_table(
+    table: Explanations | pd.DataFrame,
+    frame: pd.DataFrame,
+    *,
+    id_column: str = "paragraph_id",
+    metadata: Sequence[str] = METADATA,
+    truth_column: str | None = "party",
+) -> pd.DataFrame:
     """One row per word occurrence, with the document's metadata: the long table for word-level analysis.
 
     Args:
@@ -510,9 +719,15 @@ def word_table(table: Explanations | pd.DataFrame, frame: pd.DataFrame, *, id_co
     return r_friendly(_join(words, frame, id_column, metadata, truth_column))
 
 
-def document_table(table: Explanations | pd.DataFrame, frame: pd.DataFrame, *, k: int = 5,
-                   id_column: str = "paragraph_id",
-                   metadata: Sequence[str] = METADATA, truth_column: str | None = "party") -> pd.DataFrame:
+def document_table(
+    table: Explanations | pd.DataFrame,
+    frame: pd.DataFrame,
+    *,
+    k: int = 5,
+    id_column: str = "paragraph_id",
+    metadata: Sequence[str] = METADATA,
+    truth_column: str | None = "party",
+) -> pd.DataFrame:
     """One row per document: how much attribution there is and how concentrated it is, with metadata.
 
     Args:
@@ -534,24 +749,44 @@ def document_table(table: Explanations | pd.DataFrame, frame: pd.DataFrame, *, k
     words["rank"] = words.groupby("doc_id", sort=False)["abs"].rank(method="first", ascending=False)
     grouped = words.groupby("doc_id", sort=False)
     mass = grouped["abs"].sum()
-    per_doc = pd.DataFrame({
-        "mass": mass,
-        "positive_share": grouped["score"].apply(lambda s: s.clip(lower=0).sum()) / mass,
-        f"top{k}_share": words[words["rank"] <= k].groupby("doc_id", sort=False)["abs"].sum() / mass,
-        "n_words": grouped.size().astype(np.int64),
-    })
+    per_doc = pd.DataFrame(
+        {
+            "mass": mass,
+            "positive_share": grouped["score"].apply(lambda s: s.clip(lower=0).sum()) / mass,
+            f"top{k}_share": words[words["rank"] <= k].groupby("doc_id", sort=False)["abs"].sum() / mass,
+            "n_words": grouped.size().astype(np.int64),
+        }
+    )
     per_token = table.groupby("doc_id", sort=False).agg(
-        total=("score", "sum"), n_tokens=("score", "size"), method=("method", "first"),
-        target_label=("target_label", "first"), prediction=("prediction", "first"), probability=("probability", "first"))
+        total=("score", "sum"),
+        n_tokens=("score", "size"),
+        method=("method", "first"),
+        target_label=("target_label", "first"),
+        prediction=("prediction", "first"),
+        probability=("probability", "first"),
+    )
     docs = per_token.join(per_doc, how="left").reset_index()
     docs["n_tokens"] = docs["n_tokens"].astype(np.int64)
-    order = ["doc_id", "total", "mass", "positive_share", f"top{k}_share", "n_words", "n_tokens", "method",
-             "target_label", "prediction", "probability"]
+    order = [
+        "doc_id",
+        "total",
+        "mass",
+        "positive_share",
+        f"top{k}_share",
+        "n_words",
+        "n_tokens",
+        "method",
+        "target_label",
+        "prediction",
+        "probability",
+    ]
     docs = _join(docs[order], frame, id_column, metadata, truth_column)
     return r_friendly(docs)
 
 
-def top_words(words: pd.DataFrame, by: str | None = "party", *, k: int = 10, min_docs: int = 3) -> pd.DataFrame:
+def top_words(
+    words: pd.DataFrame, by: str | None = "party", *, k: int = 10, min_docs: int = 3
+) -> pd.DataFrame:
     """The terms with the largest mean attribution (towards the target), and the smallest, per group.
 
     Args:
@@ -566,13 +801,18 @@ def top_words(words: pd.DataFrame, by: str | None = "party", *, k: int = 10, min
         mean score, "against" terms with a negative one (fewer than ``k`` when there are not enough).
     """
     keys = [by] if by else []
-    stats = words.groupby(keys + ["term"], sort=True).agg(
-        mean_score=("score", "mean"), n=("score", "size"), n_docs=("doc_id", "nunique")).reset_index()
+    stats = (
+        words.groupby(keys + ["term"], sort=True)
+        .agg(mean_score=("score", "mean"), n=("score", "size"), n_docs=("doc_id", "nunique"))
+        .reset_index()
+    )
     stats = stats[stats["n_docs"] >= min_docs]
     parts = []
     for direction, ascending in (("for", False), ("against", True)):
         signed = stats[stats["mean_score"] > 0] if direction == "for" else stats[stats["mean_score"] < 0]
-        ranked = signed.sort_values(keys + ["mean_score", "term"], ascending=[True] * len(keys) + [ascending, True])
+        ranked = signed.sort_values(
+            keys + ["mean_score", "term"], ascending=[True] * len(keys) + [ascending, True]
+        )
         top = ranked.groupby(keys, sort=True).head(k) if keys else ranked.head(k)
         top = top.assign(direction=direction)
         top["rank"] = top.groupby(keys, sort=False).cumcount() + 1 if keys else np.arange(1, len(top) + 1)
@@ -597,8 +837,17 @@ def term_trend(words: pd.DataFrame, terms: dict[str, Sequence[str]], by: str = "
     for name, members in terms.items():
         hit = words[words["term"].isin(list(members))]
         agg = hit.groupby(by)["score"].agg(["sum", "size"]).reindex(n_docs.index, fill_value=0)
-        rows.append(pd.DataFrame({by: n_docs.index, "terms": name, "score_per_doc": agg["sum"].to_numpy() / n_docs.to_numpy(),
-                                  "n_docs": n_docs.to_numpy(), "occurrences": agg["size"].to_numpy().astype(np.int64)}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    by: n_docs.index,
+                    "terms": name,
+                    "score_per_doc": agg["sum"].to_numpy() / n_docs.to_numpy(),
+                    "n_docs": n_docs.to_numpy(),
+                    "occurrences": agg["size"].to_numpy().astype(np.int64),
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -636,17 +885,29 @@ def mass_figure(words: pd.DataFrame, docs: pd.DataFrame, *, k: int = 5, max_rank
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     left, right = fig.subplots(1, 2)
     left.plot(curve["rank"], curve["mean_share"], marker="o", color=OKABE_ITO["blue"], label="attribution")
-    left.plot(curve["rank"], curve["uniform_share"], ls="--", color=OKABE_ITO["black"], label="uniform over words")
-    left.set(xlabel="top r words (by |score|)", ylabel="mean share of |attribution|", ylim=(0, 1.02),
-             title="How much of a paragraph's attribution sits on few words")
+    left.plot(
+        curve["rank"], curve["uniform_share"], ls="--", color=OKABE_ITO["black"], label="uniform over words"
+    )
+    left.set(
+        xlabel="top r words (by |score|)",
+        ylabel="mean share of |attribution|",
+        ylim=(0, 1.02),
+        title="How much of a paragraph's attribution sits on few words",
+    )
     left.legend(frameon=False)
     column = f"top{k}_share"
     bins = np.linspace(0, 1, 21)
-    for correct, colour, label in ((True, OKABE_ITO["bluish_green"], "correct"), (False, OKABE_ITO["vermillion"], "wrong")):
+    for correct, colour, label in (
+        (True, OKABE_ITO["bluish_green"], "correct"),
+        (False, OKABE_ITO["vermillion"], "wrong"),
+    ):
         values = docs.loc[docs["correct"] == correct, column]
         right.hist(values, bins=bins, alpha=0.6, color=colour, label=f"{label} (n={len(values)})")
-    right.set(xlabel=f"share of |attribution| on the top {k} words", ylabel="paragraphs",
-              title="Concentration by prediction correctness")
+    right.set(
+        xlabel=f"share of |attribution| on the top {k} words",
+        ylabel="paragraphs",
+        title="Concentration by prediction correctness",
+    )
     right.legend(frameon=False)
     return fig
 

@@ -30,14 +30,26 @@ import platform
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 DEFAULT_ID = "id"
-VERSIONED = ("explaining-bert", "torch", "transformers", "pandas", "numpy", "pyarrow", "captum", "shap", "lime",
-             "tokenizers", "dask", "distributed")
+VERSIONED = (
+    "explaining-bert",
+    "torch",
+    "transformers",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "captum",
+    "shap",
+    "lime",
+    "tokenizers",
+    "dask",
+    "distributed",
+)
 
 
 class UsageError(Exception):
@@ -48,31 +60,68 @@ class UsageError(Exception):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``explain`` subcommand's arguments (used by ``course_utils.__main__``)."""
     parser.add_argument("corpus", help="a .csv or .parquet file, one row per document")
-    parser.add_argument("--model", default=None,
-                        help="folder of a fine-tuned …ForSequenceClassification model (with its tokenizer), or a base "
-                             "model name for load_classifier(); default: the course's cached party classifier")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="folder of a fine-tuned …ForSequenceClassification model (with its tokenizer), or a base "
+        "model name for load_classifier(); default: the course's cached party classifier",
+    )
     parser.add_argument("--method", default="ig", choices=("ig", "loo", "atman", "shap", "lime"))
-    parser.add_argument("--target", default=None, help="class to explain (label name or index); default: the prediction")
+    parser.add_argument(
+        "--target", default=None, help="class to explain (label name or index); default: the prediction"
+    )
     parser.add_argument("--text-column", default="text")
-    parser.add_argument("--id-column", default=None,
-                        help=f"unique document id column (default {DEFAULT_ID!r}; if the file has none, the row number)")
+    parser.add_argument(
+        "--id-column",
+        default=None,
+        help=f"unique document id column (default {DEFAULT_ID!r}; if the file has none, the row number)",
+    )
     parser.add_argument("--out", default=None, help="output folder (default: <corpus name>-<method>/ here)")
     parser.add_argument("--chunk-size", type=int, default=32, help="documents per cached chunk (default 32)")
     parser.add_argument("--batch-size", type=int, default=16, help="documents per batch (default 16)")
-    parser.add_argument("--max-length", type=int, default=None, help="tokens per window (default: the model's maximum)")
-    parser.add_argument("--long", default="window", choices=("window", "truncate"),
-                        help="documents longer than the model's window: overlapping windows (default) or truncation")
-    parser.add_argument("--stride", type=int, default=None, help="tokens between window starts (default 447 for BERT: windows share 64 tokens)")
-    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                        help="a method option, e.g. --option n_steps=16 (repeatable; values are JSON or strings)")
-    parser.add_argument("--metadata", default="", help="comma-separated columns to copy into words/documents tables")
+    parser.add_argument(
+        "--max-length", type=int, default=None, help="tokens per window (default: the model's maximum)"
+    )
+    parser.add_argument(
+        "--long",
+        default="window",
+        choices=("window", "truncate"),
+        help="documents longer than the model's window: overlapping windows (default) or truncation",
+    )
+    parser.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="tokens between window starts (default 447 for BERT: windows share 64 tokens)",
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a method option, e.g. --option n_steps=16 (repeatable; values are JSON or strings)",
+    )
+    parser.add_argument(
+        "--metadata", default="", help="comma-separated columns to copy into words/documents tables"
+    )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--autocast", default=None, choices=("bf16", "fp16"),
-                        help="run the method under torch.autocast (GPU speed); documents.parquet reports the effect")
-    parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (tcp://host:8786)")
-    parser.add_argument("--workers", type=int, default=None, help="start a local Dask cluster of N worker processes")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="count documents and tokens and estimate the time from a measured sample; write nothing")
+    parser.add_argument(
+        "--autocast",
+        default=None,
+        choices=("bf16", "fp16"),
+        help="run the method under torch.autocast (GPU speed); documents.parquet reports the effect",
+    )
+    parser.add_argument(
+        "--scheduler", default=None, help="address of a running Dask scheduler (tcp://host:8786)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="start a local Dask cluster of N worker processes"
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="count documents and tokens and estimate the time from a measured sample; write nothing",
+    )
     parser.add_argument("--sample", type=int, default=8, help="documents the dry run times (default 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -101,18 +150,26 @@ def read_corpus(path: str | os.PathLike, text_column: str, id_column: str | None
         elif ".csv" in suffixes:
             frame = pd.read_csv(path)
         else:
-            raise UsageError(f"cannot read {path}: expected a .csv or .parquet file, got {path.suffix or 'no extension'}")
+            raise UsageError(
+                f"cannot read {path}: expected a .csv or .parquet file, got {path.suffix or 'no extension'}"
+            )
     except UsageError:
         raise
     except pd.errors.EmptyDataError:
-        raise UsageError(f"{path} is empty: the corpus needs a header row and at least one document") from None
+        raise UsageError(
+            f"{path} is empty: the corpus needs a header row and at least one document"
+        ) from None
     except Exception as exc:  # pandas/pyarrow raise many types for damaged files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"cannot read {path} ({type(exc).__name__}: {first}): check it is a valid "
-                         f"{'Parquet' if '.parquet' in suffixes else 'UTF-8 CSV'} file") from None
+        raise UsageError(
+            f"cannot read {path} ({type(exc).__name__}: {first}): check it is a valid "
+            f"{'Parquet' if '.parquet' in suffixes else 'UTF-8 CSV'} file"
+        ) from None
     if text_column not in frame.columns:
-        raise UsageError(f"{path} has no column {text_column!r} (its columns: {', '.join(map(str, frame.columns))}); "
-                         "name the text column with --text-column")
+        raise UsageError(
+            f"{path} has no column {text_column!r} (its columns: {', '.join(map(str, frame.columns))}); "
+            "name the text column with --text-column"
+        )
     if id_column is None:
         if DEFAULT_ID in frame.columns:
             id_column = DEFAULT_ID
@@ -120,17 +177,23 @@ def read_corpus(path: str | os.PathLike, text_column: str, id_column: str | None
             id_column = "row"
             frame = frame.assign(row=range(len(frame)))
     elif id_column not in frame.columns:
-        raise UsageError(f"{path} has no column {id_column!r} (its columns: {', '.join(map(str, frame.columns))}); "
-                         "name the id column with --id-column, or leave it out to number the rows")
+        raise UsageError(
+            f"{path} has no column {id_column!r} (its columns: {', '.join(map(str, frame.columns))}); "
+            "name the id column with --id-column, or leave it out to number the rows"
+        )
     text = frame[text_column]
     blank = text.isna() | ~text.map(lambda t: isinstance(t, str) and bool(t.strip()))
     frame = frame[~blank].reset_index(drop=True)
     if len(frame) == 0:
-        raise UsageError(f"{path} has no documents (no row with a non-empty {text_column!r}): nothing to explain")
+        raise UsageError(
+            f"{path} has no documents (no row with a non-empty {text_column!r}): nothing to explain"
+        )
     ids = frame[id_column]
     if ids.isna().any() or not ids.is_unique:
-        raise UsageError(f"column {id_column!r} of {path} has missing or repeated ids: give a column with one unique "
-                         "id per document (--id-column), or leave it out to number the rows")
+        raise UsageError(
+            f"column {id_column!r} of {path} has missing or repeated ids: give a column with one unique "
+            "id per document (--id-column), or leave it out to number the rows"
+        )
     return frame, id_column, int(blank.sum())
 
 
@@ -145,28 +208,38 @@ def load_model(name: str | None, device: str):
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     elif device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: this machine has no CUDA GPU torch can use; use --device cpu or auto")
+        raise UsageError(
+            "--device cuda: this machine has no CUDA GPU torch can use; use --device cpu or auto"
+        )
     if name is not None and Path(name).expanduser().is_dir():
         folder = Path(name).expanduser()
         config_file = folder / "config.json"
         if not config_file.is_file():
-            raise UsageError(f"--model {folder}: no config.json there, so it is not a saved model; give the folder "
-                             "save_pretrained() wrote for a …ForSequenceClassification model")
+            raise UsageError(
+                f"--model {folder}: no config.json there, so it is not a saved model; give the folder "
+                "save_pretrained() wrote for a …ForSequenceClassification model"
+            )
         try:
             architectures = json.loads(config_file.read_text()).get("architectures") or []
         except ValueError:
-            raise UsageError(f"--model {folder}: config.json is not valid JSON; save the model again") from None
+            raise UsageError(
+                f"--model {folder}: config.json is not valid JSON; save the model again"
+            ) from None
         if not any(str(a).endswith("ForSequenceClassification") for a in architectures):
-            raise UsageError(f"--model {folder} holds {', '.join(architectures) or 'an unknown architecture'}, not a "
-                             "sequence classifier: fine-tune it first (course_utils.models.load_classifier) or pass "
-                             "a …ForSequenceClassification folder")
+            raise UsageError(
+                f"--model {folder} holds {', '.join(architectures) or 'an unknown architecture'}, not a "
+                "sequence classifier: fine-tune it first (course_utils.models.load_classifier) or pass "
+                "a …ForSequenceClassification folder"
+            )
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder)
         except Exception as exc:
-            raise UsageError(f"--model {folder}: its tokenizer could not be loaded ({type(exc).__name__}); save the "
-                             "tokenizer into the same folder (tokenizer.save_pretrained)") from None
+            raise UsageError(
+                f"--model {folder}: its tokenizer could not be loaded ({type(exc).__name__}); save the "
+                "tokenizer into the same folder (tokenizer.save_pretrained)"
+            ) from None
         from transformers.utils import logging as hf_logging
 
         shown = hf_logging.is_progress_bar_enabled()
@@ -264,11 +337,30 @@ def dry_run(model, tokenizer, frame, args, options: dict, n_blank: int = 0) -> d
     sample_counts = counts[np.unique(pick)]
     began = time.perf_counter()
     if windowed:
-        explain_windows(model, tokenizer, sample, args.method, _target(args.target), stride=stride,
-                        batch_size=args.batch_size, max_length=length, progress=False, **options)
+        explain_windows(
+            model,
+            tokenizer,
+            sample,
+            args.method,
+            _target(args.target),
+            stride=stride,
+            batch_size=args.batch_size,
+            max_length=length,
+            progress=False,
+            **options,
+        )
     else:
-        explain(model, tokenizer, sample, args.method, _target(args.target), batch_size=args.batch_size,
-                progress=False, max_length=length, **options)
+        explain(
+            model,
+            tokenizer,
+            sample,
+            args.method,
+            _target(args.target),
+            batch_size=args.batch_size,
+            progress=False,
+            max_length=length,
+            **options,
+        )
     seconds = time.perf_counter() - began
     if windowed:  # tokens the sample's windows hold
         enc = tokenizer(sample, add_special_tokens=True, truncation=False, verbose=False)
@@ -280,16 +372,29 @@ def dry_run(model, tokenizer, frame, args, options: dict, n_blank: int = 0) -> d
         sample_work = int(np.minimum(sample_counts, length).sum())
     per_token = seconds / max(sample_work, 1)
     estimate = per_token * work
-    report = {"n_documents": len(texts), "n_blank_dropped": n_blank,
-              "n_tokens": int(counts.sum()), "n_long_documents": int(len(long)), "max_length": length,
-              "n_windows": int(n_windows), "tokens_to_explain": work, "sample_documents": len(sample),
-              "sample_tokens": sample_work, "sample_seconds": round(seconds, 3),
-              "seconds_per_token": per_token, "estimated_seconds": round(estimate, 1)}
-    print(f"{len(texts)} documents, {int(counts.sum())} tokens; {len(long)} longer than {length} tokens"
-          + (f" → {n_windows} windows (stride {stride})" if windowed else "")
-          + f"; {work} tokens to explain with {args.method}")
-    print(f"measured {seconds:.2f} s on {len(sample)} sample documents ({sample_work} tokens): "
-          f"estimated {_clock(estimate)} for the whole corpus in one process on {model.device}")
+    report = {
+        "n_documents": len(texts),
+        "n_blank_dropped": n_blank,
+        "n_tokens": int(counts.sum()),
+        "n_long_documents": int(len(long)),
+        "max_length": length,
+        "n_windows": int(n_windows),
+        "tokens_to_explain": work,
+        "sample_documents": len(sample),
+        "sample_tokens": sample_work,
+        "sample_seconds": round(seconds, 3),
+        "seconds_per_token": per_token,
+        "estimated_seconds": round(estimate, 1),
+    }
+    print(
+        f"{len(texts)} documents, {int(counts.sum())} tokens; {len(long)} longer than {length} tokens"
+        + (f" → {n_windows} windows (stride {stride})" if windowed else "")
+        + f"; {work} tokens to explain with {args.method}"
+    )
+    print(
+        f"measured {seconds:.2f} s on {len(sample)} sample documents ({sample_work} tokens): "
+        f"estimated {_clock(estimate)} for the whole corpus in one process on {model.device}"
+    )
     return report
 
 
@@ -307,7 +412,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted: the finished chunks are kept; run the same command again to continue", file=sys.stderr)
+        print(
+            "interrupted: the finished chunks are kept; run the same command again to continue",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
 
 
@@ -320,7 +428,9 @@ def _check_args(args) -> None:
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if args.workers is not None and args.scheduler:
-        raise UsageError("give --scheduler ADDRESS (a running cluster) or --workers N (a local one), not both")
+        raise UsageError(
+            "give --scheduler ADDRESS (a running cluster) or --workers N (a local one), not both"
+        )
 
 
 def _client(args):
@@ -334,10 +444,13 @@ def _client(args):
         try:
             return Client(args.scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as exc:
-            raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({type(exc).__name__}); is the "
-                             "scheduler running and reachable?") from None
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")  # any free port: never clashes with another cluster
+            raise UsageError(
+                f"--scheduler {args.scheduler}: cannot connect ({type(exc).__name__}); is the "
+                "scheduler running and reachable?"
+            ) from None
+    cluster = LocalCluster(
+        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )  # any free port: never clashes with another cluster
     return Client(cluster), cluster
 
 
@@ -349,7 +462,7 @@ def _run(args) -> int:
 
     _check_args(args)
     began = time.perf_counter()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     options = parse_options(args.option)
     try:
         allowed = method_options(args.method)
@@ -357,8 +470,10 @@ def _run(args) -> int:
         raise UsageError(f"--method {args.method}: {exc}") from None
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise UsageError(f"--option {', '.join(unknown)}: not an option of {args.method}; its options are "
-                         f"{', '.join(sorted(allowed))}")
+        raise UsageError(
+            f"--option {', '.join(unknown)}: not an option of {args.method}; its options are "
+            f"{', '.join(sorted(allowed))}"
+        )
     frame, id_column, n_blank = read_corpus(args.corpus, args.text_column, args.id_column)
     metadata = [c.strip() for c in args.metadata.split(",") if c.strip()]
     missing = [c for c in metadata if c not in frame.columns]
@@ -388,10 +503,24 @@ def _run(args) -> int:
     client, cluster = _client(args)
     try:
         result = corpus.explain_corpus(
-            model, tokenizer, frame, method=args.method, target=target, text_column=args.text_column,
-            id_column=id_column, chunk_size=args.chunk_size, batch_size=args.batch_size, max_length=args.max_length,
-            progress=not args.no_progress, long=args.long, stride=args.stride, folder=out / "chunks",
-            client=client, autocast=args.autocast, **options)
+            model,
+            tokenizer,
+            frame,
+            method=args.method,
+            target=target,
+            text_column=args.text_column,
+            id_column=id_column,
+            chunk_size=args.chunk_size,
+            batch_size=args.batch_size,
+            max_length=args.max_length,
+            progress=not args.no_progress,
+            long=args.long,
+            stride=args.stride,
+            folder=out / "chunks",
+            client=client,
+            autocast=args.autocast,
+            **options,
+        )
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     finally:
@@ -417,32 +546,56 @@ def _run(args) -> int:
     written = time.perf_counter()
     cache = result.cache
     run_info = {
-        "command": ["python", "-m", "course_utils", "explain", *sys.argv[2:]] if sys.argv[1:2] == ["explain"] else None,
-        "corpus": {"path": str(Path(args.corpus).resolve()), "text_column": args.text_column, "id_column": id_column,
-                   "n_documents": len(frame), "n_blank_dropped": n_blank,
-                   "n_tokens": int(len(tokens))},
+        "command": ["python", "-m", "course_utils", "explain", *sys.argv[2:]]
+        if sys.argv[1:2] == ["explain"]
+        else None,
+        "corpus": {
+            "path": str(Path(args.corpus).resolve()),
+            "text_column": args.text_column,
+            "id_column": id_column,
+            "n_documents": len(frame),
+            "n_blank_dropped": n_blank,
+            "n_tokens": int(len(tokens)),
+        },
         "model": {**where, "fingerprint": corpus.model_fingerprint(model)},
-        "method": args.method, "target": target,
+        "method": args.method,
+        "target": target,
         "options": {**result.options, "max_length": args.max_length, "long": args.long},
-        "chunks": {"key": cache["key"], "folder": cache["folder"], "loaded": cache["loaded"],
-                   "computed": cache["computed"], "recomputed": cache["recomputed"], "chunk_size": args.chunk_size},
+        "chunks": {
+            "key": cache["key"],
+            "folder": cache["folder"],
+            "loaded": cache["loaded"],
+            "computed": cache["computed"],
+            "recomputed": cache["recomputed"],
+            "chunk_size": args.chunk_size,
+        },
         "scale": {"scheduler": args.scheduler, "workers": args.workers},
         "versions": versions(),
-        "timings": {"started": started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "load_model_seconds": round(loaded - began, 3), "explain_seconds": round(explained - loaded, 3),
-                    "write_seconds": round(written - explained, 3), "total_seconds": round(written - began, 3)},
+        "timings": {
+            "started": started,
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_model_seconds": round(loaded - began, 3),
+            "explain_seconds": round(explained - loaded, 3),
+            "write_seconds": round(written - explained, 3),
+            "total_seconds": round(written - began, 3),
+        },
         "files": sorted(p.name for p in out.glob("*.parquet")),
     }
     _write_json(run_info, out / "run.json")
-    print(f"wrote {len(tokens)} tokens, {len(words)} words and {len(documents)} documents into {out}/ "
-          f"({cache['loaded']} chunks from the cache, {cache['computed']} computed)")
+    print(
+        f"wrote {len(tokens)} tokens, {len(words)} words and {len(documents)} documents into {out}/ "
+        f"({cache['loaded']} chunks from the cache, {cache['computed']} computed)"
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m course_utils.corpus_cli …`` (the same as ``python -m course_utils explain …``)."""
-    parser = argparse.ArgumentParser(prog="python -m course_utils explain", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils explain",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

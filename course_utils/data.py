@@ -18,7 +18,18 @@ from ._validation import check_scalar
 DATA_VERSION = "sotu-paragraphs-v2"  # v2: lower-case stage directions ("—[applause]—") removed too
 LABELS: tuple[str, ...] = ("Democratic", "Republican")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
-COLUMNS = ["text", "label", "party", "president", "year", "speech_id", "paragraph_id", "split", "n_words", "sotu_type"]
+COLUMNS = [
+    "text",
+    "label",
+    "party",
+    "president",
+    "year",
+    "speech_id",
+    "paragraph_id",
+    "split",
+    "n_words",
+    "sotu_type",
+]
 
 _STAGE_DIRECTION = re.compile(r"\[([^\]]*)\]")
 _SPEAKER_PREFIX = re.compile(r"^(The President|THE PRESIDENT)\.\s+")
@@ -41,7 +52,13 @@ def _corpus_range() -> tuple[int, int]:
 def _clean_brackets(match: re.Match) -> str:
     """Keep short editorial insertions ("[the]") without brackets, drop stage directions ("[Laughter]")."""
     inner = match.group(1).strip()
-    if not inner or inner.lower() in STAGE_DIRECTIONS or inner[0].isupper() or "." in inner or len(inner.split()) > 3:
+    if (
+        not inner
+        or inner.lower() in STAGE_DIRECTIONS
+        or inner[0].isupper()
+        or "." in inner
+        or len(inner.split()) > 3
+    ):
         return ""
     return inner
 
@@ -75,7 +92,9 @@ def _stable_rank(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def assign_splits(speech_ids: pd.Series, parties: pd.Series, fractions: tuple[float, float, float]) -> dict[str, str]:
+def assign_splits(
+    speech_ids: pd.Series, parties: pd.Series, fractions: tuple[float, float, float]
+) -> dict[str, str]:
     """Assign whole speeches to train/validation/test, separately within each party (stratified).
 
     Within a party, speeches are ordered by the SHA-256 of their id; the first ``round(f_test * n)`` go to
@@ -106,7 +125,9 @@ def check_years(since: int, until: int | None) -> tuple[int, int]:
     for name, value in (("since", since), ("until", until)):
         check_scalar(value, name, int, hint="(a year)")
         if not first <= value <= last:
-            raise ValueError(f"{name}={value} is outside the corpus: choose a year between {first} and {last}")
+            raise ValueError(
+                f"{name}={value} is outside the corpus: choose a year between {first} and {last}"
+            )
     if since > until:
         raise ValueError(f"since={since} is after until={until}: the range is empty; swap them")
     return since, until
@@ -134,8 +155,8 @@ def load_sotu(
     Returns:
         DataFrame, one row per paragraph, sorted by year, speech and paragraph, with columns
         ``text, label (0 = Democratic, 1 = Republican), party, president, year, speech_id, paragraph_id,
-        split, n_words, sotu_type`` ("spoken" or "written"). No speech appears in two splits; the same arguments give the same frame on
-        every machine.
+        split, n_words, sotu_type`` ("spoken" or "written"). No speech appears in two splits; the same
+        arguments give the same frame on every machine.
 
     Raises:
         ValueError: a year outside the corpus, an empty word range, or no paragraph left after filtering.
@@ -154,7 +175,19 @@ def load_sotu(
         for i, para in enumerate(split_paragraphs(sp.text)):
             n = len(para.split())
             if min_words <= n <= max_words:
-                rows.append((para, LABELS.index(sp.party), sp.party, sp.president_full, int(sp.year), sp.fileid, i, n, sp.sotu_type))
+                rows.append(
+                    (
+                        para,
+                        LABELS.index(sp.party),
+                        sp.party,
+                        sp.president_full,
+                        int(sp.year),
+                        sp.fileid,
+                        i,
+                        n,
+                        sp.sotu_type,
+                    )
+                )
     if not rows:
         raise ValueError(
             f"no paragraph of {min_words}-{max_words} words from a Democratic or Republican president between "
@@ -174,7 +207,10 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 
 
 #: names that lived here before issue 16 → where they are now (the datasheet generator is course scaffolding)
-_MOVED = {"counts_markdown": "course_utils.course.datasheet", "datasheet_counts": "course_utils.course.datasheet"}
+_MOVED = {
+    "counts_markdown": "course_utils.course.datasheet",
+    "datasheet_counts": "course_utils.course.datasheet",
+}
 
 
 def __getattr__(name: str):

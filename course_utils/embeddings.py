@@ -53,7 +53,9 @@ def bert_of(model) -> torch.nn.Module:
     candidates = [model, getattr(model, "bert", None), getattr(model, "base_model", None)]
     for cand in candidates:
         emb = getattr(cand, "embeddings", None)
-        if emb is not None and all(hasattr(emb, t) for t in ("word_embeddings", "token_type_embeddings", "position_embeddings")):
+        if emb is not None and all(
+            hasattr(emb, t) for t in ("word_embeddings", "token_type_embeddings", "position_embeddings")
+        ):
             return cand
     raise TypeError(
         f"model must be a BERT (BertModel) or contain one (e.g. BertForSequenceClassification), got "
@@ -75,7 +77,9 @@ def check_texts(texts: TextInput) -> tuple[list[str], list[str] | None]:
     items = _validation.check_texts(texts, allow_pairs=True)
     is_pair = [isinstance(t, tuple) for t in items]
     if any(is_pair) and not all(is_pair):
-        raise ValueError("texts mixes single texts and (sentence A, sentence B) pairs: give all singles or all pairs")
+        raise ValueError(
+            "texts mixes single texts and (sentence A, sentence B) pairs: give all singles or all pairs"
+        )
     if all(is_pair):
         return [a for a, _ in items], [b for _, b in items]
     return items, None
@@ -84,7 +88,9 @@ def check_texts(texts: TextInput) -> tuple[list[str], list[str] | None]:
 def _check_index(name: str, value: int, size: int, what: str) -> int:
     value = _validation.check_scalar(value, name, int)
     if not -size <= value < size:
-        raise ValueError(f"{name}={value} is out of range: this model has {size} {what} (0 … {size - 1}, or negative from the end)")
+        raise ValueError(
+            f"{name}={value} is out of range: this model has {size} {what} (0 … {size - 1}, or negative from the end)"
+        )
     return value % size
 
 
@@ -107,8 +113,12 @@ def encode(model, tokenizer, texts: TextInput, *, max_length: int | None = None)
     limit = bert.config.max_position_embeddings
     max_length = limit if max_length is None else max_length
     if not 2 <= max_length <= limit:
-        raise ValueError(f"max_length={max_length}: need 2 <= max_length <= {limit} (the model's number of positions)")
-    batch = tokenizer(first, second, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        raise ValueError(
+            f"max_length={max_length}: need 2 <= max_length <= {limit} (the model's number of positions)"
+        )
+    batch = tokenizer(
+        first, second, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+    )
     ids = batch["input_ids"]  # (batch, seq)
     out = {
         "input_ids": ids,
@@ -154,14 +164,18 @@ class EmbeddingComponents:
         """
         index = _check_index("index", index, len(self.tokens), "texts in this batch")
         keep = self.attention_mask[index].bool()  # (seq,)
-        cols = {name: getattr(self, name)[index][keep].norm(dim=-1).cpu().numpy()  # (n_tokens,)
-                for name in ("token", "segment", "position", "summed", "combined")}
-        return pd.DataFrame({
-            "position": self.position_ids[index][keep].cpu().numpy(),
-            "token": [t for t, k in zip(self.tokens[index], keep.tolist()) if k],
-            "segment_id": self.token_type_ids[index][keep].cpu().numpy(),
-            **{f"{name}_norm": v for name, v in cols.items()},
-        })
+        cols = {
+            name: getattr(self, name)[index][keep].norm(dim=-1).cpu().numpy()  # (n_tokens,)
+            for name in ("token", "segment", "position", "summed", "combined")
+        }
+        return pd.DataFrame(
+            {
+                "position": self.position_ids[index][keep].cpu().numpy(),
+                "token": [t for t, k in zip(self.tokens[index], keep.tolist()) if k],
+                "segment_id": self.token_type_ids[index][keep].cpu().numpy(),
+                **{f"{name}_norm": v for name, v in cols.items()},
+            }
+        )
 
 
 def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
@@ -180,7 +194,9 @@ def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: f
     return (x - mean) / torch.sqrt(var + eps) * weight + bias  # (..., hidden)
 
 
-def rebuild_embeddings(model, token: torch.Tensor, segment: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+def rebuild_embeddings(
+    model, token: torch.Tensor, segment: torch.Tensor, position: torch.Tensor
+) -> torch.Tensor:
     """The embedding layer's output rebuilt by hand: sum the three look-ups, then the model's LayerNorm.
 
     Uses the model's own LayerNorm weight, bias and ``eps``; no dropout, so it equals
@@ -193,15 +209,19 @@ def rebuild_embeddings(model, token: torch.Tensor, segment: torch.Tensor, positi
         ``(batch, seq, hidden)``.
     """
     if not token.shape == segment.shape == position.shape:
-        raise ValueError(f"token, segment and position must have the same shape, got {tuple(token.shape)}, "
-                         f"{tuple(segment.shape)}, {tuple(position.shape)}")
+        raise ValueError(
+            f"token, segment and position must have the same shape, got {tuple(token.shape)}, "
+            f"{tuple(segment.shape)}, {tuple(position.shape)}"
+        )
     ln = bert_of(model).embeddings.LayerNorm
     summed = token + segment + position  # (batch, seq, hidden)
     return layer_norm(summed, ln.weight, ln.bias, ln.eps)  # (batch, seq, hidden)
 
 
 @torch.no_grad()
-def embedding_components(model, tokenizer, texts: TextInput, *, max_length: int | None = None) -> EmbeddingComponents:
+def embedding_components(
+    model, tokenizer, texts: TextInput, *, max_length: int | None = None
+) -> EmbeddingComponents:
     """Look up the token, segment and position embeddings of ``texts`` and combine them by hand.
 
     Taught in notebook 01. Works with a ``BertModel`` or a model containing one.
@@ -219,8 +239,12 @@ def embedding_components(model, tokenizer, texts: TextInput, *, max_length: int 
     """
     bert = bert_of(model)
     if bert.training:
-        warnings.warn("the model is in training mode: its embedding layer applies dropout, so its output will not "
-                      "match the rebuilt sum; call model.eval() first", UserWarning, stacklevel=2)
+        warnings.warn(
+            "the model is in training mode: its embedding layer applies dropout, so its output will not "
+            "match the rebuilt sum; call model.eval() first",
+            UserWarning,
+            stacklevel=2,
+        )
     batch = encode(model, tokenizer, texts, max_length=max_length)
     emb = bert.embeddings
     ids, types = batch["input_ids"], batch["token_type_ids"]  # (batch, seq) each
@@ -230,8 +254,13 @@ def embedding_components(model, tokenizer, texts: TextInput, *, max_length: int 
     position = emb.position_embeddings(positions)  # (batch, seq, hidden)
     return EmbeddingComponents(
         tokens=[tokenizer.convert_ids_to_tokens(row) for row in ids.tolist()],
-        input_ids=ids, token_type_ids=types, position_ids=positions, attention_mask=batch["attention_mask"],
-        token=token, segment=segment, position=position,
+        input_ids=ids,
+        token_type_ids=types,
+        position_ids=positions,
+        attention_mask=batch["attention_mask"],
+        token=token,
+        segment=segment,
+        position=position,
         summed=token + segment + position,  # (batch, seq, hidden)
         combined=rebuild_embeddings(model, token, segment, position),  # (batch, seq, hidden)
     )
@@ -266,10 +295,16 @@ def word_pieces(tokenizer, texts: Iterable[str], *, min_pieces: int = 1) -> pd.D
             pieces.setdefault(w, []).append(tokens[j])
             spans[w] = (spans.get(w, (s, e))[0], e)
         for w, ps in pieces.items():
-            word = "".join(p[2:] if p.startswith("##") else p for p in ps) if ps[0] != tokenizer.unk_token else text[slice(*spans[w])]
+            word = (
+                "".join(p[2:] if p.startswith("##") else p for p in ps)
+                if ps[0] != tokenizer.unk_token
+                else text[slice(*spans[w])]
+            )
             entry = found.setdefault(word, [ps, 0])
             entry[1] += 1
-    df = pd.DataFrame([(w, ps, len(ps), n) for w, (ps, n) in found.items()], columns=["word", "pieces", "n_pieces", "count"])
+    df = pd.DataFrame(
+        [(w, ps, len(ps), n) for w, (ps, n) in found.items()], columns=["word", "pieces", "n_pieces", "count"]
+    )
     df = df[df["n_pieces"] >= min_pieces]
     return df.sort_values(["count", "word"], ascending=[False, True], ignore_index=True)
 
@@ -308,8 +343,9 @@ def _find_word(ids: list[int], word_ids: list[int], tokens: list[str]) -> list[i
 
 
 @torch.no_grad()
-def contextual_vectors(model, tokenizer, sentences: Iterable[str], word: str, *, layer: int = -1,
-                       max_length: int | None = None) -> ContextualVectors:
+def contextual_vectors(
+    model, tokenizer, sentences: Iterable[str], word: str, *, layer: int = -1, max_length: int | None = None
+) -> ContextualVectors:
     """The vectors of ``word`` in each sentence: its input embedding and its contextual vector.
 
     Taught in notebook 01. A word that the tokenizer splits into several WordPieces (``"bipartisan"`` →
@@ -345,16 +381,27 @@ def contextual_vectors(model, tokenizer, sentences: Iterable[str], word: str, *,
     for i, row in enumerate(batch["input_ids"].tolist()):
         found = _find_word(row, piece_ids, tokenizer.convert_ids_to_tokens(row))
         if found is None:
-            raise ValueError(f"word {word!r} (WordPieces {pieces}) is not a whole word of sentence {i}: {first[i]!r}; "
-                             "check the spelling (and case for a cased model) or drop the sentence")
+            raise ValueError(
+                f"word {word!r} (WordPieces {pieces}) is not a whole word of sentence {i}: {first[i]!r}; "
+                "check the spelling (and case for a cased model) or drop the sentence"
+            )
         positions.append(found)
     hidden = bert(**batch, output_hidden_states=True).hidden_states[layer]  # (n, seq, hidden)
     table = bert.embeddings.word_embeddings
     ids = batch["input_ids"]  # (n, seq)
-    input_vecs = torch.stack([table(ids[i, pos]).mean(dim=0) for i, pos in enumerate(positions)])  # (n, hidden)
+    input_vecs = torch.stack(
+        [table(ids[i, pos]).mean(dim=0) for i, pos in enumerate(positions)]
+    )  # (n, hidden)
     contextual = torch.stack([hidden[i, pos].mean(dim=0) for i, pos in enumerate(positions)])  # (n, hidden)
-    return ContextualVectors(word=word, pieces=pieces, sentences=first, positions=positions,
-                             input=input_vecs, contextual=contextual, layer=layer)
+    return ContextualVectors(
+        word=word,
+        pieces=pieces,
+        sentences=first,
+        positions=positions,
+        input=input_vecs,
+        contextual=contextual,
+        layer=layer,
+    )
 
 
 def cosine_matrix(a, b=None) -> np.ndarray:
@@ -371,7 +418,9 @@ def cosine_matrix(a, b=None) -> np.ndarray:
     a = torch.as_tensor(a).detach().double().cpu()
     b = a if b is None else torch.as_tensor(b).detach().double().cpu()
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"need two 2-D inputs with the same number of columns, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"need two 2-D inputs with the same number of columns, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     a = torch.nn.functional.normalize(a, dim=1)  # (n, d)
     b = torch.nn.functional.normalize(b, dim=1)  # (m, d)
     return (a @ b.T).clamp(-1, 1).numpy()  # (n, m)
@@ -399,12 +448,16 @@ def _attentions(model, tokenizer, text: str | tuple[str, str]) -> tuple[list[str
     """Tokens and all attention weights ``(layers, heads, seq, seq)`` of one text or pair (eager attention)."""
     first, _ = check_texts(text)
     if len(first) != 1:
-        raise ValueError(f"give one text or one (sentence A, sentence B) pair, got {len(first)} texts; call once per text")
+        raise ValueError(
+            f"give one text or one (sentence A, sentence B) pair, got {len(first)} texts; call once per text"
+        )
     bert = bert_of(model)
     impl = getattr(bert.config, "_attn_implementation", "eager")
     if impl not in (None, "eager"):
-        raise ValueError(f"the model uses attn_implementation={impl!r}, which does not return attention weights; "
-                         "load it with attn_implementation='eager' (course_utils.models.load_encoder does)")
+        raise ValueError(
+            f"the model uses attn_implementation={impl!r}, which does not return attention weights; "
+            "load it with attn_implementation='eager' (course_utils.models.load_encoder does)"
+        )
     batch = encode(model, tokenizer, text)
     with torch.no_grad():
         attentions = bert(**batch, output_attentions=True).attentions  # layers × (1, heads, seq, seq)
@@ -414,7 +467,9 @@ def _attentions(model, tokenizer, text: str | tuple[str, str]) -> tuple[list[str
     return tokens, torch.cat(attentions).float().cpu()  # (layers, heads, seq, seq)
 
 
-def attention_map(model, tokenizer, text: str | tuple[str, str], layer: int = -1, head: int = 0) -> AttentionMap:
+def attention_map(
+    model, tokenizer, text: str | tuple[str, str], layer: int = -1, head: int = 0
+) -> AttentionMap:
     """The attention weights of one head in one layer for one text (or sentence pair).
 
     Taught in notebook 01. Needs a model loaded with ``attn_implementation="eager"`` (the course's
@@ -457,5 +512,11 @@ def head_summary(model, tokenizer, text: str | tuple[str, str]) -> pd.DataFrame:
         "self": diag(0),
     }
     layer, head = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
-    return pd.DataFrame({"layer": layer.ravel(), "head": head.ravel(), **{k: v.numpy().ravel() for k, v in cols.items()},
-                         "uniform": 1.0 / seq})
+    return pd.DataFrame(
+        {
+            "layer": layer.ravel(),
+            "head": head.ravel(),
+            **{k: v.numpy().ravel() for k, v in cols.items()},
+            "uniform": 1.0 / seq,
+        }
+    )

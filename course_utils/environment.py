@@ -22,10 +22,13 @@ HUB_HOST = "huggingface.co"
 
 def in_colab() -> bool:
     """True inside Google Colab (the ``google.colab`` module is importable there and only there)."""
-    return importlib.util.find_spec("google") is not None and importlib.util.find_spec("google.colab") is not None
+    return (
+        importlib.util.find_spec("google") is not None
+        and importlib.util.find_spec("google.colab") is not None
+    )
 
 
-def get_device() -> "torch.device":  # noqa: F821
+def get_device() -> torch.device:  # noqa: F821
     """The device tensors should live on: the first CUDA GPU if there is one, else the CPU."""
     import torch
 
@@ -93,8 +96,11 @@ def seed_everything(seed: int = 42) -> None:
 
 #: names that lived here before issue 16 → where they are now (``from course_utils import setup`` still works)
 _MOVED = {
-    "setup": "course_utils.course.environment", "EnvironmentReport": "course_utils.course.environment",
-    "r_status": "course_utils.r_bridge", "start_r": "course_utils.r_bridge", "R_INSTALL_HINT": "course_utils.r_bridge",
+    "setup": "course_utils.course.environment",
+    "EnvironmentReport": "course_utils.course.environment",
+    "r_status": "course_utils.r_bridge",
+    "start_r": "course_utils.r_bridge",
+    "R_INSTALL_HINT": "course_utils.r_bridge",
 }
 
 

@@ -26,12 +26,21 @@ TEMPLATE = "explaining-bert"
 #: Voilà's lab template links Font Awesome from a CDN although its own bundle carries the icons: the
 #: explorer's template is the lab template without those two links, so the page loads nothing from outside
 CDN_LINKS = (
-    '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/all.min.css" type="text/css" />',
-    '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/v4-shims.min.css" type="text/css" />',
+    '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/all.min.css"'
+    ' type="text/css" />',
+    '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/v4-shims.min.css"'
+    ' type="text/css" />',
 )
 
-__all__ = ["DEFAULT_PORT", "load_model", "app_notebook", "write_template", "ensure_classifier", "voila_arguments",
-           "serve"]
+__all__ = [
+    "DEFAULT_PORT",
+    "load_model",
+    "app_notebook",
+    "write_template",
+    "ensure_classifier",
+    "voila_arguments",
+    "serve",
+]
 
 
 def _check_model_dir(folder) -> Path:
@@ -40,8 +49,10 @@ def _check_model_dir(folder) -> Path:
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         what = "does not exist" if not folder.exists() else "has no config.json"
-        raise FileNotFoundError(f"--model {folder} {what}: pass a folder written by save_pretrained() (a model and "
-                                "its tokenizer), or leave --model out to use the course's cached classifier")
+        raise FileNotFoundError(
+            f"--model {folder} {what}: pass a folder written by save_pretrained() (a model and "
+            "its tokenizer), or leave --model out to use the course's cached classifier"
+        )
     return folder
 
 
@@ -62,39 +73,49 @@ def load_model(folder: str | os.PathLike):
     return tokenizer, model
 
 
-def app_notebook(model: str | os.PathLike | None = None, *, examples: int = DEFAULT_EXAMPLES) -> nbformat.NotebookNode:
+def app_notebook(
+    model: str | os.PathLike | None = None, *, examples: int = DEFAULT_EXAMPLES
+) -> nbformat.NotebookNode:
     """The notebook Voilà serves: load the classifier, pick example paragraphs, display the explorer.
 
     Args:
         model: a ``save_pretrained`` folder, or None for the course's cached classifier (``load_classifier()``).
         examples: held-out test paragraphs (15–40 words) offered in the menu; 0 for the text box only.
     """
-    examples = check_scalar(examples, "examples", int, min_val=0,
-                            hint="(paragraphs in the menu; 0 = only the text box)")
+    examples = check_scalar(
+        examples, "examples", int, min_val=0, hint="(paragraphs in the menu; 0 = only the text box)"
+    )
     if model is None:
         load = "tokenizer, model = models.load_classifier(progress=False)"
     else:
         load = f"tokenizer, model = explorer_app.load_model({str(Path(model).resolve())!r})"
     if examples:
-        pick = ("data = models.ClassifierConfig().load_data()\n"
-                "test = data[(data['split'] == 'test') & data['n_words'].between(15, 40)]\n"
-                f"examples = widgets.examples_from(test, n={examples})")
+        pick = (
+            "data = models.ClassifierConfig().load_data()\n"
+            "test = data[(data['split'] == 'test') & data['n_words'].between(15, 40)]\n"
+            f"examples = widgets.examples_from(test, n={examples})"
+        )
     else:
         pick = "examples = None"
     cells = [
         nbformat.v4.new_markdown_cell(
             "# Explaining BERT · the explorer\n\nType or pick a paragraph, choose a method and the class to "
             "explain, and press **Explain**: red words support the class, blue words oppose it. The methods "
-            "are taught in notebooks 03–05 of the course; this is the explorer of notebook 07."),
-        nbformat.v4.new_code_cell(f"from course_utils import explorer_app, models, widgets\n{load}\n{pick}\n"
-                                  "from course_utils.attribution import SUPPORTED_METHODS\n"
-                                  "_ = [SUPPORTED_METHODS[m] for m in SUPPORTED_METHODS]  # import shap, lime now, "
-                                  "not on the first click"),
+            "are taught in notebooks 03–05 of the course; this is the explorer of notebook 07."
+        ),
+        nbformat.v4.new_code_cell(
+            f"from course_utils import explorer_app, models, widgets\n{load}\n{pick}\n"
+            "from course_utils.attribution import SUPPORTED_METHODS\n"
+            "_ = [SUPPORTED_METHODS[m] for m in SUPPORTED_METHODS]  # import shap, lime now, "
+            "not on the first click"
+        ),
         nbformat.v4.new_code_cell("widgets.explorer(model, tokenizer, examples=examples)"),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                   "language_info": {"name": "python"}}
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
     return nb
 
 
@@ -106,7 +127,9 @@ def write_template(root: str | os.PathLike) -> Path:
     removed = "".join(f" | replace({link!r}, '')" for link in CDN_LINKS)
     (folder / "index.html.j2").write_text(
         "{%- extends 'lab/index.html.j2' -%}\n"
-        f"{{%- block notebook_css -%}}{{{{ super(){removed} }}}}{{%- endblock notebook_css -%}}\n", encoding="utf-8")
+        f"{{%- block notebook_css -%}}{{{{ super(){removed} }}}}{{%- endblock notebook_css -%}}\n",
+        encoding="utf-8",
+    )
     return folder
 
 
@@ -120,8 +143,10 @@ def ensure_classifier() -> bool:
 
     if (classifier_dir(ClassifierConfig(model=resolve_name(None))) / META_FILE).is_file():
         return False
-    print("No fine-tuned classifier in the cache yet: fine-tuning it once now (a few minutes on 2 CPU cores) ...",
-          flush=True)
+    print(
+        "No fine-tuned classifier in the cache yet: fine-tuning it once now (a few minutes on 2 CPU cores) ...",
+        flush=True,
+    )
     load_classifier(progress=True)
     return True
 
@@ -129,12 +154,21 @@ def ensure_classifier() -> bool:
 def voila_arguments(notebook: str | os.PathLike, port: int = DEFAULT_PORT) -> list[str]:
     """Voilà's command-line arguments: this notebook only, on 127.0.0.1:``port``, no browser, no tracebacks."""
     port = check_scalar(port, "port", int, min_val=1, max_val=65535)
-    return [str(notebook), f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1", "--theme=light",
-            f"--template={TEMPLATE}",
-            "--VoilaConfiguration.show_tracebacks=False", "--Voila.log_level=WARN"]
+    return [
+        str(notebook),
+        f"--port={port}",
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        "--theme=light",
+        f"--template={TEMPLATE}",
+        "--VoilaConfiguration.show_tracebacks=False",
+        "--Voila.log_level=WARN",
+    ]
 
 
-def serve(model: str | os.PathLike | None = None, port: int = DEFAULT_PORT, *, examples: int = DEFAULT_EXAMPLES) -> int:
+def serve(
+    model: str | os.PathLike | None = None, port: int = DEFAULT_PORT, *, examples: int = DEFAULT_EXAMPLES
+) -> int:
     """Serve the explorer until Ctrl+C; print the address first. Returns the exit status (0 after Ctrl+C).
 
     Raises:
@@ -152,8 +186,11 @@ def serve(model: str | os.PathLike | None = None, port: int = DEFAULT_PORT, *, e
         nbformat.write(app_notebook(model, examples=examples), str(path))
         write_template(tmp)
         os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (tmp, os.environ.get("JUPYTER_PATH")) if p)
-        print(f"The explorer is at http://127.0.0.1:{port}/ — open it in a browser (the first page takes a few "
-              "seconds: it loads the classifier). Ctrl+C stops it.", flush=True)
+        print(
+            f"The explorer is at http://127.0.0.1:{port}/ — open it in a browser (the first page takes a few "
+            "seconds: it loads the classifier). Ctrl+C stops it.",
+            flush=True,
+        )
         try:
             Voila.launch_instance(argv=voila_arguments(path, port))
         except KeyboardInterrupt:

@@ -56,14 +56,22 @@ def classifier_head(model) -> torch.nn.Linear:
     """
     head = model if isinstance(model, torch.nn.Linear) else getattr(model, "classifier", None)
     if not isinstance(head, torch.nn.Linear):
-        raise TypeError(f"{type(model).__name__} has no single linear classification head (model.classifier): "
-                        "pass a BertForSequenceClassification or a torch.nn.Linear head")
+        raise TypeError(
+            f"{type(model).__name__} has no single linear classification head (model.classifier): "
+            "pass a BertForSequenceClassification or a torch.nn.Linear head"
+        )
     return head
 
 
 def _check_damping(damping) -> float:
-    return check_scalar(damping, "damping", float, min_val=0, include_boundaries="neither",
-                        hint=f"(it keeps the Hessian invertible); try {DEFAULT_DAMPING}")
+    return check_scalar(
+        damping,
+        "damping",
+        float,
+        min_val=0,
+        include_boundaries="neither",
+        hint=f"(it keeps the Hessian invertible); try {DEFAULT_DAMPING}",
+    )
 
 
 def _check_features(features, name: str, hidden: int | None = None) -> torch.Tensor:
@@ -71,13 +79,17 @@ def _check_features(features, name: str, hidden: int | None = None) -> torch.Ten
     if isinstance(features, np.ndarray):
         features = torch.from_numpy(features)
     if not isinstance(features, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor or numpy array of shape (n, hidden), got {type(features).__name__}; "
-                        "compute it with influence.training_features(model, tokenizer, texts)")
+        raise TypeError(
+            f"{name} must be a torch.Tensor or numpy array of shape (n, hidden), got {type(features).__name__}; "
+            "compute it with influence.training_features(model, tokenizer, texts)"
+        )
     if features.ndim != 2 or len(features) == 0:
         raise ValueError(f"{name} must have shape (n, hidden) with n >= 1, got {tuple(features.shape)}")
     if hidden is not None and features.shape[1] != hidden:
-        raise ValueError(f"{name} has {features.shape[1]} columns but the head expects {hidden} features: "
-                         "compute the features with the same model as the head")
+        raise ValueError(
+            f"{name} has {features.shape[1]} columns but the head expects {hidden} features: "
+            "compute the features with the same model as the head"
+        )
     out = features.detach().to("cpu", torch.float64)
     if not torch.isfinite(out).all():
         raise ValueError(f"{name} contains NaN or infinite values")
@@ -87,20 +99,27 @@ def _check_features(features, name: str, hidden: int | None = None) -> torch.Ten
 def _check_classes(values, n: int, n_labels: int, name: str) -> torch.Tensor:
     """Class indices ``(n,)`` in ``0 .. n_labels - 1`` as an int64 tensor."""
     if isinstance(values, str) or np.ndim(values) == 0:
-        raise TypeError(f"{name} must be a sequence of class indices (one per row), got {type(values).__name__} {values!r}")
+        raise TypeError(
+            f"{name} must be a sequence of class indices (one per row), got {type(values).__name__} {values!r}"
+        )
     arr = np.asarray(values.tolist() if isinstance(values, torch.Tensor) else values)
     if arr.ndim != 1 or len(arr) != n:
-        raise ValueError(f"{name} has shape {arr.shape} but {n} class indices were expected (one per feature row)")
+        raise ValueError(
+            f"{name} has shape {arr.shape} but {n} class indices were expected (one per feature row)"
+        )
     if arr.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer class indices, got dtype {arr.dtype}; map label names to indices first")
+        raise TypeError(
+            f"{name} must hold integer class indices, got dtype {arr.dtype}; map label names to indices first"
+        )
     if arr.min() < 0 or arr.max() >= n_labels:
         raise ValueError(f"{name} must be in 0..{n_labels - 1}, got values from {arr.min()} to {arr.max()}")
     return torch.tensor(arr, dtype=torch.int64)
 
 
 # -------------------------------------------------------------------------------------------- features
-def training_features(model, tokenizer, texts, *, batch_size: int = 32, max_length: int | None = None,
-                      progress: bool = True) -> torch.Tensor:
+def training_features(
+    model, tokenizer, texts, *, batch_size: int = 32, max_length: int | None = None, progress: bool = True
+) -> torch.Tensor:
     """The pooled ``[CLS]`` vectors the classification head sees, one row per text (eval mode, no dropout, no
     gradients; the model's mode is restored afterwards).
 
@@ -120,16 +139,28 @@ def training_features(model, tokenizer, texts, *, batch_size: int = 32, max_leng
     texts = list(texts) if not isinstance(texts, str) else [texts]
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
     if not texts or bad:
-        raise ValueError(f"texts must be non-empty strings; texts[{bad[0] if bad else 0}] is not (drop or fill it)")
+        raise ValueError(
+            f"texts must be non-empty strings; texts[{bad[0] if bad else 0}] is not (drop or fill it)"
+        )
     base = getattr(model, "base_model", None)
     if base is None or getattr(base, "pooler", None) is None:
-        raise TypeError(f"{type(model).__name__} has no pooler: the head-only view needs a BertForSequenceClassification")
+        raise TypeError(
+            f"{type(model).__name__} has no pooler: the head-only view needs a BertForSequenceClassification"
+        )
     hidden = classifier_head(model).in_features
     max_length = max_length or _inference.model_max_length(model)
     ids = _inference.encode(tokenizer, texts, max_length, warn=False)[0]["input_ids"]
-    return _inference.forward_rows(model, lambda batch: base(**batch).pooler_output,  # (batch, hidden)
-                                   ids, batch_size, tokenizer.pad_token_id, width=hidden, side=tokenizer.padding_side,
-                                   progress=progress, desc="features")
+    return _inference.forward_rows(
+        model,
+        lambda batch: base(**batch).pooler_output,  # (batch, hidden)
+        ids,
+        batch_size,
+        tokenizer.pad_token_id,
+        width=hidden,
+        side=tokenizer.padding_side,
+        progress=progress,
+        desc="features",
+    )
 
 
 # ------------------------------------------------------------------------------------------- the maths
@@ -192,8 +223,16 @@ def head_hessian(head, features, *, damping: float = DEFAULT_DAMPING) -> torch.T
     return _hessian(_theta(head), _augment(feats), _check_damping(damping))
 
 
-def head_influence(head, train_features, train_labels, test_features, test_targets, *, method: str = "influence",
-                   damping: float = DEFAULT_DAMPING) -> np.ndarray:
+def head_influence(
+    head,
+    train_features,
+    train_labels,
+    test_features,
+    test_targets,
+    *,
+    method: str = "influence",
+    damping: float = DEFAULT_DAMPING,
+) -> np.ndarray:
     """How much each training example supports each test prediction, through the classifier head.
 
     Args:
@@ -228,8 +267,14 @@ def head_influence(head, train_features, train_labels, test_features, test_targe
 
 
 # ----------------------------------------------------------------------------------------- the tables
-def top_training_examples(scores, train: pd.DataFrame, test_ids: Sequence | None = None, *, k: int = 5,
-                          columns: Sequence[str] = METADATA) -> pd.DataFrame:
+def top_training_examples(
+    scores,
+    train: pd.DataFrame,
+    test_ids: Sequence | None = None,
+    *,
+    k: int = 5,
+    columns: Sequence[str] = METADATA,
+) -> pd.DataFrame:
     """The ``k`` most supporting and ``k`` most opposing training examples of each test example, tidy.
 
     Args:
@@ -247,23 +292,38 @@ def top_training_examples(scores, train: pd.DataFrame, test_ids: Sequence | None
     if not isinstance(train, pd.DataFrame):
         raise TypeError(f"train must be a DataFrame (the training rows), got {type(train).__name__}")
     if scores.ndim != 2 or scores.shape[1] != len(train):
-        raise ValueError(f"scores must have shape (n_test, {len(train)}) — one column per row of train — got {scores.shape}")
+        raise ValueError(
+            f"scores must have shape (n_test, {len(train)}) — one column per row of train — got {scores.shape}"
+        )
     test_ids = np.arange(len(scores)) if test_ids is None else np.asarray(list(test_ids))
     if len(test_ids) != len(scores):
-        raise ValueError(f"test_ids has {len(test_ids)} ids but scores has {len(scores)} rows: give one id per row")
+        raise ValueError(
+            f"test_ids has {len(test_ids)} ids but scores has {len(scores)} rows: give one id per row"
+        )
     k = min(_check_k(k), len(train))
     keep = [c for c in columns if c in train.columns]
     rows = []
     for test_id, row in zip(test_ids, scores):
         order = np.argsort(-row, kind="stable")
         for direction, picks in (("supporting", order[:k]), ("opposing", order[::-1][:k])):
-            rows.append(pd.DataFrame({"test_id": test_id, "direction": direction, "rank": np.arange(1, len(picks) + 1),
-                                      "train_id": train.index.to_numpy()[picks], "score": row[picks]}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "test_id": test_id,
+                        "direction": direction,
+                        "rank": np.arange(1, len(picks) + 1),
+                        "train_id": train.index.to_numpy()[picks],
+                        "score": row[picks],
+                    }
+                )
+            )
     table = pd.concat(rows, ignore_index=True)
     return table.join(train[keep], on="train_id")
 
 
-def group_share(scores, test_groups, train_groups, *, k: int = 10, test_targets=None, train_labels=None) -> pd.DataFrame:
+def group_share(
+    scores, test_groups, train_groups, *, k: int = 10, test_targets=None, train_labels=None
+) -> pd.DataFrame:
     """How often the ``k`` most supporting training examples share the test example's group (e.g. president).
 
     Args:
@@ -282,15 +342,24 @@ def group_share(scores, test_groups, train_groups, *, k: int = 10, test_targets=
     scores = np.asarray(scores, dtype=float)
     test_groups, train_groups = np.asarray(test_groups), np.asarray(train_groups)
     if scores.shape != (len(test_groups), len(train_groups)):
-        raise ValueError(f"scores has shape {scores.shape} but there are {len(test_groups)} test and "
-                         f"{len(train_groups)} training groups: give one group per row and per column")
+        raise ValueError(
+            f"scores has shape {scores.shape} but there are {len(test_groups)} test and "
+            f"{len(train_groups)} training groups: give one group per row and per column"
+        )
     k = min(_check_k(k), len(train_groups))
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # (n_test, k)
     same = train_groups[None, :] == test_groups[:, None]  # (n_test, n_train)
-    out = pd.DataFrame({"group": test_groups, "share_top": np.take_along_axis(same, top, axis=1).mean(axis=1),
-                        "share_all": same.mean(axis=1)})
+    out = pd.DataFrame(
+        {
+            "group": test_groups,
+            "share_top": np.take_along_axis(same, top, axis=1).mean(axis=1),
+            "share_all": same.mean(axis=1),
+        }
+    )
     if (test_targets is None) != (train_labels is None):
-        raise ValueError("give both test_targets and train_labels (for the within-class chance level), or neither")
+        raise ValueError(
+            "give both test_targets and train_labels (for the within-class chance level), or neither"
+        )
     if test_targets is not None:
         n_labels = int(max(np.max(np.asarray(test_targets)), np.max(np.asarray(train_labels)))) + 1
         targets = _check_classes(test_targets, len(test_groups), n_labels, "test_targets").numpy()
@@ -300,7 +369,9 @@ def group_share(scores, test_groups, train_groups, *, k: int = 10, test_targets=
     return out
 
 
-def group_share_figure(shares: pd.DataFrame, *, k: int | None = None, group_name: str = "group", title: str | None = None):
+def group_share_figure(
+    shares: pd.DataFrame, *, k: int | None = None, group_name: str = "group", title: str | None = None
+):
     """Bars per group: the share of top supporters from the test example's own group vs. the chance levels.
 
     Args:
@@ -314,9 +385,11 @@ def group_share_figure(shares: pd.DataFrame, *, k: int | None = None, group_name
 
     from .plotting import OKABE_ITO
 
-    columns = {"share_top": (f"top-{k} supporters" if k else "top supporters", OKABE_ITO["vermillion"]),
-               "share_label": ("chance within the predicted class", OKABE_ITO["blue"]),
-               "share_all": ("chance among all training", OKABE_ITO["black"])}
+    columns = {
+        "share_top": (f"top-{k} supporters" if k else "top supporters", OKABE_ITO["vermillion"]),
+        "share_label": ("chance within the predicted class", OKABE_ITO["blue"]),
+        "share_all": ("chance among all training", OKABE_ITO["black"]),
+    }
     columns = {c: v for c, v in columns.items() if c in shares}
     means = shares.groupby("group")[list(columns)].mean()
     counts = shares.groupby("group").size()
@@ -324,10 +397,19 @@ def group_share_figure(shares: pd.DataFrame, *, k: int | None = None, group_name
     ax = fig.subplots()
     x, width = np.arange(len(means)), 0.8 / len(columns)
     for i, (column, (label, colour)) in enumerate(columns.items()):
-        ax.bar(x + (i - (len(columns) - 1) / 2) * width, means[column], width, label=label, color=colour,
-               alpha=1.0 if column == "share_top" else 0.6)
+        ax.bar(
+            x + (i - (len(columns) - 1) / 2) * width,
+            means[column],
+            width,
+            label=label,
+            color=colour,
+            alpha=1.0 if column == "share_top" else 0.6,
+        )
     ax.set_xticks(x, [f"{g}\n({counts[g]} test paragraphs)" for g in means.index], fontsize=8)
-    ax.set(ylabel=f"share by the same {group_name}", title=title or f"Do the top supporters share the {group_name}?")
+    ax.set(
+        ylabel=f"share by the same {group_name}",
+        title=title or f"Do the top supporters share the {group_name}?",
+    )
     ax.legend(frameon=False, fontsize=8)
     return fig
 
@@ -347,16 +429,31 @@ def captum_tracin(head, train_features, train_labels, test_features, test_target
     targets = _check_classes(test_targets, len(test), head.out_features, "test_targets")
     device = head.weight.device  # TracInCP runs the head on these: put them where the head is
     train, labels, test, targets = train.to(device), labels.to(device), test.to(device), targets.to(device)
-    tracin = TracInCP(head, TensorDataset(train, labels), ["current weights"], checkpoints_load_func=lambda model, path: 1.0,
-                      loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"), batch_size=256, sample_wise_grads_per_batch=True)
+    tracin = TracInCP(
+        head,
+        TensorDataset(train, labels),
+        ["current weights"],
+        checkpoints_load_func=lambda model, path: 1.0,
+        loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"),
+        batch_size=256,
+        sample_wise_grads_per_batch=True,
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
         return tracin.influence((test, targets), k=None).detach().double().cpu().numpy()
 
 
 # -------------------------------------------------------------------------------- retraining the head
-def fit_head(features, labels, *, damping: float = DEFAULT_DAMPING, n_labels: int | None = None,
-             init: torch.nn.Linear | None = None, tol: float = 1e-10, max_iter: int = 100) -> torch.nn.Linear:
+def fit_head(
+    features,
+    labels,
+    *,
+    damping: float = DEFAULT_DAMPING,
+    n_labels: int | None = None,
+    init: torch.nn.Linear | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+) -> torch.nn.Linear:
     """Train a linear softmax head on frozen features: L2-regularised multinomial logistic regression.
 
     Minimises ``(1/n) Σ CE(W f_i + b, y_i) + (λ/2) ‖[W | b]‖²`` with Newton's method (exact Hessian, a
@@ -380,7 +477,7 @@ def fit_head(features, labels, *, damping: float = DEFAULT_DAMPING, n_labels: in
 
     def objective(t):
         log_p = torch.log_softmax(aug @ t.T, dim=1)
-        return -log_p[torch.arange(len(aug)), labels].mean() + damping / 2 * (t ** 2).sum()
+        return -log_p[torch.arange(len(aug)), labels].mean() + damping / 2 * (t**2).sum()
 
     for _ in range(max_iter):
         grad = _gradients(theta, aug, labels).mean(0).reshape(theta.shape) + damping * theta
@@ -392,7 +489,9 @@ def fit_head(features, labels, *, damping: float = DEFAULT_DAMPING, n_labels: in
             size /= 2
         theta = theta - size * step
     else:
-        raise RuntimeError(f"fit_head did not converge in {max_iter} Newton steps; raise damping (now {damping})")
+        raise RuntimeError(
+            f"fit_head did not converge in {max_iter} Newton steps; raise damping (now {damping})"
+        )
     head = torch.nn.Linear(aug.shape[1] - 1, n_labels)
     with torch.no_grad():
         head.weight.copy_(theta[:, :-1])
@@ -400,7 +499,9 @@ def fit_head(features, labels, *, damping: float = DEFAULT_DAMPING, n_labels: in
     return head
 
 
-def damping_table(model, train_features, train_labels, dampings: Sequence[float] = (0.01, 0.1, 1.0, 3.0)) -> pd.DataFrame:
+def damping_table(
+    model, train_features, train_labels, dampings: Sequence[float] = (0.01, 0.1, 1.0, 3.0)
+) -> pd.DataFrame:
     """How well a head retrained on the frozen features (:func:`fit_head`) reproduces the model's own head,
     for each damping. The damping whose refit is closest is a principled choice for :func:`head_influence`:
     the retraining experiments then describe a head that behaves like the fine-tuned one.
@@ -421,9 +522,14 @@ def damping_table(model, train_features, train_labels, dampings: Sequence[float]
         refit = _theta(fit_head(train, labels, damping=damping, n_labels=head.out_features))
         logits = _augment(train) @ refit.T  # (n, C)
         diff = (logits - logits.mean(1, keepdim=True)) - (own - own.mean(1, keepdim=True))
-        rows.append({"damping": float(damping), "logit_rmse": diff.pow(2).mean().sqrt().item(),
-                     "agreement": (logits.argmax(1) == own.argmax(1)).double().mean().item(),
-                     "weight_norm": refit.norm().item()})
+        rows.append(
+            {
+                "damping": float(damping),
+                "logit_rmse": diff.pow(2).mean().sqrt().item(),
+                "agreement": (logits.argmax(1) == own.argmax(1)).double().mean().item(),
+                "weight_norm": refit.norm().item(),
+            }
+        )
     return pd.DataFrame(rows).set_index("damping")
 
 
@@ -433,8 +539,17 @@ def head_weight_norm(model) -> float:
     return _theta(classifier_head(model)).norm().item()
 
 
-def retrain_without(train_features, train_labels, test_features, test_targets, removals: Sequence[Sequence[int]], *,
-                    damping: float = DEFAULT_DAMPING, n_labels: int | None = None, progress: bool = False) -> np.ndarray:
+def retrain_without(
+    train_features,
+    train_labels,
+    test_features,
+    test_targets,
+    removals: Sequence[Sequence[int]],
+    *,
+    damping: float = DEFAULT_DAMPING,
+    n_labels: int | None = None,
+    progress: bool = False,
+) -> np.ndarray:
     """Retrain the head (:func:`fit_head`) once per set of removed training rows; the test targets' probabilities.
 
     Args:
@@ -453,7 +568,9 @@ def retrain_without(train_features, train_labels, test_features, test_targets, r
     for r, removed in enumerate(tqdm(removals, desc="retraining the head", disable=not progress)):
         removed = np.asarray(list(removed), dtype=int)
         if removed.size and (removed.min() < 0 or removed.max() >= len(train)):
-            raise ValueError(f"removals[{r}] holds positions outside 0..{len(train) - 1}: give training row positions")
+            raise ValueError(
+                f"removals[{r}] holds positions outside 0..{len(train) - 1}: give training row positions"
+            )
         keep = np.setdiff1d(np.arange(len(train)), removed)
         head = fit_head(train[keep], labels[keep], damping=damping, n_labels=n_labels, init=full)
         p = _probabilities(_theta(head), _augment(test))  # (n_test, C)
@@ -461,8 +578,18 @@ def retrain_without(train_features, train_labels, test_features, test_targets, r
     return out
 
 
-def removal_check(train_features, train_labels, test_features, test_targets, *, k: int = 20, n_random: int = 5,
-                  damping: float = DEFAULT_DAMPING, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+def removal_check(
+    train_features,
+    train_labels,
+    test_features,
+    test_targets,
+    *,
+    k: int = 20,
+    n_random: int = 5,
+    damping: float = DEFAULT_DAMPING,
+    seed: int = 0,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Test the influence estimates by retraining: leave out each test example's top-``k`` supporting
     (and opposing) training examples, and ``n_random`` random sets of ``k``, and refit the head.
 
@@ -482,18 +609,37 @@ def removal_check(train_features, train_labels, test_features, test_targets, *, 
     train = _check_features(train_features, "train_features")
     n_labels = int(max(np.max(np.asarray(train_labels)), np.max(np.asarray(test_targets)))) + 1
     full = fit_head(train, train_labels, damping=damping, n_labels=n_labels)
-    scores = head_influence(full, train, train_labels, test_features, test_targets, damping=damping)  # (n_test, n_train)
+    scores = head_influence(
+        full, train, train_labels, test_features, test_targets, damping=damping
+    )  # (n_test, n_train)
     rng = np.random.default_rng(seed)
     plan = []  # (test position, kind, draw, removed positions)
     for j, row in enumerate(scores):
         order = np.argsort(-row, kind="stable")
         plan += [(j, "top supporting", 0, order[:k]), (j, "top opposing", 0, order[::-1][:k])]
         plan += [(j, "random", d, rng.choice(len(train), size=k, replace=False)) for d in range(n_random)]
-    probs = retrain_without(train, train_labels, test_features, test_targets, [[]] + [p[3] for p in plan],
-                            damping=damping, n_labels=n_labels, progress=progress)  # (1 + len(plan), n_test)
-    rows = [{"test_id": j, "removed": kind, "draw": d, "k": k, "p_full": probs[0, j], "p_without": probs[1 + i, j],
-             "predicted_log_change": -scores[j, removed].sum()}
-            for i, (j, kind, d, removed) in enumerate(plan)]
+    probs = retrain_without(
+        train,
+        train_labels,
+        test_features,
+        test_targets,
+        [[]] + [p[3] for p in plan],
+        damping=damping,
+        n_labels=n_labels,
+        progress=progress,
+    )  # (1 + len(plan), n_test)
+    rows = [
+        {
+            "test_id": j,
+            "removed": kind,
+            "draw": d,
+            "k": k,
+            "p_full": probs[0, j],
+            "p_without": probs[1 + i, j],
+            "predicted_log_change": -scores[j, removed].sum(),
+        }
+        for i, (j, kind, d, removed) in enumerate(plan)
+    ]
     table = pd.DataFrame(rows)
     table["change"] = table["p_without"] - table["p_full"]
     table["log_change"] = np.log(table["p_without"]) - np.log(table["p_full"])

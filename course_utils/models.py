@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from . import _inference
 from . import data as _data
-from ._inference import length_sorted_batches  # noqa: F401  (moved to _inference; this name stays importable)
+from ._inference import length_sorted_batches
 from .environment import cache_dir, get_device, hub_reachable, seed_everything
 
 PACKAGED = "packaged-minilm"
@@ -132,8 +132,13 @@ class ClassifierConfig:
 
     def load_data(self):
         """The labelled paragraphs this configuration trains and evaluates on (``load_sotu`` frame)."""
-        return _data.load_sotu(self.since, self.until, min_words=self.min_words, max_words=self.max_words,
-                               spoken_only=self.spoken_only)
+        return _data.load_sotu(
+            self.since,
+            self.until,
+            min_words=self.min_words,
+            max_words=self.max_words,
+            spoken_only=self.spoken_only,
+        )
 
 
 @dataclass
@@ -152,7 +157,9 @@ class TrainingResult:
 
 
 # --------------------------------------------------------------------------------------------- training
-def new_classifier(name: str | os.PathLike | None = None, labels: tuple[str, ...] = _data.LABELS, *, seed: int = 42):
+def new_classifier(
+    name: str | os.PathLike | None = None, labels: tuple[str, ...] = _data.LABELS, *, seed: int = 42
+):
     """A pretrained encoder with a fresh, seeded classification head on ``[CLS]`` for ``labels``.
 
     Returns:
@@ -185,11 +192,14 @@ def _encode(tokenizer, texts, max_length: int) -> list[list[int]]:
 
 def _pad(tokenizer, ids: list[list[int]], device) -> dict[str, torch.Tensor]:
     """``input_ids`` and ``attention_mask`` ``(batch, seq)`` on ``device``, padded as the tokenizer pads."""
-    return _inference.pad({"input_ids": ids}, {"input_ids": tokenizer.pad_token_id}, device,
-                          side=tokenizer.padding_side)
+    return _inference.pad(
+        {"input_ids": ids}, {"input_ids": tokenizer.pad_token_id}, device, side=tokenizer.padding_side
+    )
 
 
-def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, max_length: int | None = None, progress: bool = False) -> np.ndarray:
+def predict_proba(
+    model, tokenizer, texts, *, batch_size: int = 64, max_length: int | None = None, progress: bool = False
+) -> np.ndarray:
     """Class probabilities for ``texts``: length-sorted batches, eval mode (restored afterwards), no gradients.
 
     Args:
@@ -200,9 +210,17 @@ def predict_proba(model, tokenizer, texts, *, batch_size: int = 64, max_length: 
     """
     max_length = max_length or _inference.model_max_length(model)
     ids = _encode(tokenizer, texts, max_length)
-    probs = _inference.forward_rows(model, lambda batch: torch.softmax(model(**batch).logits.float(), dim=-1), ids,
-                                    batch_size, tokenizer.pad_token_id, width=model.config.num_labels,
-                                    side=tokenizer.padding_side, progress=progress, desc="predict")
+    probs = _inference.forward_rows(
+        model,
+        lambda batch: torch.softmax(model(**batch).logits.float(), dim=-1),
+        ids,
+        batch_size,
+        tokenizer.pad_token_id,
+        width=model.config.num_labels,
+        side=tokenizer.padding_side,
+        progress=progress,
+        desc="predict",
+    )
     return probs.numpy()  # (n, n_labels)
 
 
@@ -241,7 +259,9 @@ def fine_tune(
 
     labels = np.asarray(labels)
     if len(texts) != len(labels):
-        raise ValueError(f"texts has {len(texts)} items but labels has {len(labels)}: give one label per text")
+        raise ValueError(
+            f"texts has {len(texts)} items but labels has {len(labels)}: give one label per text"
+        )
     seed_everything(seed)
     rng = np.random.default_rng(seed)
     device = next(model.parameters()).device
@@ -270,8 +290,13 @@ def fine_tune(
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-20:]):.3f}")
             result.train_loss.append(float(np.mean(losses)))
             if val_texts is not None:
-                pred = predict_proba(model, tokenizer, val_texts, max_length=max_length,  # a bar for big sets
-                                     progress=progress and len(val_texts) > VALIDATION_BAR).argmax(1)
+                pred = predict_proba(
+                    model,
+                    tokenizer,
+                    val_texts,
+                    max_length=max_length,  # a bar for big sets
+                    progress=progress and len(val_texts) > VALIDATION_BAR,
+                ).argmax(1)
                 result.val_accuracy.append(float((pred == np.asarray(val_labels)).mean()))
     finally:
         bar.close()
@@ -301,8 +326,10 @@ def _cache_root() -> Path:
         ) from None
     sub = root / "classifiers"
     if sub.exists() and not sub.is_dir():
-        raise NotADirectoryError(f"{sub} is a file, not a folder: the classifier cache needs that name for a folder. "
-                                 "Move the file away, or point COURSE_CACHE at another folder")
+        raise NotADirectoryError(
+            f"{sub} is a file, not a folder: the classifier cache needs that name for a folder. "
+            "Move the file away, or point COURSE_CACHE at another folder"
+        )
     return root
 
 
@@ -343,8 +370,10 @@ def _check_entry(folder: Path, config: ClassifierConfig) -> tuple[dict | None, s
     if not isinstance(meta, dict):
         return None, f"{META_FILE} does not hold a JSON object"
     if meta.get("format") == 1:
-        return None, ("it was written by an older version of the course that recorded file sizes only, so it "
-                      "cannot be verified")
+        return None, (
+            "it was written by an older version of the course that recorded file sizes only, so it "
+            "cannot be verified"
+        )
     if meta.get("format") != CACHE_FORMAT:
         return None, f"its cache format is {meta.get('format')!r}; this version reads format {CACHE_FORMAT}"
     if meta.get("config") != asdict(config):
@@ -410,8 +439,11 @@ def _clean_leftovers(folder: Path) -> list[Path]:
     a save leaves them; a save in progress is newer). Silent where the cache is read-only. Returns what went."""
     try:
         saved = (folder / META_FILE).stat().st_mtime
-        leftovers = [p for pattern in (f".tmp-{folder.name}-*", f".old-{folder.name}-*")
-                     for p in folder.parent.glob(pattern)]
+        leftovers = [
+            p
+            for pattern in (f".tmp-{folder.name}-*", f".old-{folder.name}-*")
+            for p in folder.parent.glob(pattern)
+        ]
     except OSError:
         return []
     removed = []
@@ -445,8 +477,8 @@ def _training_lock(folder: Path, why: str = "is missing"):
     except OSError as exc:  # read-only cache (EACCES, EROFS)
         raise PermissionError(
             f"the course cache {folder.parent.parent} is read-only ({exc.strerror}) and its classifier for this "
-            f"configuration {why}, so it cannot be fine-tuned there. Set COURSE_CACHE to a folder you can write (e.g. export "
-            f"COURSE_CACHE=~/course-cache), or ask whoever prepared the shared cache to add it"
+            f"configuration {why}, so it cannot be fine-tuned there. Set COURSE_CACHE to a folder you can write "
+            f"(e.g. export COURSE_CACHE=~/course-cache), or ask whoever prepared the shared cache to add it"
         ) from None
     with handle:
         try:
@@ -466,8 +498,11 @@ def _save_classifier(tmp: Path, model, tokenizer, config: ClassifierConfig, resu
     record_tokenizer(model, tokenizer)  # check_pair refuses another vocabulary later
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    files = {p.relative_to(tmp).as_posix(): {"size": p.stat().st_size, "sha256": _sha256_file(p)}
-             for p in sorted(tmp.rglob("*")) if p.is_file()}
+    files = {
+        p.relative_to(tmp).as_posix(): {"size": p.stat().st_size, "sha256": _sha256_file(p)}
+        for p in sorted(tmp.rglob("*"))
+        if p.is_file()
+    }
     meta = {"format": CACHE_FORMAT, "config": asdict(config), "training": asdict(result), "files": files}
     (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
 
@@ -480,43 +515,67 @@ def train_classifier(config: ClassifierConfig, *, progress: bool = True):
         train = train.sample(config.max_train, random_state=config.seed).sort_index()
     val = df[df["split"] == "validation"]
     tokenizer, model = new_classifier(config.model, seed=config.seed)
-    hyper = {k: getattr(config, k) for k in ("epochs", "batch_size", "learning_rate", "warmup", "weight_decay", "max_length", "seed")}
-    result = fine_tune(model, tokenizer, train["text"].tolist(), train["label"].to_numpy(),
-                       val_texts=val["text"].tolist(), val_labels=val["label"].to_numpy(), progress=progress, **hyper)
+    hyper = {
+        k: getattr(config, k)
+        for k in ("epochs", "batch_size", "learning_rate", "warmup", "weight_decay", "max_length", "seed")
+    }
+    result = fine_tune(
+        model,
+        tokenizer,
+        train["text"].tolist(),
+        train["label"].to_numpy(),
+        val_texts=val["text"].tolist(),
+        val_labels=val["label"].to_numpy(),
+        progress=progress,
+        **hyper,
+    )
     return tokenizer, model, result
 
 
-def _build_entry(folder: Path, config: ClassifierConfig, problem: str | None, train_if_missing: bool,
-                 progress: bool) -> dict:
+def _build_entry(
+    folder: Path, config: ClassifierConfig, problem: str | None, train_if_missing: bool, progress: bool
+) -> dict:
     """Fine-tune and save the missing or damaged entry at ``folder`` under the lock; return its metadata."""
     if not train_if_missing:
         if problem:
             raise DamagedCacheError(
                 f"the cached classifier at {folder} is damaged: {problem}. It was left untouched. Call "
                 f"load_classifier(train_if_missing=True) to move it aside (to {folder.name}.damaged-<time>) and "
-                "fine-tune it again, or delete the folder yourself")
-        raise FileNotFoundError(f"no cached classifier at {folder}; call load_classifier(train_if_missing=True) to "
-                                "fine-tune it (a few minutes on a CPU)")
+                "fine-tune it again, or delete the folder yourself"
+            )
+        raise FileNotFoundError(
+            f"no cached classifier at {folder}; call load_classifier(train_if_missing=True) to "
+            "fine-tune it (a few minutes on a CPU)"
+        )
     why = f"is damaged ({problem})" if problem else "is missing"
-    with _training_lock(folder, why):  # a second notebook asking for the same model waits instead of training twice
+    with _training_lock(
+        folder, why
+    ):  # a second notebook asking for the same model waits instead of training twice
         meta, problem = _check_entry(folder, config)  # another process may have finished it meanwhile
         if meta is not None:
             return meta
         if problem:
             aside = _move_aside(folder)
-            print(f"The cached classifier at {folder} is damaged ({problem}); moved it aside to {aside.name} "
-                  "(delete that folder when you no longer need it) and rebuilding it.", flush=True)
+            print(
+                f"The cached classifier at {folder} is damaged ({problem}); moved it aside to {aside.name} "
+                "(delete that folder when you no longer need it) and rebuilding it.",
+                flush=True,
+            )
         tokenizer, model, result = train_classifier(config, progress=progress)
         print(result)
         write_atomically(folder, lambda tmp: _save_classifier(tmp, model, tokenizer, config, result))
         meta, problem = _check_entry(folder, config)
     if meta is None:
-        raise DamagedCacheError(f"the classifier just saved at {folder} does not verify ({problem}): the disk may be "
-                                "full or failing; free space or set COURSE_CACHE to another folder and try again")
+        raise DamagedCacheError(
+            f"the classifier just saved at {folder} does not verify ({problem}): the disk may be "
+            "full or failing; free space or set COURSE_CACHE to another folder and try again"
+        )
     return meta
 
 
-def load_classifier(name: str | os.PathLike | None = None, train_if_missing: bool = True, *, progress: bool = True, **hyper):
+def load_classifier(
+    name: str | os.PathLike | None = None, train_if_missing: bool = True, *, progress: bool = True, **hyper
+):
     """The fine-tuned party classifier: from the cache, or fine-tuned now (once) and cached.
 
     The cache entry (``cache_dir()/classifiers/<hash>``) records the SHA-256 of every file when it is saved
@@ -549,7 +608,9 @@ def load_classifier(name: str | os.PathLike | None = None, train_if_missing: boo
 
     unknown = set(hyper) - set(ClassifierConfig.__dataclass_fields__) - {"model"}
     if unknown:
-        raise TypeError(f"unknown hyper-parameter(s) {sorted(unknown)}; choose from {sorted(ClassifierConfig.__dataclass_fields__)}")
+        raise TypeError(
+            f"unknown hyper-parameter(s) {sorted(unknown)}; choose from {sorted(ClassifierConfig.__dataclass_fields__)}"
+        )
     config = ClassifierConfig(model=resolve_name(name), **hyper)
     folder = classifier_dir(config)
     meta, problem = _check_entry(folder, config)  # no lock needed to read: entries appear by atomic rename

@@ -15,8 +15,14 @@ __all__ = ["OKABE_ITO", "PNG_DPI", "SVG_SALT", "enable_notebook_display", "write
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = {
-    "orange": "#E69F00", "sky_blue": "#56B4E9", "bluish_green": "#009E73", "yellow": "#F0E442",
-    "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7", "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+    "black": "#000000",
 }
 PNG_DPI = 150
 SVG_SALT = "explaining-bert"
@@ -39,7 +45,7 @@ def enable_notebook_display() -> None:
         select_figure_formats(shell, {"png"})
 
 
-def write_png_svg(fig: "Figure", stem: Path, *, dpi: int = PNG_DPI, **style) -> tuple[Path, Path]:  # noqa: F821
+def write_png_svg(fig: Figure, stem: Path, *, dpi: int = PNG_DPI, **style) -> tuple[Path, Path]:  # noqa: F821
     """Write ``<stem>.png`` and ``<stem>.svg`` without dates or versions and with a fixed SVG hash salt.
 
     The one place that makes the course's figure files reproducible (``viz.save`` and the course's

@@ -97,8 +97,10 @@ def install_hint(packages: Sequence[str]) -> str:
     apt = " ".join(f"r-cran-{p.lower()}" for p in names)
     conda = " ".join(f"r-{p.lower()}" for p in names)
     cran = ", ".join(f'"{p}"' for p in names)
-    return (f"Debian/Ubuntu: sudo apt-get install {apt}. conda: conda install -c conda-forge {conda}. "
-            f"Or in R: install.packages(c({cran}))")
+    return (
+        f"Debian/Ubuntu: sudo apt-get install {apt}. conda: conda install -c conda-forge {conda}. "
+        f"Or in R: install.packages(c({cran}))"
+    )
 
 
 def missing_packages(packages: Sequence[str]) -> list[str]:
@@ -171,13 +173,17 @@ def install_r_packages(packages: Sequence[str], *, run=subprocess.run, cran=_cra
     names = list(_check_names(packages))
     if not names:
         return []
-    print(f"Installing the R package(s) {names} that this runtime lacks (once per runtime, about a minute) ...",
-          flush=True)
+    print(
+        f"Installing the R package(s) {names} that this runtime lacks (once per runtime, about a minute) ...",
+        flush=True,
+    )
     _apt_install([f"r-cran-{p.lower()}" for p in names], run=run)
     still = missing_packages(names)
     if still:
-        print(f"apt did not provide {still}; installing them from CRAN (building from source: several minutes) ...",
-              flush=True)
+        print(
+            f"apt did not provide {still}; installing them from CRAN (building from source: several minutes) ...",
+            flush=True,
+        )
         try:
             cran(still)
         except Exception as exc:  # rpy2 turns R's errors into RRuntimeError
@@ -202,14 +208,16 @@ def _install_in_colab(required: Sequence[str], optional: Sequence[str]) -> None:
 def _stand_in(reason: str):
     """A ``%R``/``%%R`` magic that runs nothing and says why."""
 
-    def R(line: str = "", cell: str | None = None) -> None:  # noqa: N802 (the magic's name)
+    def R(line: str = "", cell: str | None = None) -> None:
         print(f"{SKIPPED} {reason}")
 
     R.__doc__ = f"R is unavailable here; R cells are skipped. {reason}"
     return R
 
 
-def setup_r(required: Sequence[str] = DEFAULT_PACKAGES, *, optional: Sequence[str] = (), ipython=None) -> bool:
+def setup_r(
+    required: Sequence[str] = DEFAULT_PACKAGES, *, optional: Sequence[str] = (), ipython=None
+) -> bool:
     """Make ``%R``/``%%R`` cells work when R can be used, and skip them with a message when it cannot.
 
     Args:
@@ -243,8 +251,10 @@ def setup_r(required: Sequence[str] = DEFAULT_PACKAGES, *, optional: Sequence[st
             ipython = None
     if ok:
         if optional and (absent := missing_packages(optional)):
-            print(f"R is ready; optional R package(s) {absent} are missing (some results use a fallback). "
-                  f"{install_hint(absent)}")
+            print(
+                f"R is ready; optional R package(s) {absent} are missing (some results use a fallback). "
+                f"{install_hint(absent)}"
+            )
         if ipython is not None:
             _load_rmagic(ipython)
         return True
@@ -295,10 +305,14 @@ def r_friendly(frame: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_extension_array_dtype(col.dtype) and pd.api.types.is_float_dtype(col.dtype):
             out[name] = col.astype("float64")
         elif col.dtype == object:
-            bad = col[~col.map(lambda v: isinstance(v, str) or v is None or (isinstance(v, float) and np.isnan(v)))]
+            bad = col[
+                ~col.map(lambda v: isinstance(v, str) or v is None or (isinstance(v, float) and np.isnan(v)))
+            ]
             if len(bad):
-                raise TypeError(f"column {name!r} holds {type(bad.iloc[0]).__name__} values (e.g. {bad.iloc[0]!r}); "
-                                f"R needs plain columns: aggregate them or convert with .astype(str)")
+                raise TypeError(
+                    f"column {name!r} holds {type(bad.iloc[0]).__name__} values (e.g. {bad.iloc[0]!r}); "
+                    f"R needs plain columns: aggregate them or convert with .astype(str)"
+                )
             out[name] = col.astype("str")
     return out
 

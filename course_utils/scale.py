@@ -33,7 +33,9 @@ def _plugin_base():
     try:
         from distributed import WorkerPlugin
     except ImportError as exc:  # pragma: no cover - the extra is missing
-        raise ImportError("explain_corpus(client=…) needs Dask: pip install 'explaining-bert[scale]'") from exc
+        raise ImportError(
+            "explain_corpus(client=…) needs Dask: pip install 'explaining-bert[scale]'"
+        ) from exc
     return WorkerPlugin
 
 
@@ -75,7 +77,9 @@ class ModelPlugin(_plugin_base()):
     def setup(self, worker) -> None:
         import torch
 
-        threads = self.torch_threads or getattr(worker.state, "nthreads", None) or getattr(worker, "nthreads", 1)
+        threads = (
+            self.torch_threads or getattr(worker.state, "nthreads", None) or getattr(worker, "nthreads", 1)
+        )
         torch.set_num_threads(int(threads))
         device = self.device
         if device == "auto":
@@ -117,9 +121,18 @@ def run_chunks(client, model, tokenizer, work, chunks: dict[int, tuple], *, weig
     name = plugin_name(weights)
     client.register_plugin(ModelPlugin(tokenizer, model), name=name)
     run = uuid.uuid4().hex[:8]
-    futures = [client.submit(_chunk_task, name, work, *args, key=f"explain-chunk-{key}-{index:05d}-{run}",
-                             pure=False, retries=RETRIES)
-               for index, args in chunks.items()]
+    futures = [
+        client.submit(
+            _chunk_task,
+            name,
+            work,
+            *args,
+            key=f"explain-chunk-{key}-{index:05d}-{run}",
+            pure=False,
+            retries=RETRIES,
+        )
+        for index, args in chunks.items()
+    ]
     try:
         for future in as_completed(futures):
             yield future.result()

@@ -77,8 +77,16 @@ def _check_level(level: str) -> str:
 
 
 def _check_vmax(vmax) -> float | None:
-    return check_scalar(vmax, "vmax", float, min_val=0, include_boundaries="neither", allow_none=True,
-                        finite=True, hint="(the |score| drawn at full colour)")
+    return check_scalar(
+        vmax,
+        "vmax",
+        float,
+        min_val=0,
+        include_boundaries="neither",
+        allow_none=True,
+        finite=True,
+        hint="(the |score| drawn at full colour)",
+    )
 
 
 def _select_method(table: pd.DataFrame, method: str | None) -> pd.DataFrame:
@@ -111,7 +119,9 @@ def _one_doc_id(table: pd.DataFrame, doc_id):
     if doc_id is None:
         ids = list(pd.unique(table["doc_id"]))
         if len(ids) != 1:
-            raise ValueError(f"table holds {len(ids)} documents; choose one with doc_id=... (e.g. {ids[0]!r})")
+            raise ValueError(
+                f"table holds {len(ids)} documents; choose one with doc_id=... (e.g. {ids[0]!r})"
+            )
         return ids[0]
     if isinstance(doc_id, (list, tuple, np.ndarray)):
         raise TypeError(f"doc_id must be one document id here, got a {type(doc_id).__name__}")
@@ -119,7 +129,9 @@ def _one_doc_id(table: pd.DataFrame, doc_id):
 
 
 # ---------------------------------------------------------------------------------------- the scores
-def document_scores(table: pd.DataFrame, doc_id, level: str = "token", *, special: bool | None = None) -> pd.DataFrame:
+def document_scores(
+    table: pd.DataFrame, doc_id, level: str = "token", *, special: bool | None = None
+) -> pd.DataFrame:
     """The units of one document to draw, in reading order: columns ``text, score, special``.
 
     Args:
@@ -140,16 +152,24 @@ def document_scores(table: pd.DataFrame, doc_id, level: str = "token", *, specia
     is_special = doc["special"].astype(bool) if "special" in doc else doc["word_id"].lt(0)
     keep_special = (level == "token") if special is None else bool(special)
     if level == "token":
-        out = pd.DataFrame({"text": doc["token"].astype(str), "score": doc["score"].astype(float), "special": is_special})
+        out = pd.DataFrame(
+            {"text": doc["token"].astype(str), "score": doc["score"].astype(float), "special": is_special}
+        )
         return out[keep_special | ~out["special"]].reset_index(drop=True)
     from .attribution import word_scores  # the one place WordPieces are summed into words
 
     words = word_scores(doc)  # one row per word, in word order, [CLS]/[SEP] dropped
-    out = pd.DataFrame({"text": words["word"].astype(str), "score": words["score"].astype(float), "special": False})
+    out = pd.DataFrame(
+        {"text": words["word"].astype(str), "score": words["score"].astype(float), "special": False}
+    )
     if keep_special:
         specials = doc[is_special]
-        as_units = lambda rows: pd.DataFrame({"text": rows["token"].astype(str), "score": rows["score"].astype(float),  # noqa: E731
-                                              "special": True})
+
+        def as_units(rows: pd.DataFrame) -> pd.DataFrame:
+            return pd.DataFrame(
+                {"text": rows["token"].astype(str), "score": rows["score"].astype(float), "special": True}
+            )
+
         first = specials["position"] == doc["position"].min()
         out = pd.concat([as_units(specials[first]), out, as_units(specials[~first])], ignore_index=True)
     return out
@@ -158,9 +178,17 @@ def document_scores(table: pd.DataFrame, doc_id, level: str = "token", *, specia
 def _doc_info(table: pd.DataFrame, doc_id) -> dict:
     """Target, prediction and probability of one document (whatever columns the table has)."""
     row = table[table["doc_id"] == doc_id].iloc[0]
-    get = lambda c: row[c] if c in row.index and not (isinstance(row[c], float) and math.isnan(row[c])) else None  # noqa: E731
+
+    def get(c: str):
+        return row[c] if c in row.index and not (isinstance(row[c], float) and math.isnan(row[c])) else None
+
     target = get("target_label") if get("target_label") is not None else get("target")
-    return {"method": get("method"), "target": target, "prediction": get("prediction"), "probability": get("probability")}
+    return {
+        "method": get("method"),
+        "target": target,
+        "prediction": get("prediction"),
+        "probability": get("probability"),
+    }
 
 
 def _auto_vmax(scores: Sequence[float]) -> float:
@@ -240,7 +268,9 @@ def _header_html(doc_id, info: dict, total: float) -> str:
     if info["prediction"] is not None:
         parts.append(f"prediction <b>{_html.escape(str(info['prediction']))}</b>")
     parts.append(f"sum of scores {_fmt(total)}")
-    return f'<div style="font-size:0.85em;color:#333333;margin-bottom:0.2em;">{" &middot; ".join(parts)}</div>'
+    return (
+        f'<div style="font-size:0.85em;color:#333333;margin-bottom:0.2em;">{" &middot; ".join(parts)}</div>'
+    )
 
 
 def heatmap_html(
@@ -286,7 +316,9 @@ def heatmap_html(
         blocks.append(f'<div style="margin-bottom:0.8em;">{block}</div>')
     return (
         '<div class="explaining-bert-heatmap" style="font-family:Helvetica,Arial,sans-serif;font-size:15px;'
-        'color:#000000;background-color:#ffffff;padding:0.5em 0.7em;max-width:52em;">' + "".join(blocks) + "</div>"
+        'color:#000000;background-color:#ffffff;padding:0.5em 0.7em;max-width:52em;">'
+        + "".join(blocks)
+        + "</div>"
     )
 
 
@@ -300,8 +332,15 @@ def show_heatmap(table: pd.DataFrame, doc_id=None, level: str = "token", **optio
     display(HTML(heatmap_html(table, doc_id, level, **options)))
 
 
-def save_html(table: pd.DataFrame, path: str | Path, doc_id=None, level: str = "token", *, title: str | None = None,
-              **options) -> Path:
+def save_html(
+    table: pd.DataFrame,
+    path: str | Path,
+    doc_id=None,
+    level: str = "token",
+    *,
+    title: str | None = None,
+    **options,
+) -> Path:
     """Write :func:`heatmap_html` as a standalone HTML page (opens in any browser, offline).
 
     Args:
@@ -319,8 +358,11 @@ def save_html(table: pd.DataFrame, path: str | Path, doc_id=None, level: str = "
         path = path.with_suffix(".html")
     body = heatmap_html(table, doc_id, level, **options)
     title = _html.escape(title or "Attribution heat map")
-    page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n</head>\n'
-            f"<body>\n<h1 style=\"font-family:Helvetica,Arial,sans-serif;font-size:1.2em;\">{title}</h1>\n{body}\n</body>\n</html>\n")
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n</head>\n'
+        f'<body>\n<h1 style="font-family:Helvetica,Arial,sans-serif;font-size:1.2em;">{title}</h1>\n'
+        f"{body}\n</body>\n</html>\n"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
@@ -364,9 +406,17 @@ def _draw_boxes(ax, units: pd.DataFrame, boxes, vmax: float, y0: float) -> None:
         y = y0 - line * _LINE
         ax.add_patch(Rectangle((x, y - 8.5), w, 17.0, facecolor=score_color(score, vmax), edgecolor="none"))
         colour = "white" if abs(share) > DARK_TEXT_SHARE else "black"
-        ax.text(x + _PAD, y, text, fontsize=FONT_SIZE * (0.85 if special else 1.0), va="center_baseline", ha="left",
-                color=colour, weight="bold" if share >= MARK_SHARE else "normal",
-                family="monospace" if special else "sans-serif")
+        ax.text(
+            x + _PAD,
+            y,
+            text,
+            fontsize=FONT_SIZE * (0.85 if special else 1.0),
+            va="center_baseline",
+            ha="left",
+            color=colour,
+            weight="bold" if share >= MARK_SHARE else "normal",
+            family="monospace" if special else "sans-serif",
+        )
         if share >= MARK_SHARE:
             ax.plot([x + _PAD, x + w - _PAD], [y - 6.5, y - 6.5], color=colour, lw=1.0, solid_capstyle="butt")
         elif share <= -MARK_SHARE:
@@ -383,7 +433,9 @@ def _colorbar(fig, vmax: float, label: str, rect) -> None:
     bar.ax.tick_params(labelsize=8)
 
 
-def _token_figure(rows: list[tuple[str, pd.DataFrame, float]], width: float, bar_label: str, bar_vmax: float, title: str):
+def _token_figure(
+    rows: list[tuple[str, pd.DataFrame, float]], width: float, bar_label: str, bar_vmax: float, title: str
+):
     """A figure with one block of wrapped boxes per row ``(row label, units, vmax)`` and a colourbar."""
     from matplotlib.figure import Figure
 
@@ -424,8 +476,16 @@ def _title(doc_id, info: dict, total: float | None = None) -> str:
     return " · ".join(parts)
 
 
-def heatmap_figure(table: pd.DataFrame, doc_id=None, level: str = "token", *, method: str | None = None,
-                   vmax: float | None = None, special: bool | None = None, width: float = 8.0):
+def heatmap_figure(
+    table: pd.DataFrame,
+    doc_id=None,
+    level: str = "token",
+    *,
+    method: str | None = None,
+    vmax: float | None = None,
+    special: bool | None = None,
+    width: float = 8.0,
+):
     """A token heat map as a matplotlib Figure (for slides and print): coloured boxes wrapping over lines.
 
     Args:
@@ -449,8 +509,15 @@ def heatmap_figure(table: pd.DataFrame, doc_id=None, level: str = "token", *, me
     return _token_figure([("", units, scale)], width, label, scale, _title(doc_id, info, total))
 
 
-def compare_methods_figure(tables: Mapping[str, pd.DataFrame], doc_id, level: str = "token", *,
-                           scale: str = "row", special: bool | None = None, width: float = 8.0):
+def compare_methods_figure(
+    tables: Mapping[str, pd.DataFrame],
+    doc_id,
+    level: str = "token",
+    *,
+    scale: str = "row",
+    special: bool | None = None,
+    width: float = 8.0,
+):
     """The same text explained several ways (methods, baselines, targets): one row of coloured boxes each.
 
     Args:
@@ -466,7 +533,9 @@ def compare_methods_figure(tables: Mapping[str, pd.DataFrame], doc_id, level: st
         ``matplotlib.figure.Figure``. Taught in notebook 03 (baselines); used in notebooks 04 and 05.
     """
     if not isinstance(tables, Mapping) or not tables:
-        raise TypeError(f"tables must be a non-empty dict {{label: attribution table}}, got {type(tables).__name__}")
+        raise TypeError(
+            f"tables must be a non-empty dict {{label: attribution table}}, got {type(tables).__name__}"
+        )
     if scale not in ("row", "shared"):
         raise ValueError(f"scale must be 'row' or 'shared', got {scale!r}")
     _check_level(level)
@@ -478,8 +547,10 @@ def compare_methods_figure(tables: Mapping[str, pd.DataFrame], doc_id, level: st
         if reference is None:
             reference, info = list(units["text"]), _doc_info(table, doc_id)
         elif list(units["text"]) != reference:
-            raise ValueError(f"table {name!r} has other tokens for doc_id {doc_id!r} than the first table: "
-                             "compare methods on the same texts with the same tokenizer")
+            raise ValueError(
+                f"table {name!r} has other tokens for doc_id {doc_id!r} than the first table: "
+                "compare methods on the same texts with the same tokenizer"
+            )
         rows.append((str(name), units, _auto_vmax(units["score"].to_numpy())))
     info = dict(info, method=None)
     if scale == "shared":
@@ -510,19 +581,40 @@ def completeness_figure(errors: pd.DataFrame, *, tolerance: float = 0.01):
         raise TypeError(f"errors must be a pandas DataFrame, got {type(errors).__name__}")
     missing = [c for c in ("quadrature", "n_steps", "relative_error") if c not in errors.columns]
     if missing:
-        raise ValueError(f"errors is missing the column(s) {missing}; it needs quadrature, n_steps, relative_error")
+        raise ValueError(
+            f"errors is missing the column(s) {missing}; it needs quadrature, n_steps, relative_error"
+        )
     stats = errors.groupby(["quadrature", "n_steps"])["relative_error"].agg(["median", "max"]).reset_index()
     fig = Figure(figsize=(5.2, 3.4))
     ax = fig.subplots()
     colours = {"gauss_legendre": "#b2182b", "riemann_trapezoid": "#2166ac"}
     for (rule, group), marker in zip(stats.groupby("quadrature", sort=True), "os^v"):
         colour = colours.get(rule)
-        ax.plot(group["n_steps"], group["median"].clip(lower=1e-9), marker=marker, color=colour, label=f"{rule}: median")
-        ax.plot(group["n_steps"], group["max"].clip(lower=1e-9), marker=marker, color=colour, ls=":", mfc="none",
-                label=f"{rule}: worst document")
+        ax.plot(
+            group["n_steps"],
+            group["median"].clip(lower=1e-9),
+            marker=marker,
+            color=colour,
+            label=f"{rule}: median",
+        )
+        ax.plot(
+            group["n_steps"],
+            group["max"].clip(lower=1e-9),
+            marker=marker,
+            color=colour,
+            ls=":",
+            mfc="none",
+            label=f"{rule}: worst document",
+        )
     ax.axhline(tolerance, color="black", ls="--", lw=1)
-    ax.annotate(f"{tolerance:.0%} of |f(x) − f(x′)|", (stats["n_steps"].max(), tolerance), xytext=(0, 3),
-                textcoords="offset points", fontsize=8, ha="right")
+    ax.annotate(
+        f"{tolerance:.0%} of |f(x) − f(x′)|",
+        (stats["n_steps"].max(), tolerance),
+        xytext=(0, 3),
+        textcoords="offset points",
+        fontsize=8,
+        ha="right",
+    )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(sorted(stats["n_steps"].unique()), [str(n) for n in sorted(stats["n_steps"].unique())])
@@ -563,8 +655,18 @@ def ig_path_figure(n_points: int = 8, x=(2.0, 1.0), baseline=(0.0, 0.0)):
     pts = x0 + alphas[:, None] * (x - x0)
     grads = (f(pts) * (1 - f(pts)))[:, None] * w  # df/dx at each point
     ax.plot(*np.stack([x0, x]).T, color="#b2182b", lw=2, label="path x' + α(x − x')")
-    ax.quiver(pts[:, 0], pts[:, 1], grads[:, 0], grads[:, 1], color="#2166ac", angles="xy", scale_units="xy",
-              scale=2.0, width=0.006, label="gradient ∂f/∂x")
+    ax.quiver(
+        pts[:, 0],
+        pts[:, 1],
+        grads[:, 0],
+        grads[:, 1],
+        color="#2166ac",
+        angles="xy",
+        scale_units="xy",
+        scale=2.0,
+        width=0.006,
+        label="gradient ∂f/∂x",
+    )
     ax.scatter(*pts.T, color="#b2182b", zorder=3, s=18)
     ax.annotate("baseline x'", x0, xytext=(6, -14), textcoords="offset points", fontsize=9)
     ax.annotate("input x", x, xytext=(6, 4), textcoords="offset points", fontsize=9)

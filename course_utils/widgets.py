@@ -27,8 +27,13 @@ import numpy as np
 import pandas as pd
 
 #: the methods the explorer offers: menu label -> name in course_utils.attribution.explain
-METHODS: dict[str, str] = {"Integrated gradients (IG)": "ig", "Leave-one-out (LOO)": "loo", "AtMan": "atman",
-                           "SHAP": "shap", "LIME": "lime"}
+METHODS: dict[str, str] = {
+    "Integrated gradients (IG)": "ig",
+    "Leave-one-out (LOO)": "loo",
+    "AtMan": "atman",
+    "SHAP": "shap",
+    "LIME": "lime",
+}
 #: smaller budgets than the methods' defaults for the two sampling methods, so a click answers in seconds
 #: on a CPU (SHAP: ~2 s instead of ~7 s, LIME ~4 s instead of ~13 s per paragraph); ``options`` overrides them
 DEFAULT_OPTIONS: dict[str, dict] = {"shap": {"max_evals": 200}, "lime": {"num_samples": 300}}
@@ -36,8 +41,18 @@ PREDICTED = "predicted class"  # the target menu entry that explains each text's
 MAX_LENGTH = 128  # tokens the explorer explains (longer texts are truncated, with a note)
 PREVIEW_WORDS = 8  # words of a paragraph shown in the examples menu
 
-__all__ = ["METHODS", "DEFAULT_OPTIONS", "ExplorerView", "explain_for_widget", "render_explanation", "prediction_bar_html",
-           "error_html", "examples_from", "enable_colab_widgets", "explorer"]
+__all__ = [
+    "METHODS",
+    "DEFAULT_OPTIONS",
+    "ExplorerView",
+    "explain_for_widget",
+    "render_explanation",
+    "prediction_bar_html",
+    "error_html",
+    "examples_from",
+    "enable_colab_widgets",
+    "explorer",
+]
 
 
 @dataclass
@@ -68,7 +83,9 @@ def _check_text(text) -> str:
     if not isinstance(text, str):
         raise TypeError(f"text must be a string (the paragraph to explain), got {type(text).__name__}")
     if not text.strip():
-        raise ValueError("the text is empty: type a paragraph in the text box or pick an example from the menu")
+        raise ValueError(
+            "the text is empty: type a paragraph in the text box or pick an example from the menu"
+        )
     return text.strip()
 
 
@@ -76,7 +93,9 @@ def _check_method(method) -> str:
     """A method name (``"ig"``) or its menu label (``"AtMan"``) -> the name ``explain`` takes."""
     names = {**{v: v for v in METHODS.values()}, **METHODS}
     if not isinstance(method, str) or method not in names:
-        raise ValueError(f"method={method!r} is not offered by the explorer; choose one of {list(METHODS.values())}")
+        raise ValueError(
+            f"method={method!r} is not offered by the explorer; choose one of {list(METHODS.values())}"
+        )
     return names[method]
 
 
@@ -98,7 +117,9 @@ def prediction_bar_html(probabilities: Mapping[str, float], *, highlight: str | 
         heat map, not for parties. Taught in notebook 07.
     """
     if not isinstance(probabilities, Mapping) or not probabilities:
-        raise TypeError(f"probabilities must be a non-empty mapping {{label: probability}}, got {probabilities!r}")
+        raise TypeError(
+            f"probabilities must be a non-empty mapping {{label: probability}}, got {probabilities!r}"
+        )
     values = {str(k): float(v) for k, v in probabilities.items()}
     bad = {k: v for k, v in values.items() if not (0.0 <= v <= 1.0)}
     if bad:
@@ -116,16 +137,20 @@ def prediction_bar_html(probabilities: Mapping[str, float], *, highlight: str | 
             f'<span style="display:block;width:{100 * p:.1f}%;height:100%;background-color:{colour};"></span></span>'
             f'<span style="margin-left:0.5em;font-weight:{weight};">{p:.2f}</span></div>'
         )
-    return ('<div class="explaining-bert-prediction" style="font-family:Helvetica,Arial,sans-serif;font-size:14px;'
-            'color:#000000;margin-bottom:0.4em;"><div style="font-size:0.85em;color:#333333;">'
-            "the model's probabilities</div>" + "".join(rows) + "</div>")
+    return (
+        '<div class="explaining-bert-prediction" style="font-family:Helvetica,Arial,sans-serif;font-size:14px;'
+        'color:#000000;margin-bottom:0.4em;"><div style="font-size:0.85em;color:#333333;">'
+        "the model's probabilities</div>" + "".join(rows) + "</div>"
+    )
 
 
 def error_html(message: str) -> str:
     """A short, visible message box (used instead of a traceback inside the widget)."""
-    return ('<div class="explaining-bert-error" style="font-family:Helvetica,Arial,sans-serif;font-size:14px;'
-            'color:#7a1f1f;background-color:#fff3f3;border:1px solid #e0b4b4;padding:0.5em 0.7em;">'
-            f"<b>Could not explain this text.</b> {_html.escape(str(message))}</div>")
+    return (
+        '<div class="explaining-bert-error" style="font-family:Helvetica,Arial,sans-serif;font-size:14px;'
+        'color:#7a1f1f;background-color:#fff3f3;border:1px solid #e0b4b4;padding:0.5em 0.7em;">'
+        f"<b>Could not explain this text.</b> {_html.escape(str(message))}</div>"
+    )
 
 
 def _notes_html(notes: Sequence[str]) -> str:
@@ -136,8 +161,17 @@ def _notes_html(notes: Sequence[str]) -> str:
 
 
 # ------------------------------------------------------------------------------------- the callback
-def explain_for_widget(model, tokenizer, text: str, method: str = "ig", target=None, *, level: str = "token",
-                       max_length: int | None = None, **options) -> ExplorerView:
+def explain_for_widget(
+    model,
+    tokenizer,
+    text: str,
+    method: str = "ig",
+    target=None,
+    *,
+    level: str = "token",
+    max_length: int | None = None,
+    **options,
+) -> ExplorerView:
     """Explain one text the way the explorer shows it: prediction bar + heat map (the widget's callback).
 
     Args:
@@ -170,16 +204,22 @@ def explain_for_widget(model, tokenizer, text: str, method: str = "ig", target=N
         max_length = min(MAX_LENGTH, int(getattr(model.config, "max_position_embeddings", MAX_LENGTH)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = explain(model, tokenizer, [text], method, target, progress=False, max_length=max_length,
-                        **options).tokens
+        table = explain(
+            model, tokenizer, [text], method, target, progress=False, max_length=max_length, **options
+        ).tokens
         html_map = viz.heatmap_html(table, level=level)
     notes = [str(w.message) for w in caught]
     proba = predict_proba(model, tokenizer, [text], max_length=max_length)[0]  # (n_labels,)
     probabilities = {lab: float(p) for lab, p in zip(labels, proba)}
     first = table.iloc[0]
     target_label, prediction = str(first["target_label"]), str(first["prediction"])
-    panel = ('<div class="explaining-bert-explorer">' + prediction_bar_html(probabilities, highlight=target_label)
-             + html_map + _notes_html(notes) + "</div>")
+    panel = (
+        '<div class="explaining-bert-explorer">'
+        + prediction_bar_html(probabilities, highlight=target_label)
+        + html_map
+        + _notes_html(notes)
+        + "</div>"
+    )
     return ExplorerView(panel, probabilities, prediction, target_label, table, notes)
 
 
@@ -229,7 +269,9 @@ def examples_from(data, n: int = 8, *, seed: int = 42, text_column: str = "text"
             texts = [texts[i] for i in sorted(idx)]
         out = {f"{i + 1}. {' '.join(t.split()[:PREVIEW_WORDS])}": t for i, t in enumerate(texts)}
     else:
-        raise TypeError(f"data must be a DataFrame, a list of texts or a dict {{name: text}}, got {type(data).__name__}")
+        raise TypeError(
+            f"data must be a DataFrame, a list of texts or a dict {{name: text}}, got {type(data).__name__}"
+        )
     if not out:
         raise ValueError("no examples: data is empty")
     return out
@@ -252,8 +294,15 @@ def enable_colab_widgets() -> bool:
         return False
 
 
-def explorer(model, tokenizer, examples=None, *, level: str = "token", max_length: int | None = None,
-             options: Mapping[str, Mapping] | None = None):
+def explorer(
+    model,
+    tokenizer,
+    examples=None,
+    *,
+    level: str = "token",
+    max_length: int | None = None,
+    options: Mapping[str, Mapping] | None = None,
+):
     """The interactive explorer: examples menu, text box, method and class selectors, a button, the result.
 
     Args:
@@ -275,18 +324,28 @@ def explorer(model, tokenizer, examples=None, *, level: str = "token", max_lengt
     options = dict(options or {})
     unknown = sorted(set(options) - set(METHODS.values()))
     if unknown:
-        raise ValueError(f"options for unknown method(s) {unknown}; the explorer offers {list(METHODS.values())}")
+        raise ValueError(
+            f"options for unknown method(s) {unknown}; the explorer offers {list(METHODS.values())}"
+        )
     enable_colab_widgets()
     choices = examples_from(examples) if examples is not None else {}
     first = next(iter(choices.values()), "")
-    menu = w.Dropdown(options=list(choices), description="Example", layout=w.Layout(width="95%"),
-                      disabled=not choices)
-    textbox = w.Textarea(value=first, placeholder="Type or paste a paragraph …", description="Text",
-                         layout=w.Layout(width="95%", height="7em"))
+    menu = w.Dropdown(
+        options=list(choices), description="Example", layout=w.Layout(width="95%"), disabled=not choices
+    )
+    textbox = w.Textarea(
+        value=first,
+        placeholder="Type or paste a paragraph …",
+        description="Text",
+        layout=w.Layout(width="95%", height="7em"),
+    )
     method = w.ToggleButtons(options=list(METHODS.items()), value="ig", description="Method")
     # the value is the label itself: ipywidgets 8 shows a Dropdown whose value is None as empty
-    target = w.Dropdown(options=[(PREDICTED, PREDICTED)] + [(lab, lab) for lab in _labels(model)], value=PREDICTED,
-                        description="Explain")
+    target = w.Dropdown(
+        options=[(PREDICTED, PREDICTED)] + [(lab, lab) for lab in _labels(model)],
+        value=PREDICTED,
+        description="Explain",
+    )
     button = w.Button(description="Explain", button_style="primary", icon="search")
     out = w.Output(layout=w.Layout(border="1px solid #dddddd", padding="0.3em", min_height="4em"))
 
@@ -297,9 +356,16 @@ def explorer(model, tokenizer, examples=None, *, level: str = "token", max_lengt
     def on_click(_=None):
         button.disabled, button.description = True, "Working …"
         try:
-            page = render_explanation(model, tokenizer, textbox.value, method.value, target.value, level=level,
-                                      max_length=max_length,
-                                      **{**DEFAULT_OPTIONS.get(method.value, {}), **options.get(method.value, {})})
+            page = render_explanation(
+                model,
+                tokenizer,
+                textbox.value,
+                method.value,
+                target.value,
+                level=level,
+                max_length=max_length,
+                **{**DEFAULT_OPTIONS.get(method.value, {}), **options.get(method.value, {})},
+            )
             out.outputs = ()  # replace the previous result (works with and without a running kernel)
             out.append_display_data(HTML(page))
         finally:

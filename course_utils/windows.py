@@ -35,7 +35,6 @@ Used by :func:`course_utils.corpus.explain_corpus` (``long="window"``) and the c
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import torch
 
 from . import _inference
@@ -48,10 +47,16 @@ LONG_MODES = ("window", "truncate")
 
 def check_long(long, stride) -> tuple[str, int | None]:
     """Validate ``long`` ("window"/"truncate") and ``stride`` (None or a positive int of tokens)."""
-    check_choice(long, "long", LONG_MODES, hint=f"choose one of {list(LONG_MODES)}: 'window' explains "
-                 "overlapping windows of long documents, 'truncate' drops their ends")
-    stride = check_scalar(stride, "stride", int, min_val=1, allow_none=True,
-                          hint="(tokens between window starts)")
+    check_choice(
+        long,
+        "long",
+        LONG_MODES,
+        hint=f"choose one of {list(LONG_MODES)}: 'window' explains "
+        "overlapping windows of long documents, 'truncate' drops their ends",
+    )
+    stride = check_scalar(
+        stride, "stride", int, min_val=1, allow_none=True, hint="(tokens between window starts)"
+    )
     return long, stride
 
 
@@ -102,8 +107,10 @@ def window_spans(word_ids: list[int], width: int, stride: int) -> list[tuple[int
     while True:
         stop = int(cuts[cuts <= start + width].max())
         if stop <= start:
-            raise ValueError(f"a word of more than {width} tokens (at token {start}) fits in no window: "
-                             "raise max_length or clean the text")
+            raise ValueError(
+                f"a word of more than {width} tokens (at token {start}) fits in no window: "
+                "raise max_length or clean the text"
+            )
         spans.append((start, stop))
         if stop >= n:
             return spans
@@ -119,9 +126,19 @@ def window_spans(word_ids: list[int], width: int, stride: int) -> list[tuple[int
             return spans
 
 
-def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *, stride: int | None = None,
-                    batch_size: int = 16, max_length: int | None = None, progress: bool | None = None,
-                    **options) -> Explanations:
+def explain_windows(
+    model,
+    tokenizer,
+    texts,
+    method: str = "ig",
+    target=None,
+    *,
+    stride: int | None = None,
+    batch_size: int = 16,
+    max_length: int | None = None,
+    progress: bool | None = None,
+    **options,
+) -> Explanations:
     """Explain documents of any length with any method, by overlapping windows (see the module's rules).
 
     Args:
@@ -156,7 +173,9 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
     stride = default_stride(length) if stride is None else stride
     given = check_target(target, model, len(texts))
     labels = label_names(model)
-    full = tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False, return_offsets_mapping=True)
+    full = tokenizer(
+        texts, add_special_tokens=True, truncation=False, verbose=False, return_offsets_mapping=True
+    )
 
     # 1. the windows of every document, as substrings of the text
     window_texts, owner, spans = [], [], []
@@ -164,8 +183,11 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
         word_ids = [int(w) for w in full.word_ids(d)[1:-1]]
         offsets = full["offset_mapping"][d][1:-1]
         for start, stop in window_spans(word_ids, width, stride):
-            window_texts.append(text if (start, stop) == (0, len(word_ids)) else
-                                text[offsets[start][0]: offsets[stop - 1][1]])
+            window_texts.append(
+                text
+                if (start, stop) == (0, len(word_ids))
+                else text[offsets[start][0] : offsets[stop - 1][1]]
+            )
             owner.append(d)
             spans.append((start, stop))
     owner = np.array(owner, dtype=np.int64)
@@ -176,8 +198,17 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
     doc_probs = np.stack([window_probs[owner == d].mean(0) for d in range(len(texts))])  # (n_docs, n_labels)
     doc_pred = doc_probs.argmax(1)
     doc_target = doc_pred if given is None else given
-    result = explain(model, tokenizer, window_texts, method, doc_target[owner].tolist(), batch_size=batch_size,
-                     progress=progress, max_length=length, **options)  # windows fit: nothing is truncated
+    result = explain(
+        model,
+        tokenizer,
+        window_texts,
+        method,
+        doc_target[owner].tolist(),
+        batch_size=batch_size,
+        progress=progress,
+        max_length=length,
+        **options,
+    )  # windows fit: nothing is truncated
     table, per_window = result.tokens, result.documents
     if (per_window["n_dropped"] > 0).any():  # cannot happen: windows are cut to fit
         raise RuntimeError("a window was truncated: please report this with the text that caused it")
@@ -194,10 +225,12 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
             start, stop = spans[w]
             part = grouped[w]
             got = part["token"].tolist()
-            expected = [tokens[0], *tokens[1 + start: 1 + stop], tokens[-1]]
+            expected = [tokens[0], *tokens[1 + start : 1 + stop], tokens[-1]]
             if got != expected:
-                raise ValueError(f"texts[{d}]: window {w} re-tokenises differently from the document ({len(got)} vs "
-                                 f"{len(expected)} tokens); use long='truncate' for this text or report it")
+                raise ValueError(
+                    f"texts[{d}]: window {w} re-tokenises differently from the document ({len(got)} vs "
+                    f"{len(expected)} tokens); use long='truncate' for this text or report it"
+                )
             score = part["score"].to_numpy()
             where = np.concatenate([[0], np.arange(1 + start, 1 + stop), [n - 1]])
             np.add.at(total, where, score)
@@ -208,7 +241,9 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
     docs = [r[0] for r in rows]
     # the target's probability: the mean of the windows' (as the method reported them with its scores)
     probability = per_window.groupby(owner)["probability"].mean().to_numpy()
-    out = _inputs.build_table(docs, doc_ids, [r[1] for r in rows], method, doc_target, doc_pred, probability, labels)
+    out = _inputs.build_table(
+        docs, doc_ids, [r[1] for r in rows], method, doc_target, doc_pred, probability, labels
+    )
 
     windows = per_window.copy()
     windows.insert(0, "window", np.concatenate([np.arange(k) for k in n_windows]).astype(np.int64))
@@ -220,21 +255,32 @@ def explain_windows(model, tokenizer, texts, method: str = "ig", target=None, *,
     summary["n_windows"] = n_windows.astype(np.int64)
     summary["window_probability_min"] = windows.groupby(owner)["probability"].min().to_numpy()
     summary["window_probability_max"] = windows.groupby(owner)["probability"].max().to_numpy()
-    single = n_windows[owner] == 1  # windows that are whole documents: keep the method's diagnostics per document
+    single = (
+        n_windows[owner] == 1
+    )  # windows that are whole documents: keep the method's diagnostics per document
     extra = [c for c in per_window.columns if c not in summary.columns]
     if extra:
         diag = per_window.loc[single, extra].set_axis(owner[single], axis=0)
         summary = summary.join(diag, how="left")
-    return Explanations(tokens=out, documents=summary.reset_index(drop=True),
-                        options={**result.options, "long": "window", "stride": stride, "max_length": length},
-                        windows=windows.reset_index(drop=True))
+    return Explanations(
+        tokens=out,
+        documents=summary.reset_index(drop=True),
+        options={**result.options, "long": "window", "stride": stride, "max_length": length},
+        windows=windows.reset_index(drop=True),
+    )
 
 
 def _probabilities(model, tokenizer, texts: list[str], max_length: int, batch_size: int) -> np.ndarray:
     """Softmax probabilities ``(n_texts, n_labels)`` of the model on each (already fitting) text."""
     docs = _inputs.encode(tokenizer, texts, max_length)
-    probs = _inference.forward_rows(model, lambda batch: torch.softmax(model(**batch).logits.float(), -1),
-                                    [d.input_ids for d in docs], batch_size, tokenizer.pad_token_id,
-                                    width=model.config.num_labels, order="longest_first",  # as explain() batches
-                                    token_type_ids=[d.token_type_ids for d in docs])
+    probs = _inference.forward_rows(
+        model,
+        lambda batch: torch.softmax(model(**batch).logits.float(), -1),
+        [d.input_ids for d in docs],
+        batch_size,
+        tokenizer.pad_token_id,
+        width=model.config.num_labels,
+        order="longest_first",  # as explain() batches
+        token_type_ids=[d.token_type_ids for d in docs],
+    )
     return probs.double().numpy()  # (n_texts, n_labels)

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import pytest
 
 CHROMIUM_FLAGS = [
-    "--no-sandbox",                      # CI runs as root
+    "--no-sandbox",  # CI runs as root
     "--disable-dev-shm-usage",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
     "--no-proxy-server",
@@ -61,8 +61,9 @@ def require_browser() -> str:
         why = "no Chromium on PATH (or $COURSE_CHROMIUM)"
     if why is None:
         return path
-    _skip_unless_required(f"browser tests need a real browser: {why}; install it with: {INSTALL_HINT}",
-                          "COURSE_REQUIRE_BROWSER")
+    _skip_unless_required(
+        f"browser tests need a real browser: {why}; install it with: {INSTALL_HINT}", "COURSE_REQUIRE_BROWSER"
+    )
 
 
 def _skip_unless_required(message: str, flag: str) -> None:
@@ -80,8 +81,10 @@ def require_site_extra(*modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if not missing:
         return
-    _skip_unless_required(f"needs the site extra ({', '.join(missing)} missing): pip install 'explaining-bert[site]'",
-                          "COURSE_REQUIRE_SITE")
+    _skip_unless_required(
+        f"needs the site extra ({', '.join(missing)} missing): pip install 'explaining-bert[site]'",
+        "COURSE_REQUIRE_SITE",
+    )
 
 
 @dataclass
@@ -95,7 +98,10 @@ class Browser:
 
     def new_page(self):
         page = self.context.new_page()
-        page.on("console", lambda msg: msg.type == "error" and self.console_errors.append(f"{page.url}: {msg.text}"))
+        page.on(
+            "console",
+            lambda msg: msg.type == "error" and self.console_errors.append(f"{page.url}: {msg.text}"),
+        )
         page.on("pageerror", lambda exc: self.console_errors.append(f"{page.url}: {exc}"))
         return page
 
@@ -108,6 +114,7 @@ def _route(browser: Browser):
             return route.continue_()
         browser.external.append(url)
         return route.abort()
+
     return handle
 
 
@@ -120,7 +127,9 @@ def chromium(viewport=(1280, 900)):
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_FLAGS)
         try:
-            context = b.new_context(viewport={"width": viewport[0], "height": viewport[1]}, service_workers="block")
+            context = b.new_context(
+                viewport={"width": viewport[0], "height": viewport[1]}, service_workers="block"
+            )
             browser = Browser(context, None)
             context.route("**/*", _route(browser))
             browser.page = browser.new_page()

@@ -13,19 +13,29 @@ import torch
 
 LABELS = ("Democratic", "Republican")
 
-#: pytest.param((method name, small fast options), id=...). Add a case here to run a new method through the generic tests.
+#: pytest.param((method name, small fast options), id=...). Add a case here to run a new method through the
+#: generic tests.
 METHOD_CASES = [
     pytest.param(("ig", {"n_steps": 8}), id="ig"),
-    pytest.param(("ig", {"n_steps": "auto", "baseline": "mask", "quadrature": "riemann_trapezoid", "max_steps": 64}),
-                 id="ig-auto-mask"),
+    pytest.param(
+        ("ig", {"n_steps": "auto", "baseline": "mask", "quadrature": "riemann_trapezoid", "max_steps": 64}),
+        id="ig-auto-mask",
+    ),
     pytest.param(("loo", {}), id="loo"),
-    pytest.param(("loo", {"replacement": "delete", "level": "word", "measure": "loss"}), id="loo-delete-word"),
+    pytest.param(
+        ("loo", {"replacement": "delete", "level": "word", "measure": "loss"}), id="loo-delete-word"
+    ),
     pytest.param(("atman", {}), id="atman"),
-    pytest.param(("atman", {"conceptual": True, "level": "word", "shift": False}), id="atman-conceptual-word"),
+    pytest.param(
+        ("atman", {"conceptual": True, "level": "word", "shift": False}), id="atman-conceptual-word"
+    ),
     pytest.param(("shap", {"max_evals": 40}), id="shap"),
     pytest.param(("shap", {"internal_batch_size": 3, "seed": 7}), id="shap-defaults-small-batches"),
     pytest.param(("lime", {"num_samples": 100}), id="lime"),
-    pytest.param(("lime", {"num_samples": 60, "kernel_width": 10.0, "internal_batch_size": 7, "seed": 3}), id="lime-narrow"),
+    pytest.param(
+        ("lime", {"num_samples": 60, "kernel_width": 10.0, "internal_batch_size": 7, "seed": 3}),
+        id="lime-narrow",
+    ),
     # a toy method from outside the package (tests/toy_method.py), registered only while its case runs
     pytest.param(("random-test", {"seed": 3}), id="random-test"),
 ]
@@ -63,12 +73,23 @@ def tiny_classifier(packaged_tokenizer):
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(packaged_tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=64, num_labels=2,
-                        id2label=dict(enumerate(LABELS)), label2id={lab: i for i, lab in enumerate(LABELS)},
-                        attn_implementation="eager", initializer_range=0.2)  # larger weights: outputs far from 0.5
+    config = BertConfig(
+        vocab_size=len(packaged_tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=2,
+        id2label=dict(enumerate(LABELS)),
+        label2id={lab: i for i, lab in enumerate(LABELS)},
+        attn_implementation="eager",
+        initializer_range=0.2,
+    )  # larger weights: outputs far from 0.5
     model = BertForSequenceClassification(config).eval()
-    with torch.no_grad():  # random init zeroes the [PAD] row; a trained BERT's is not zero (else "pad" = "zero" baseline)
+    with (
+        torch.no_grad()
+    ):  # random init zeroes the [PAD] row; a trained BERT's is not zero (else "pad" = "zero" baseline)
         model.get_input_embeddings().weight[packaged_tokenizer.pad_token_id].normal_(0.0, 0.2)
     return packaged_tokenizer, model
 
@@ -105,5 +126,7 @@ def locked_matplotlib():
     lock = (Path(__file__).resolve().parent.parent / "requirements" / "lock.txt").read_text()
     locked = re.search(r"^matplotlib==(\S+)$", lock, re.M).group(1)
     if matplotlib.__version__ != locked:
-        pytest.skip(f"committed figures are drawn with matplotlib {locked} (requirements/lock.txt); "
-                    f"this is {matplotlib.__version__}")
+        pytest.skip(
+            f"committed figures are drawn with matplotlib {locked} (requirements/lock.txt); "
+            f"this is {matplotlib.__version__}"
+        )

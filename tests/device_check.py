@@ -44,16 +44,45 @@ ACCELERATOR = torch.device("cpu", 0)
 HOST = torch.device("cpu")
 
 #: torch functions that build a tensor from nothing (or from Python/numpy data); ``device=`` decides where.
-FACTORIES = {torch.tensor, torch.as_tensor, torch.asarray, torch.zeros, torch.ones, torch.full, torch.empty,
-             torch.arange, torch.range, torch.linspace, torch.logspace, torch.eye, torch.rand, torch.randn,
-             torch.randint, torch.randperm, torch.normal, torch.scalar_tensor, torch.empty_strided, torch.tril_indices,
-             torch.triu_indices, torch.zeros_like, torch.ones_like, torch.full_like, torch.empty_like, torch.rand_like,
-             torch.randn_like, torch.randint_like}
+FACTORIES = {
+    torch.tensor,
+    torch.as_tensor,
+    torch.asarray,
+    torch.zeros,
+    torch.ones,
+    torch.full,
+    torch.empty,
+    torch.arange,
+    torch.range,
+    torch.linspace,
+    torch.logspace,
+    torch.eye,
+    torch.rand,
+    torch.randn,
+    torch.randint,
+    torch.randperm,
+    torch.normal,
+    torch.scalar_tensor,
+    torch.empty_strided,
+    torch.tril_indices,
+    torch.triu_indices,
+    torch.zeros_like,
+    torch.ones_like,
+    torch.full_like,
+    torch.empty_like,
+    torch.rand_like,
+    torch.randn_like,
+    torch.randint_like,
+}
 #: aten ops allowed to take host tensors next to accelerator ones (as CUDA allows): copy_ copies across devices;
 #: indexing accepts host index tensors (checked on ``self``/``values`` only).
 _COPY = {torch.ops.aten.copy_.default}
-_INDEX = {torch.ops.aten.index.Tensor, torch.ops.aten.index_put_.default, torch.ops.aten.index_put.default,
-          torch.ops.aten._index_put_impl_.default}
+_INDEX = {
+    torch.ops.aten.index.Tensor,
+    torch.ops.aten.index_put_.default,
+    torch.ops.aten.index_put.default,
+    torch.ops.aten._index_put_impl_.default,
+}
 _NO_TENSOR_OUTPUT = {torch.ops.aten._local_scalar_dense.default}
 
 
@@ -103,7 +132,7 @@ class VirtualAccelerator:
         raise error
 
     # context ----------------------------------------------------------------------------------------------
-    def __enter__(self) -> "VirtualAccelerator":
+    def __enter__(self) -> VirtualAccelerator:
         import course_utils.environment as environment
 
         self._stack = stack = ExitStack()
@@ -146,8 +175,10 @@ class VirtualAccelerator:
             return
         for t in tree_flatten((args, kwargs))[0]:
             if isinstance(t, torch.Tensor) and t.dim() > 0 and not self.on_accelerator(t):
-                self.leak(f"a host tensor of shape {tuple(t.shape)} (dtype {t.dtype}) was passed to "
-                          f"{type(module).__name__}.forward; move it to the model's device first")
+                self.leak(
+                    f"a host tensor of shape {tuple(t.shape)} (dtype {t.dtype}) was passed to "
+                    f"{type(module).__name__}.forward; move it to the model's device first"
+                )
 
 
 def _is_device(a) -> bool:
@@ -185,13 +216,17 @@ class _Function(TorchFunctionMode):
             out = func(*args, **kwargs)
             va.mark(out, va.on_accelerator(args[0]))
             return out
-        if func == _DATA_GET:  # .data is a new tensor object sharing the storage (deepcopy, Module._apply use it)
+        if (
+            func == _DATA_GET
+        ):  # .data is a new tensor object sharing the storage (deepcopy, Module._apply use it)
             out = func(*args, **kwargs)
             va.mark(out, va.on_accelerator(args[0]))
             return out
         if func in (torch.Tensor.numpy, torch.Tensor.__array__) and va.on_accelerator(args[0]):
-            va.leak(f"{getattr(func, '__name__', func)}() of an accelerator tensor of shape {tuple(args[0].shape)}: "
-                    "CUDA refuses this; call .cpu() first")
+            va.leak(
+                f"{getattr(func, '__name__', func)}() of an accelerator tensor of shape {tuple(args[0].shape)}: "
+                "CUDA refuses this; call .cpu() first"
+            )
         if func is torch.Tensor.to:
             target = _to_target(args, kwargs)
             if isinstance(target, torch.Tensor):
@@ -250,13 +285,17 @@ class _Dispatch(TorchDispatchMode):
         if func in _INDEX and not va.on_accelerator(args[0]) and args[0].dim() > 0:
             indices = [t for t in tree_flatten(args[1])[0] if isinstance(t, torch.Tensor)]
             if any(va.on_accelerator(t) for t in indices):
-                va.leak(f"{func} indexes a host tensor of shape {tuple(args[0].shape)} with accelerator indices; "
-                        "CUDA refuses this: move the indices with .cpu() or the tensor to the device")
+                va.leak(
+                    f"{func} indexes a host tensor of shape {tuple(args[0].shape)} with accelerator indices; "
+                    "CUDA refuses this: move the indices with .cpu() or the tensor to the device"
+                )
         if accelerated:
             host = [t for t in tensors if not va.on_accelerator(t) and t.dim() > 0]
             if host:
                 shapes = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in host)
-                va.leak(f"{func} mixes accelerator tensors with host tensors of shape {shapes}; CUDA raises "
-                        "'Expected all tensors to be on the same device'. Create them with device= or .to(device)")
+                va.leak(
+                    f"{func} mixes accelerator tensors with host tensors of shape {shapes}; CUDA raises "
+                    "'Expected all tensors to be on the same device'. Create them with device= or .to(device)"
+                )
             tree_map_only(torch.Tensor, va.mark, out)
         return out

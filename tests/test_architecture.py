@@ -113,7 +113,7 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in graph.get(node, ()):
             if colour.get(nxt) == GREY:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if colour.get(nxt) == WHITE:
                 cycle = visit(nxt)
                 if cycle:
@@ -133,9 +133,15 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 # ------------------------------------------------------------------------------------------ the graph reader
 def test_graph_reader_resolves_relative_and_function_level_imports():
     """Known edges of the package, written in each of the forms the reader must understand."""
-    assert "course_utils.attribution._masking" in GRAPH["course_utils.attribution._atman"]  # from ._masking import …
-    assert "course_utils.attribution" in GRAPH["course_utils.evaluation._sanity"]  # from ..attribution import explain
-    assert "course_utils.attribution._cls_forward" in GRAPH["course_utils.attribution._ig"]  # from . import _cls_forward
+    assert (
+        "course_utils.attribution._masking" in GRAPH["course_utils.attribution._atman"]
+    )  # from ._masking import …
+    assert (
+        "course_utils.attribution" in GRAPH["course_utils.evaluation._sanity"]
+    )  # from ..attribution import explain
+    assert (
+        "course_utils.attribution._cls_forward" in GRAPH["course_utils.attribution._ig"]
+    )  # from . import _cls_forward
     assert "course_utils.scale" in GRAPH["course_utils.corpus"]  # inside a function
 
 
@@ -151,16 +157,26 @@ def test_no_import_cycles():
 
 
 def test_library_never_imports_the_course_scaffolding():
-    offences = [f"{MODULES[m].relative_to(PACKAGE_DIR.parent)}:{line} imports {target}"
-                for m in MODULES if is_library(m)
-                for target, line in IMPORTS[m] if is_scaffolding(target) or target in OLD_PATHS or target in FRONT_DOORS]
-    assert not offences, "the library imports the course scaffolding (course_utils/course/):\n" + "\n".join(offences)
+    offences = [
+        f"{MODULES[m].relative_to(PACKAGE_DIR.parent)}:{line} imports {target}"
+        for m in MODULES
+        if is_library(m)
+        for target, line in IMPORTS[m]
+        if is_scaffolding(target) or target in OLD_PATHS or target in FRONT_DOORS
+    ]
+    assert not offences, "the library imports the course scaffolding (course_utils/course/):\n" + "\n".join(
+        offences
+    )
 
 
 def test_scaffolding_imports_new_paths_not_the_old_aliases():
-    offences = [f"{MODULES[m].relative_to(PACKAGE_DIR.parent)}:{line} imports {target} (use {OLD_PATHS[target]})"
-                for m in MODULES if m not in OLD_PATHS
-                for target, line in IMPORTS[m] if target in OLD_PATHS]
+    offences = [
+        f"{MODULES[m].relative_to(PACKAGE_DIR.parent)}:{line} imports {target} (use {OLD_PATHS[target]})"
+        for m in MODULES
+        if m not in OLD_PATHS
+        for target, line in IMPORTS[m]
+        if target in OLD_PATHS
+    ]
     assert not offences, "\n".join(offences)
 
 
@@ -174,7 +190,9 @@ def test_old_path_files_are_thin_aliases():
 def test_old_import_path_is_the_new_module(old, new):
     assert importlib.import_module(old) is importlib.import_module(new)
     package, _, leaf = old.rpartition(".")
-    assert getattr(importlib.import_module(package), leaf) is importlib.import_module(new)  # `from course_utils import x`
+    assert getattr(importlib.import_module(package), leaf) is importlib.import_module(
+        new
+    )  # `from course_utils import x`
 
 
 def test_importing_the_package_loads_no_scaffolding():

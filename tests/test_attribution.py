@@ -4,14 +4,25 @@ plus the input checks (texts, target, tokenizer/model pair, truncation) and word
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from conftest import LABELS, METHOD_CASES
 
-from course_utils.attribution import (SUPPORTED_METHODS, TABLE_COLUMNS, check_target, check_texts, concat, documents,
-                                      explain, method_options, word_scores)
+from course_utils.attribution import (
+    SUPPORTED_METHODS,
+    TABLE_COLUMNS,
+    check_target,
+    check_texts,
+    concat,
+    documents,
+    explain,
+    method_options,
+    word_scores,
+)
 
-TEXTS = ["The economy is growing stronger every year.", "Taxes must be cut.",
-         "We will defend our freedom, and unbelievably we shall prevail!"]
+TEXTS = [
+    "The economy is growing stronger every year.",
+    "Taxes must be cut.",
+    "We will defend our freedom, and unbelievably we shall prevail!",
+]
 
 
 @pytest.fixture(params=METHOD_CASES)
@@ -158,7 +169,11 @@ def test_check_texts_bad_input(texts, error, match):
 
 
 BAD_TARGETS = [
-    ("Green", ValueError, r"target 'Green' is not a label of this model; its labels are \['Democratic', 'Republican'\]"),
+    (
+        "Green",
+        ValueError,
+        r"target 'Green' is not a label of this model; its labels are \['Democratic', 'Republican'\]",
+    ),
     (2, ValueError, "not a class index"),
     (-1, ValueError, "not a class index"),
     (1.0, TypeError, "target must be None"),
@@ -186,7 +201,10 @@ def test_explain_bad_input_raises_before_work(tiny_classifier, case):
 
 def test_explain_unknown_method_lists_choices(tiny_classifier):
     tokenizer, model = tiny_classifier
-    with pytest.raises(ValueError, match=r"method='gradcam' is not supported; choose one of \['ig', 'loo', 'atman', 'shap', 'lime'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"method='gradcam' is not supported; choose one of \['ig', 'loo', 'atman', 'shap', 'lime'\]",
+    ):
         explain(model, tokenizer, TEXTS, "gradcam")
 
 
@@ -202,8 +220,11 @@ def test_explain_vocabulary_mismatch_raises(tiny_classifier):
     from transformers import BertConfig, BertForSequenceClassification
 
     tokenizer, _ = tiny_classifier
-    small = BertForSequenceClassification(BertConfig(vocab_size=1000, hidden_size=32, num_hidden_layers=1,
-                                                     num_attention_heads=2, intermediate_size=37)).eval()
+    small = BertForSequenceClassification(
+        BertConfig(
+            vocab_size=1000, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37
+        )
+    ).eval()
     with pytest.raises(ValueError, match="knows 30522 tokens but the model has only 1000.*same checkpoint"):
         explain(small, tokenizer, TEXTS)
 
@@ -227,7 +248,9 @@ def test_explain_slow_tokenizer_raises(tiny_classifier):
 def test_explain_truncates_with_one_warning(tiny_classifier):
     tokenizer, model = tiny_classifier  # the tiny model takes 64 positions
     long = " ".join(["freedom"] * 100)  # 102 tokens with [CLS]/[SEP]
-    with pytest.warns(UserWarning, match=r"1 text\(s\) longer than the model's maximum of 64 tokens.*texts\[1\] lost 38") as record:
+    with pytest.warns(
+        UserWarning, match=r"1 text\(s\) longer than the model's maximum of 64 tokens.*texts\[1\] lost 38"
+    ) as record:
         result = explain(model, tokenizer, ["short text", long], n_steps=4)
     table = result.tokens
     assert len([w for w in record if "truncated" in str(w.message)]) == 1
@@ -252,13 +275,17 @@ def test_word_scores_sum_pieces(tiny_classifier):
     words = word_scores(table)
     content = table[~table["special"]]
     assert len(words) == content.groupby(["doc_id", "word_id"]).ngroups
-    np.testing.assert_allclose(words.groupby("doc_id")["score"].sum(), content.groupby("doc_id")["score"].sum())
+    np.testing.assert_allclose(
+        words.groupby("doc_id")["score"].sum(), content.groupby("doc_id")["score"].sum()
+    )
     pieces = words[words["n_tokens"] > 1]
     assert len(pieces), "the texts contain a word split into several WordPieces"
     row = pieces.iloc[0]
     assert " " in row["tokens"] and row["word"].lower().startswith(row["tokens"].split()[0])
     all_rows = word_scores(table, keep_special=True)
-    np.testing.assert_allclose(all_rows.groupby("doc_id")["score"].sum(), table.groupby("doc_id")["score"].sum())
+    np.testing.assert_allclose(
+        all_rows.groupby("doc_id")["score"].sum(), table.groupby("doc_id")["score"].sum()
+    )
 
 
 def test_word_scores_keeps_original_case(tiny_classifier):
@@ -285,4 +312,4 @@ def test_building_blocks_are_public():
         assert obj.__module__.startswith("course_utils.attribution._"), name
         assert name in attribution.__all__
     with pytest.raises(AttributeError, match="no attribute 'not_a_block'"):
-        attribution.not_a_block
+        _ = attribution.not_a_block

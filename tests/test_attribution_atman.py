@@ -19,9 +19,17 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def tiny_classifier(tokenizer):
     torch.manual_seed(5)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=64, num_labels=2, attn_implementation="eager",
-                        initializer_range=0.2)  # larger weights than the default: scores well above float noise
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=2,
+        attn_implementation="eager",
+        initializer_range=0.2,
+    )  # larger weights than the default: scores well above float noise
     return BertForSequenceClassification(config).eval()
 
 
@@ -33,7 +41,10 @@ def classifier():
 def make_batch(tokenizer, texts, pad_to=None):
     enc = tokenizer(texts, padding="max_length" if pad_to else True, max_length=pad_to, return_tensors="pt")
     word_ids = [[-1 if w is None else w for w in enc.word_ids(i)] for i in range(len(texts))]
-    return {**{k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}, "word_ids": torch.tensor(word_ids)}
+    return {
+        **{k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
+        "word_ids": torch.tensor(word_ids),
+    }
 
 
 def model_inputs(batch):
@@ -70,7 +81,9 @@ def test_atman_attention_forward_shift_lowers_the_suppressed_column():
     f = torch.ones(2, 6)
     f[:, 2] = 0.1
     _, before = eager_attention_forward(MODULE, q, k, v, None, scaling=1.0)
-    _, after = A.atman_attention_forward(MODULE, q, k, v, None, scaling=1.0, atman_factors=f, atman_shift=True)
+    _, after = A.atman_attention_forward(
+        MODULE, q, k, v, None, scaling=1.0, atman_factors=f, atman_shift=True
+    )
     scores = q @ k.transpose(2, 3)  # (b, h, s, s)
     is_row_min = scores[..., 2] == scores.amin(-1)  # shifted to 0: nothing left to suppress
     assert torch.all(after[..., 2][~is_row_min] < before[..., 2][~is_row_min])
@@ -82,7 +95,9 @@ def test_atman_attention_forward_sign_trap_without_shift_raises_negative_scores(
     f = torch.ones(2, 6)
     f[:, 2] = 0.1
     _, before = eager_attention_forward(MODULE, q, k, v, None, scaling=1.0)
-    _, trapped = A.atman_attention_forward(MODULE, q, k, v, None, scaling=1.0, atman_factors=f, atman_shift=False)
+    _, trapped = A.atman_attention_forward(
+        MODULE, q, k, v, None, scaling=1.0, atman_factors=f, atman_shift=False
+    )
     negative = (q @ k.transpose(2, 3))[..., 2] < 0  # (b, h, s) query rows where key 2 has a negative score
     assert negative.sum() > 0
     rises = trapped[..., 2][negative] > before[..., 2][negative]
@@ -96,7 +111,9 @@ def test_atman_attention_forward_row_minimum_ignores_padded_keys():
     k_padded[:, :, 4:] = -50 * q.mean(2, keepdim=True)  # padded keys with extreme (very negative) raw scores
     f = torch.ones(1, 6)
     f[:, 1] = 0.1
-    short = A.atman_attention_forward(MODULE, q[:, :, :4], k[:, :, :4], v[:, :, :4], None, atman_factors=f[:, :4])
+    short = A.atman_attention_forward(
+        MODULE, q[:, :, :4], k[:, :, :4], v[:, :, :4], None, atman_factors=f[:, :4]
+    )
     padded = A.atman_attention_forward(MODULE, q, k_padded, v, padding_mask([4], 6), atman_factors=f)
     assert torch.allclose(short[0], padded[0][:, :4], atol=1e-6)
 
@@ -160,14 +177,18 @@ def test_attribute_matches_manual_suppression(tiny_classifier, tokenizer):
     with torch.no_grad(), A.atman_attention(tiny_classifier):
         orig = tiny_classifier(**model_inputs(batch)).logits.log_softmax(-1)[0, 1]
         sup = tiny_classifier(**model_inputs(batch), atman_factors=factors).logits.log_softmax(-1)[0, 1]
-    assert scores[0, 2].item() == pytest.approx((orig - sup).item(), abs=1e-6)  # CE(suppressed) − CE(original)
+    assert scores[0, 2].item() == pytest.approx(
+        (orig - sup).item(), abs=1e-6
+    )  # CE(suppressed) − CE(original)
     n = batch["attention_mask"].sum().item()
     assert diag["forward_passes"].item() == n - 1
     assert scores[0, 0] == 0 and scores[0, n - 1] == 0
 
 
 def test_attribute_multiplier_one_gives_zero_scores(tiny_classifier, tokenizer):
-    scores, _ = A.attribute(tiny_classifier, make_batch(tokenizer, TEXTS), torch.tensor([0, 1]), multiplier=1.0)
+    scores, _ = A.attribute(
+        tiny_classifier, make_batch(tokenizer, TEXTS), torch.tensor([0, 1]), multiplier=1.0
+    )
     assert scores.abs().max().item() <= 1e-6
 
 
@@ -180,9 +201,13 @@ def test_attribute_padding_invariance(tiny_classifier, tokenizer):
 
 
 def test_attribute_batch_invariance(tiny_classifier, tokenizer):
-    together, _ = A.attribute(tiny_classifier, make_batch(tokenizer, TEXTS), torch.tensor([0, 1]), internal_batch_size=64)
+    together, _ = A.attribute(
+        tiny_classifier, make_batch(tokenizer, TEXTS), torch.tensor([0, 1]), internal_batch_size=64
+    )
     for d, text in enumerate(TEXTS):
-        single, _ = A.attribute(tiny_classifier, make_batch(tokenizer, [text]), torch.tensor([d]), internal_batch_size=1)
+        single, _ = A.attribute(
+            tiny_classifier, make_batch(tokenizer, [text]), torch.tensor([d]), internal_batch_size=1
+        )
         assert torch.allclose(together[d, : single.shape[1]], single[0], atol=1e-5)
 
 
@@ -202,7 +227,9 @@ def test_attribute_word_level_one_pass_per_word(tiny_classifier, tokenizer):
     with torch.no_grad(), A.atman_attention(tiny_classifier):
         orig = tiny_classifier(**model_inputs(batch)).logits.log_softmax(-1)[0, 0]
         sup = tiny_classifier(**model_inputs(batch), atman_factors=factors).logits.log_softmax(-1)[0, 0]
-    assert pieces.sum().item() == pytest.approx((orig - sup).item(), abs=1e-6)  # pieces sum to the word's score
+    assert pieces.sum().item() == pytest.approx(
+        (orig - sup).item(), abs=1e-6
+    )  # pieces sum to the word's score
     assert diag["forward_passes"].item() == int(batch["word_ids"].max()) + 2
 
 
@@ -224,10 +251,16 @@ def test_suppression_factors_plain_and_conceptual():
     plain = A.suppression_factors(units, multiplier=0.1)
     assert plain[0].tolist() == pytest.approx([1, 0.1, 1, 1])
     assert plain[1].tolist() == pytest.approx([1, 1, 0.1, 1])
-    sim = torch.tensor([[1.0, 0.9, 0.1, 0.8], [0.9, 1.0, 0.2, 0.75], [0.1, 0.2, 1.0, 0.3], [0.8, 0.75, 0.3, 1.0]])
+    sim = torch.tensor(
+        [[1.0, 0.9, 0.1, 0.8], [0.9, 1.0, 0.2, 0.75], [0.1, 0.2, 1.0, 0.3], [0.8, 0.75, 0.3, 1.0]]
+    )
     suppressible = torch.tensor([False, True, True, True])
-    concept = A.suppression_factors(units, multiplier=0.1, similarity=sim, kappa=0.7, suppressible=suppressible)
-    assert concept[0].tolist() == pytest.approx([1, 0.1, 1, 1 - 0.9 * 0.75])  # position 0 is special: untouched
+    concept = A.suppression_factors(
+        units, multiplier=0.1, similarity=sim, kappa=0.7, suppressible=suppressible
+    )
+    assert concept[0].tolist() == pytest.approx(
+        [1, 0.1, 1, 1 - 0.9 * 0.75]
+    )  # position 0 is special: untouched
     assert concept[1].tolist() == pytest.approx([1, 1, 0.1, 1])  # nothing similar enough to position 2
 
 

@@ -12,9 +12,17 @@ def tiny_bert(attn: str = "eager"):
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
-                        intermediate_size=24, max_position_embeddings=32, num_labels=3, attn_implementation=attn,
-                        initializer_range=0.3)
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=24,
+        max_position_embeddings=32,
+        num_labels=3,
+        attn_implementation=attn,
+        initializer_range=0.3,
+    )
     return BertForSequenceClassification(config).eval()
 
 
@@ -44,15 +52,20 @@ def test_shortcut_matches_full_forward_and_its_gradients(attn):
     (ga,) = torch.autograd.grad(short.softmax(-1)[:, 1].sum(), a)
     (gb,) = torch.autograd.grad(full.softmax(-1)[:, 1].sum(), b)
     torch.testing.assert_close(ga, gb, atol=1e-6, rtol=1e-4)
-    torch.testing.assert_close(fn(emb, mask, None), model(inputs_embeds=emb, attention_mask=mask).logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        fn(emb, mask, None), model(inputs_embeds=emb, attention_mask=mask).logits, atol=1e-5, rtol=0
+    )
 
 
 def test_other_architectures_use_their_own_forward():
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
     torch.manual_seed(0)
-    model = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=50, dim=16, n_layers=2, n_heads=2,
-                                                                 hidden_dim=24, max_position_embeddings=32)).eval()
+    model = DistilBertForSequenceClassification(
+        DistilBertConfig(
+            vocab_size=50, dim=16, n_layers=2, n_heads=2, hidden_dim=24, max_position_embeddings=32
+        )
+    ).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not built like BERT: its own forward pass is no fallback, no warning
         fn = _cls_forward.logits_function(model)
@@ -64,19 +77,26 @@ def test_other_architectures_use_their_own_forward():
 def test_a_bert_that_computes_something_else_fails_the_check():
     from transformers import BertForSequenceClassification
 
-    class Doubled(BertForSequenceClassification):  # same modules, different output: the shortcut would be wrong
+    class Doubled(
+        BertForSequenceClassification
+    ):  # same modules, different output: the shortcut would be wrong
         def forward(self, *args, **kwargs):
             out = super().forward(*args, **kwargs)
             out.logits = 2 * out.logits
             return out
 
     model = Doubled(tiny_bert().config).eval()
-    with pytest.warns(RuntimeWarning, match=r"Doubled looks like BERT, but .* does not reproduce its logits to 0\.0001; "
-                      r"using the model's full forward pass.*about 1/3 more work per pass"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"Doubled looks like BERT, but .* does not reproduce its logits to 0\.0001; "
+        r"using the model's full forward pass.*about 1/3 more work per pass",
+    ):
         fn = _cls_forward.logits_function(model)
     assert not _cls_forward._checked[model]
     emb, mask, types = inputs(model)
-    torch.testing.assert_close(fn(emb, mask, types), model(inputs_embeds=emb, attention_mask=mask, token_type_ids=types).logits)
+    torch.testing.assert_close(
+        fn(emb, mask, types), model(inputs_embeds=emb, attention_mask=mask, token_type_ids=types).logits
+    )
 
 
 def test_check_keeps_training_mode_and_runs_once():
@@ -87,7 +107,9 @@ def test_check_keeps_training_mode_and_runs_once():
     emb, mask, types = inputs(model)
     model.eval()
     fn = _cls_forward.logits_function(model)
-    torch.testing.assert_close(fn(emb, mask, types), model(inputs_embeds=emb, attention_mask=mask, token_type_ids=types).logits)
+    torch.testing.assert_close(
+        fn(emb, mask, types), model(inputs_embeds=emb, attention_mask=mask, token_type_ids=types).logits
+    )
 
 
 def test_a_failing_check_falls_back_with_one_warning(monkeypatch):
@@ -97,12 +119,17 @@ def test_a_failing_check_falls_back_with_one_warning(monkeypatch):
         raise RuntimeError("an unexpected layer")
 
     monkeypatch.setattr(_cls_forward, "_agrees", broken)
-    with pytest.warns(RuntimeWarning, match=r"could not be checked against its own forward pass \(RuntimeError: an "
-                      r"unexpected layer\); using the model's full forward pass instead\. Scores are the same"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"could not be checked against its own forward pass \(RuntimeError: an "
+        r"unexpected layer\); using the model's full forward pass instead\. Scores are the same",
+    ):
         fn = _cls_forward.logits_function(model)
     assert not _cls_forward._checked[model]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once: the verdict is kept for this model
         fn = _cls_forward.logits_function(model)
     emb, mask, types = inputs(model)
-    torch.testing.assert_close(fn(emb, mask, types), model(inputs_embeds=emb, attention_mask=mask, token_type_ids=types).logits)
+    torch.testing.assert_close(
+        fn(emb, mask, types), model(inputs_embeds=emb, attention_mask=mask, token_type_ids=types).logits
+    )

@@ -7,13 +7,21 @@ import sys
 
 import numpy as np
 import pytest
-import toy_method
 import torch
+import toy_method
 
 from course_utils import attribution
-from course_utils.attribution import (SUPPORTED_METHODS, Diagnostics, Method, documents, explain, method_options,
-                                      register, unregister)
-from course_utils.attribution import _method
+from course_utils.attribution import (
+    SUPPORTED_METHODS,
+    Diagnostics,
+    Method,
+    _method,
+    documents,
+    explain,
+    method_options,
+    register,
+    unregister,
+)
 
 TEXTS = ["The economy is growing stronger every year.", "Taxes must be cut."]
 #: small, fast options per package method (the generic cases are in conftest.METHOD_CASES)
@@ -40,8 +48,13 @@ def test_method_declarations(name):
 
 def test_declarations_of_the_package_methods():
     declared = {n: (c.predicts, c.needs_tokenizer, c.granularity) for n, c in SUPPORTED_METHODS.items()}
-    assert declared == {"ig": (True, True, "token"), "loo": (False, True, "token"), "atman": (False, False, "token"),
-                        "shap": (False, True, "word"), "lime": (False, True, "word")}
+    assert declared == {
+        "ig": (True, True, "token"),
+        "loo": (False, True, "token"),
+        "atman": (False, False, "token"),
+        "shap": (False, True, "word"),
+        "lime": (False, True, "word"),
+    }
 
 
 @pytest.mark.parametrize("name", PACKAGE_METHODS)
@@ -49,8 +62,11 @@ def test_options_defaults_match_the_attribute_function(name):
     """The module's keyword function (the maths, called by the method) has the same options and defaults."""
     cls = SUPPORTED_METHODS[name]
     module = sys.modules[cls.__module__]
-    signature = {k: p.default for k, p in inspect.signature(module.attribute).parameters.items()
-                 if p.kind is p.KEYWORD_ONLY and k != "tokenizer"}
+    signature = {
+        k: p.default
+        for k, p in inspect.signature(module.attribute).parameters.items()
+        if p.kind is p.KEYWORD_ONLY and k != "tokenizer"
+    }
     assert signature == cls.defaults()
 
 
@@ -95,8 +111,9 @@ def test_attribute_returns_scores_and_numpy_diagnostics(tiny_classifier, name):
     docs = _inputs.encode(tokenizer, TEXTS, 64)
     batch = _inputs.padded_batch(docs, tokenizer.pad_token_id, "cpu")
     targets = None if cls.predicts else torch.tensor([0, 1])
-    scores, diag = cls.attribute(model, batch, targets, cls.Options(**FAST[name]),
-                                 tokenizer if cls.needs_tokenizer else None)
+    scores, diag = cls.attribute(
+        model, batch, targets, cls.Options(**FAST[name]), tokenizer if cls.needs_tokenizer else None
+    )
     assert isinstance(scores, torch.Tensor) and scores.shape == batch["input_ids"].shape
     assert isinstance(diag, Diagnostics) and diag.columns and len(diag) == len(TEXTS)
     assert all(isinstance(v, np.ndarray) and v.shape == (len(TEXTS),) for v in diag.columns.values())
@@ -107,7 +124,9 @@ def test_attribute_returns_scores_and_numpy_diagnostics(tiny_classifier, name):
 
 
 def test_diagnostics_of_converts_tensors_and_lists():
-    diag = Diagnostics.of({"a": torch.tensor([1.5, 2.0]), "b": [1, 2], "c": ["word", "word"]}, target=torch.tensor([0, 1]))
+    diag = Diagnostics.of(
+        {"a": torch.tensor([1.5, 2.0]), "b": [1, 2], "c": ["word", "word"]}, target=torch.tensor([0, 1])
+    )
     assert [v.dtype.kind for v in diag.columns.values()] == ["f", "i", "U"] and diag.target.tolist() == [0, 1]
     with pytest.raises(TypeError, match="diagnostic 'a' must be a 1-D numpy array"):
         Diagnostics({"a": [1.0, 2.0]})
@@ -122,7 +141,10 @@ def test_registry_lists_the_package_methods_in_order():
 
 def test_adding_a_method_is_one_module_and_one_registry_line(tiny_classifier, toy):
     tokenizer, model = tiny_classifier
-    assert SUPPORTED_METHODS[toy_method.NAME] is toy and method_options(toy_method.NAME) == {"seed": 0, "scale": 1.0}
+    assert SUPPORTED_METHODS[toy_method.NAME] is toy and method_options(toy_method.NAME) == {
+        "seed": 0,
+        "scale": 1.0,
+    }
     result = explain(model, tokenizer, TEXTS, toy_method.NAME, "Republican", seed=5)
     table, docs = result.tokens, documents(result)
     assert (table["method"] == toy_method.NAME).all() and (table.loc[table["special"], "score"] == 0).all()
@@ -138,7 +160,9 @@ def test_unregister_removes_the_method(tiny_classifier):
     with toy_method.registered():
         assert toy_method.NAME in SUPPORTED_METHODS
     assert toy_method.NAME not in SUPPORTED_METHODS
-    with pytest.raises(ValueError, match=r"method='random-test' is not supported; choose one of \['ig', 'loo'"):
+    with pytest.raises(
+        ValueError, match=r"method='random-test' is not supported; choose one of \['ig', 'loo'"
+    ):
         explain(model, tokenizer, TEXTS, toy_method.NAME)
 
 
@@ -163,13 +187,19 @@ def test_register_refuses_a_taken_name_and_non_methods(toy):
         unregister("not-a-method")
 
 
-@pytest.mark.parametrize("body, match", [
-    ({}, "must declare name"),
-    ({"name": "x", "granularity": "sentence"}, "granularity='sentence'"),
-    ({"name": "x"}, "must declare Options"),
-    ({"name": "x", "Options": dataclasses.dataclass(type("O", (), {}))}, "must declare Options"),
-    ({"name": "x", "Options": dataclasses.dataclass(frozen=True)(type("O", (), {}))}, "must define attribute"),
-])
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        ({}, "must declare name"),
+        ({"name": "x", "granularity": "sentence"}, "granularity='sentence'"),
+        ({"name": "x"}, "must declare Options"),
+        ({"name": "x", "Options": dataclasses.dataclass(type("O", (), {}))}, "must declare Options"),
+        (
+            {"name": "x", "Options": dataclasses.dataclass(frozen=True)(type("O", (), {}))},
+            "must define attribute",
+        ),
+    ],
+)
 def test_method_subclass_checks_its_declarations(body, match):
     with pytest.raises(TypeError, match=match):
         type("Broken", (Method,), body)

@@ -65,8 +65,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("case", METHOD_CASES)
-@pytest.mark.parametrize("argument, value, error, match", BAD,
-                         ids=[f"{a}={v!r}"[:40] for a, v, *_ in BAD])
+@pytest.mark.parametrize("argument, value, error, match", BAD, ids=[f"{a}={v!r}"[:40] for a, v, *_ in BAD])
 def test_explain_bad_input_clear_error(tiny_classifier, case, argument, value, error, match):
     tokenizer, model = tiny_classifier
     method, options = case
@@ -86,7 +85,9 @@ GOOD = [  # accepted forms: the result is correct
 
 
 @pytest.mark.parametrize("case", METHOD_CASES)
-@pytest.mark.parametrize("argument, value, expected", GOOD, ids=[f"{a}-{type(v).__name__}" for a, v, _ in GOOD])
+@pytest.mark.parametrize(
+    "argument, value, expected", GOOD, ids=[f"{a}-{type(v).__name__}" for a, v, _ in GOOD]
+)
 def test_explain_accepted_target_forms(tiny_classifier, case, argument, value, expected):
     tokenizer, model = tiny_classifier
     method, options = case
@@ -94,14 +95,17 @@ def test_explain_accepted_target_forms(tiny_classifier, case, argument, value, e
     assert table.groupby("doc_id")["target"].first().tolist() == expected
 
 
-@pytest.mark.parametrize("index, expected", [
-    (pd.Index([10, 20]), [10, 20]),                        # unique ints: joins back to the frame
-    (pd.Index([7, 7]), [0, 1]),                            # duplicated: positions instead
-    (pd.Index(["a", "b"]), [0, 1]),                        # strings: positions
-    (pd.Index([0.5, 1.5]), [0, 1]),                        # floats: positions
-    (pd.Index(np.array([3, 4], dtype=np.int32)), [3, 4]),  # other int widths
-    (pd.MultiIndex.from_tuples([(1, "x"), (2, "y")]), [0, 1]),
-])
+@pytest.mark.parametrize(
+    "index, expected",
+    [
+        (pd.Index([10, 20]), [10, 20]),  # unique ints: joins back to the frame
+        (pd.Index([7, 7]), [0, 1]),  # duplicated: positions instead
+        (pd.Index(["a", "b"]), [0, 1]),  # strings: positions
+        (pd.Index([0.5, 1.5]), [0, 1]),  # floats: positions
+        (pd.Index(np.array([3, 4], dtype=np.int32)), [3, 4]),  # other int widths
+        (pd.MultiIndex.from_tuples([(1, "x"), (2, "y")]), [0, 1]),
+    ],
+)
 def test_explain_index_types_give_sensible_doc_ids(tiny_classifier, index, expected):
     tokenizer, model = tiny_classifier
     table = explain(model, tokenizer, pd.Series(TEXTS, index=index), "loo", progress=False).tokens
@@ -142,10 +146,17 @@ def small_tokenizer(packaged_tokenizer):
     backend = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
     backend.normalizer = normalizers.BertNormalizer(lowercase=True)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2),
-                                                                                                     ("[SEP]", 3)])
-    return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]")
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -158,12 +169,17 @@ def recorded_model(tiny_classifier):
 
 
 @pytest.mark.parametrize("case", METHOD_CASES)
-def test_explain_refuses_same_size_foreign_vocabulary(tiny_classifier, recorded_model, swapped_tokenizer, case):
+def test_explain_refuses_same_size_foreign_vocabulary(
+    tiny_classifier, recorded_model, swapped_tokenizer, case
+):
     tokenizer, _ = tiny_classifier
     method, options = case
     assert len(swapped_tokenizer) == len(tokenizer)
-    with pytest.raises(ValueError, match=r"not the one the model was trained with: it has the same size but other "
-                                         r"tokens at some ids.*same checkpoint"):
+    with pytest.raises(
+        ValueError,
+        match=r"not the one the model was trained with: it has the same size but other "
+        r"tokens at some ids.*same checkpoint",
+    ):
         explain(recorded_model, swapped_tokenizer, TEXTS, method, progress=False, **options)
     assert check_pair(recorded_model, tokenizer) is None  # its own tokenizer is fine
 
@@ -172,9 +188,14 @@ def test_explain_refuses_same_size_foreign_vocabulary(tiny_classifier, recorded_
 def test_explain_refuses_smaller_foreign_vocabulary(tiny_classifier, small_tokenizer, recorded_model, case):
     _, model = tiny_classifier
     method, options = case
-    with pytest.raises(ValueError, match=r"knows 1000 tokens but the model has 30522 word embeddings.*another "
-                                         r"vocabulary.*same checkpoint"):
-        explain(model, small_tokenizer, TEXTS, method, progress=False, **options)  # a model without the record
+    with pytest.raises(
+        ValueError,
+        match=r"knows 1000 tokens but the model has 30522 word embeddings.*another "
+        r"vocabulary.*same checkpoint",
+    ):
+        explain(
+            model, small_tokenizer, TEXTS, method, progress=False, **options
+        )  # a model without the record
     with pytest.raises(ValueError, match=r"it has 1000 tokens where the model's tokenizer had 30522"):
         explain(recorded_model, small_tokenizer, TEXTS, method, progress=False, **options)
 
@@ -218,5 +239,7 @@ def test_explain_shows_progress_for_few_long_texts_and_counts_forward_passes(tin
     finally:
         attribution.AUTO_PROGRESS_TOKENS = old
     err = capsys.readouterr().err
-    assert "explain (atman)" in err and "2/2" in err and "forward passes 122/122 in this batch" in err  # 61 per text
+    assert (
+        "explain (atman)" in err and "2/2" in err and "forward passes 122/122 in this batch" in err
+    )  # 61 per text
     assert err.count("forward passes") >= 2  # it moved before the batch was done

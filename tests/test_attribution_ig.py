@@ -7,19 +7,33 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.attribution import (_cls_forward, _ig, _ig_adaptive, _ig_passes, _ig_path, _quadrature, documents, explain,
-                                      integrated_gradients)
+from course_utils.attribution import (
+    _cls_forward,
+    _ig,
+    _ig_adaptive,
+    _ig_passes,
+    _ig_path,
+    _quadrature,
+    documents,
+    explain,
+    integrated_gradients,
+)
 
 TEXTS = ["The economy is growing stronger every year.", "Taxes must be cut, and unbelievably fast!"]
-PARAGRAPH = ("Tonight I ask the Congress to join me in cutting taxes for every working family, in securing our "
-             "borders, and in keeping faith with the men and women who defend our freedom around the world. "
-             "We will not tire, we will not falter, and we will not fail.")
+PARAGRAPH = (
+    "Tonight I ask the Congress to join me in cutting taxes for every working family, in securing our "
+    "borders, and in keeping faith with the men and women who defend our freedom around the world. "
+    "We will not tire, we will not falter, and we will not fail."
+)
 
 
 def make_batch(tokenizer, texts):
     enc = tokenizer(texts, padding=True, return_tensors="pt")
     word_ids = [[-1 if w is None else w for w in enc.word_ids(i)] for i in range(len(texts))]
-    return {**{k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}, "word_ids": torch.tensor(word_ids)}
+    return {
+        **{k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
+        "word_ids": torch.tensor(word_ids),
+    }
 
 
 # ------------------------------------------------------------------------------------------ quadrature
@@ -32,12 +46,20 @@ HAND = [  # (rule, n, alphas, weights) computed by hand
     ("riemann_trapezoid", 4, [0, 1 / 3, 2 / 3, 1], [1 / 6, 1 / 3, 1 / 3, 1 / 6]),
     ("gauss_legendre", 2, [(1 - 1 / S3) / 2, (1 + 1 / S3) / 2], [1 / 2, 1 / 2]),
     ("gauss_legendre", 3, [(1 - S35) / 2, 1 / 2, (1 + S35) / 2], [5 / 18, 8 / 18, 5 / 18]),
-    ("gauss_legendre", 4, [(1 - X4[1]) / 2, (1 - X4[0]) / 2, (1 + X4[0]) / 2, (1 + X4[1]) / 2],
-     [W4[1] / 2, W4[0] / 2, W4[0] / 2, W4[1] / 2]),
+    (
+        "gauss_legendre",
+        4,
+        [(1 - X4[1]) / 2, (1 - X4[0]) / 2, (1 + X4[0]) / 2, (1 + X4[1]) / 2],
+        [W4[1] / 2, W4[0] / 2, W4[0] / 2, W4[1] / 2],
+    ),
     ("clenshaw_curtis", 2, [0, 1], [1 / 2, 1 / 2]),
     ("clenshaw_curtis", 3, [0, 1 / 2, 1], [1 / 6, 4 / 6, 1 / 6]),  # Simpson's rule
-    ("clenshaw_curtis", 5, [0, (1 - math.sqrt(1 / 2)) / 2, 1 / 2, (1 + math.sqrt(1 / 2)) / 2, 1],
-     [1 / 30, 8 / 30, 12 / 30, 8 / 30, 1 / 30]),
+    (
+        "clenshaw_curtis",
+        5,
+        [0, (1 - math.sqrt(1 / 2)) / 2, 1 / 2, (1 + math.sqrt(1 / 2)) / 2, 1],
+        [1 / 30, 8 / 30, 12 / 30, 8 / 30, 1 / 30],
+    ),
 ]
 
 
@@ -63,12 +85,20 @@ def test_nested_rules_keep_their_points(rule):
     assert "gauss_legendre" not in _quadrature.NESTED
 
 
-@pytest.mark.parametrize("n, rule, error, match", [
-    (1, "riemann_trapezoid", ValueError, "too small"),
-    (0, "gauss_legendre", ValueError, "too small"),
-    (2.5, "gauss_legendre", TypeError, "must be an integer, got float"),
-    (4, "simpson", ValueError, r"quadrature='simpson' is not supported; choose one of \['gauss_legendre'"),
-])
+@pytest.mark.parametrize(
+    "n, rule, error, match",
+    [
+        (1, "riemann_trapezoid", ValueError, "too small"),
+        (0, "gauss_legendre", ValueError, "too small"),
+        (2.5, "gauss_legendre", TypeError, "must be an integer, got float"),
+        (
+            4,
+            "simpson",
+            ValueError,
+            r"quadrature='simpson' is not supported; choose one of \['gauss_legendre'",
+        ),
+    ],
+)
 def test_quadrature_bad_input(n, rule, error, match):
     with pytest.raises(error, match=match):
         _quadrature.alphas(n, rule)
@@ -92,7 +122,9 @@ def test_attribute_endpoints_are_model_outputs(tiny_classifier):
     batch = make_batch(tokenizer, TEXTS)
     _, diag = _ig.attribute(model, batch, torch.tensor([1, 1]), n_steps=4)
     with torch.no_grad():
-        probs = torch.softmax(model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits, -1)
+        probs = torch.softmax(
+            model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits, -1
+        )
         base = batch["input_ids"].masked_fill((batch["word_ids"] >= 0), tokenizer.pad_token_id)
         base_probs = torch.softmax(model(input_ids=base, attention_mask=batch["attention_mask"]).logits, -1)
     np.testing.assert_allclose(diag["f_input"], probs[:, 1], atol=1e-6)
@@ -136,18 +168,28 @@ def test_attribute_matches_captum_layer_integrated_gradients(tiny_classifier, ba
     tokenizer, model = tiny_classifier
     batch = make_batch(tokenizer, TEXTS[1:])
     target = 1
-    ours, diag = _ig.attribute(model, batch, torch.tensor([target]), n_steps=16, baseline=baseline, tokenizer=tokenizer)
+    ours, diag = _ig.attribute(
+        model, batch, torch.tensor([target]), n_steps=16, baseline=baseline, tokenizer=tokenizer
+    )
 
     def forward(input_ids, attention_mask, token_type_ids):
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+        logits = model(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).logits
         return torch.softmax(logits, dim=-1)
 
     replacement = tokenizer.pad_token_id if baseline == "pad" else tokenizer.mask_token_id
     reference = batch["input_ids"].masked_fill(batch["word_ids"] >= 0, replacement)
     lig = LayerIntegratedGradients(forward, model.get_input_embeddings())
-    theirs, delta = lig.attribute(batch["input_ids"], baselines=reference, target=target, n_steps=16,
-                                  method="gausslegendre", return_convergence_delta=True,
-                                  additional_forward_args=(batch["attention_mask"], batch["token_type_ids"]))
+    theirs, delta = lig.attribute(
+        batch["input_ids"],
+        baselines=reference,
+        target=target,
+        n_steps=16,
+        method="gausslegendre",
+        return_convergence_delta=True,
+        additional_forward_args=(batch["attention_mask"], batch["token_type_ids"]),
+    )
     np.testing.assert_allclose(ours, theirs.sum(-1).detach(), atol=1e-5)
     assert float(diag["completeness_error"][0]) == pytest.approx(abs(float(delta[0])), abs=1e-5)
 
@@ -156,8 +198,16 @@ def test_attribute_matches_captum_layer_integrated_gradients(tiny_classifier, ba
 def test_attribute_auto_steps_meet_tolerance(tiny_classifier):
     tokenizer, model = tiny_classifier
     batch = make_batch(tokenizer, TEXTS)
-    _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", quadrature="riemann_trapezoid",
-                            tolerance=1e-3, atol=0, max_steps=256)
+    _, diag = _ig.attribute(
+        model,
+        batch,
+        torch.tensor([1, 0]),
+        n_steps="auto",
+        quadrature="riemann_trapezoid",
+        tolerance=1e-3,
+        atol=0,
+        max_steps=256,
+    )
     assert (diag["n_steps"] >= _ig.AUTO_START).all()
     assert diag["n_steps"].max() > _ig.AUTO_START, "a strict tolerance needs more than the first points"
     assert (diag["forward_passes"] >= diag["n_steps"] + _ig.AUTO_PIECES + 1).all()
@@ -187,7 +237,9 @@ def test_attribute_auto_never_recomputes_a_point(tiny_classifier):
     assert diag["n_steps"].max() > _ig.AUTO_START
     # every gradient point once (f(x′) and f(x) come with the ones at α = 0 and α = 1), plus the scan …
     assert (diag["forward_passes"] == diag["n_steps"] + _ig.AUTO_SCAN).all()
-    assert sum(rows) == int(diag["forward_passes"].sum()), "… and nothing else ran (the targets differ: no sharing)"
+    assert sum(rows) == int(diag["forward_passes"].sum()), (
+        "… and nothing else ran (the targets differ: no sharing)"
+    )
 
 
 @pytest.mark.parametrize("rule", _quadrature.NESTED)
@@ -198,21 +250,34 @@ def test_attribute_auto_agrees_with_many_fixed_steps(tiny_classifier, rule):
     auto, diag = _ig.attribute(model, batch, target, n_steps="auto", quadrature=rule, tolerance=1e-4, atol=0)
     reference, _ = _ig.attribute(model, batch, target, n_steps=128)
     assert diag["converged"].all()
-    np.testing.assert_allclose(auto, reference, atol=2e-4 * float(diag["f_input"].sub(diag["f_baseline"]).abs().max()) + 1e-6)
+    np.testing.assert_allclose(
+        auto, reference, atol=2e-4 * float(diag["f_input"].sub(diag["f_baseline"]).abs().max()) + 1e-6
+    )
 
 
 @pytest.mark.parametrize("n_steps", [8, "auto"])
 def test_documents_with_the_same_baseline_share_it(tiny_classifier, monkeypatch, n_steps):
     tokenizer, model = tiny_classifier
-    texts = ["Taxes must be cut now.", "Jobs must be made now.", "Taxes must be cut now.", "A longer text about the economy."]
+    texts = [
+        "Taxes must be cut now.",
+        "Jobs must be made now.",
+        "Taxes must be cut now.",
+        "A longer text about the economy.",
+    ]
     batch = make_batch(tokenizer, texts)
     targets = torch.tensor([1, 1, 0, 1])
-    same = _ig_passes.same_baseline(batch["input_ids"].masked_fill(batch["word_ids"] >= 0, 0), batch["attention_mask"],
-                                    batch["token_type_ids"], targets)
+    same = _ig_passes.same_baseline(
+        batch["input_ids"].masked_fill(batch["word_ids"] >= 0, 0),
+        batch["attention_mask"],
+        batch["token_type_ids"],
+        targets,
+    )
     assert same.tolist() == [0, 0, 2, 3], "same length and target share; another target or length does not"
     together, diag = _ig.attribute(model, batch, targets, n_steps=n_steps)
     for d in range(len(texts)):  # each document alone gives the same scores and f(x')
-        alone, diag_alone = _ig.attribute(model, {k: v[d : d + 1] for k, v in batch.items()}, targets[d : d + 1], n_steps=n_steps)
+        alone, diag_alone = _ig.attribute(
+            model, {k: v[d : d + 1] for k, v in batch.items()}, targets[d : d + 1], n_steps=n_steps
+        )
         n = int(batch["attention_mask"][d].sum())
         np.testing.assert_allclose(together[d, :n], alone[0, :n], atol=2e-6)
         assert float(diag["f_baseline"][d]) == pytest.approx(float(diag_alone["f_baseline"][0]), abs=1e-6)
@@ -228,10 +293,14 @@ def test_passes_split_the_rows_evenly_within_the_token_budget():
     assert chunks[0].start == 0 and chunks[-1].stop == len(docs)
     assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))
     assert len(chunks) == -(-sum(tokens) // _ig.TOKEN_BUDGET), "the fewest passes the budget allows"
-    assert max(tokens) <= sum(tokens) / len(chunks) + 60, "no pass exceeds the even share by more than one row"
+    assert max(tokens) <= sum(tokens) / len(chunks) + 60, (
+        "no pass exceeds the even share by more than one row"
+    )
     assert min(tokens) >= sum(tokens) / len(chunks) - 60, "no small pass left over"
     assert run.chunks(docs[:0]) == []
-    assert [c.stop - c.start for c in _ig_path.Paths(None, None, None, mask, None, None, "prob", 5).chunks(docs)][:2] == [5, 5]
+    assert [
+        c.stop - c.start for c in _ig_path.Paths(None, None, None, mask, None, None, "prob", 5).chunks(docs)
+    ][:2] == [5, 5]
 
 
 def test_token_budget_is_the_cpu_optimum_off_cuda_and_fills_half_the_free_gpu_memory(tiny_classifier):
@@ -242,15 +311,23 @@ def test_token_budget_is_the_cpu_optimum_off_cuda_and_fills_half_the_free_gpu_me
     cuda = torch.device("cuda")
     per_token = _ig_passes.activation_bytes_per_token(config, 64, 4)
     h, layers, heads = config.hidden_size, config.num_hidden_layers, config.num_attention_heads
-    assert per_token == int(layers * (34 * h + 5 * heads * 64) * 2 + 8 * h), "Korthikanti et al.'s count at fp32"
+    assert per_token == int(layers * (34 * h + 5 * heads * 64) * 2 + 8 * h), (
+        "Korthikanti et al.'s count at fp32"
+    )
     free = 80 * 2**30  # an 80 GiB card, nothing else on it
     budget = _ig_passes.token_budget(cuda, config, 64, free_bytes=free)
     assert budget == int(free * _ig_passes.GPU_MEMORY_FRACTION // per_token) > 100 * _ig.TOKEN_BUDGET
     half = _ig_passes.token_budget(cuda, config, 64, torch.bfloat16, free_bytes=free)
-    assert half == int(free * _ig_passes.GPU_MEMORY_FRACTION // _ig_passes.activation_bytes_per_token(config, 64, 2))
+    assert half == int(
+        free * _ig_passes.GPU_MEMORY_FRACTION // _ig_passes.activation_bytes_per_token(config, 64, 2)
+    )
     assert half > budget, "16-bit activations: more tokens per pass"
-    assert _ig_passes.token_budget(cuda, config, 512, free_bytes=free) < budget, "longer rows: attention grows with s"
-    assert _ig_passes.token_budget(cuda, config, 64, free_bytes=2**20) == _ig.TOKEN_BUDGET, "never below the CPU's"
+    assert _ig_passes.token_budget(cuda, config, 512, free_bytes=free) < budget, (
+        "longer rows: attention grows with s"
+    )
+    assert _ig_passes.token_budget(cuda, config, 64, free_bytes=2**20) == _ig.TOKEN_BUDGET, (
+        "never below the CPU's"
+    )
 
 
 def test_ig_passes_follow_the_device_budget_and_scores_do_not_depend_on_it(tiny_classifier, monkeypatch):
@@ -260,8 +337,11 @@ def test_ig_passes_follow_the_device_budget_and_scores_do_not_depend_on_it(tiny_
     targets = torch.tensor([0, 1])
     seen = []
     real = _ig_passes.passes
-    monkeypatch.setattr(_ig_passes, "passes", lambda lengths, rows, budget=_ig.TOKEN_BUDGET: (
-        seen.append(budget), real(lengths, rows, budget))[1])
+    monkeypatch.setattr(
+        _ig_passes,
+        "passes",
+        lambda lengths, rows, budget=_ig.TOKEN_BUDGET: (seen.append(budget), real(lengths, rows, budget))[1],
+    )
     wide, _ = _ig.attribute(model, batch, targets, n_steps=16)
     assert set(seen) == {_ig.TOKEN_BUDGET}, "on the CPU: the CPU budget"
     seen.clear()
@@ -290,7 +370,9 @@ def test_attribute_predicts_when_given_no_target(tiny_classifier, n_steps):
     tokenizer, model = tiny_classifier
     batch = make_batch(tokenizer, TEXTS)
     with torch.no_grad():
-        logits = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits  # (2, 2)
+        logits = model(
+            **{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        ).logits  # (2, 2)
     scores, diag = _ig.attribute(model, batch, None, n_steps=n_steps)
     np.testing.assert_allclose(diag["logits"], logits, atol=1e-5)
     assert diag["target"].tolist() == logits.argmax(1).tolist()
@@ -326,7 +408,15 @@ def test_attribute_auto_warns_when_max_steps_too_low(tiny_classifier):
     tokenizer, model = tiny_classifier
     batch = make_batch(tokenizer, TEXTS)
     with pytest.warns(UserWarning, match="above tolerance"):
-        _, diag = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps="auto", tolerance=1e-9, atol=0, max_steps=_ig.AUTO_START)
+        _, diag = _ig.attribute(
+            model,
+            batch,
+            torch.tensor([1, 0]),
+            n_steps="auto",
+            tolerance=1e-9,
+            atol=0,
+            max_steps=_ig.AUTO_START,
+        )
     assert not diag["converged"].all()
 
 
@@ -334,7 +424,10 @@ def test_attribute_baselines_differ(tiny_classifier):
     tokenizer, model = tiny_classifier
     batch = make_batch(tokenizer, TEXTS)
     target = torch.tensor([1, 0])
-    runs = {b: _ig.attribute(model, batch, target, n_steps=16, baseline=b, tokenizer=tokenizer) for b in ("pad", "mask", "zero")}
+    runs = {
+        b: _ig.attribute(model, batch, target, n_steps=16, baseline=b, tokenizer=tokenizer)
+        for b in ("pad", "mask", "zero")
+    }
     for a, b in [("pad", "zero"), ("pad", "mask"), ("mask", "zero")]:
         assert not torch.allclose(runs[a][0], runs[b][0], atol=1e-4), (a, b)
         assert not torch.allclose(runs[a][1]["f_baseline"], runs[b][1]["f_baseline"])
@@ -351,7 +444,9 @@ def test_attribute_l2_normalisation_unit_norm(tiny_classifier):
     np.testing.assert_allclose(unit.norm(dim=1), 1.0, atol=1e-6)
     np.testing.assert_allclose(unit, raw / raw.norm(dim=1, keepdim=True), atol=1e-6)
     np.testing.assert_allclose(diag_unit["sum_scores"], diag["sum_scores"])  # diagnostics stay raw
-    assert not np.allclose(unit.sum(1), diag["f_input"] - diag["f_baseline"], atol=1e-3)  # completeness is lost
+    assert not np.allclose(
+        unit.sum(1), diag["f_input"] - diag["f_baseline"], atol=1e-3
+    )  # completeness is lost
 
 
 def test_integrated_gradients_is_explain_ig(tiny_classifier):
@@ -365,25 +460,38 @@ def test_attribute_without_word_ids_finds_specials(tiny_classifier):
     tokenizer, model = tiny_classifier
     batch = make_batch(tokenizer, TEXTS)
     with_ids, _ = _ig.attribute(model, batch, torch.tensor([1, 0]), n_steps=8)
-    without, _ = _ig.attribute(model, {k: v for k, v in batch.items() if k != "word_ids"}, torch.tensor([1, 0]), n_steps=8)
+    without, _ = _ig.attribute(
+        model, {k: v for k, v in batch.items() if k != "word_ids"}, torch.tensor([1, 0]), n_steps=8
+    )
     np.testing.assert_allclose(with_ids, without, atol=1e-7)
 
 
-@pytest.mark.parametrize("options, error, match", [
-    ({"n_steps": 1}, ValueError, "too small"),
-    ({"n_steps": "many"}, ValueError, "not understood"),
-    ({"n_steps": 2.5}, TypeError, r"n_steps must be an integer ≥ 2, got float \(2.5\).*or n_steps='auto'"),
-    ({"baseline": "unk"}, ValueError, r"baseline='unk' is not supported; choose one of \['pad', 'mask', 'zero'\]"),
-    ({"baseline": 10**6}, ValueError, "outside the model's vocabulary"),
-    ({"output": "loss"}, ValueError, "output='loss' is not supported"),
-    ({"normalize": "l1"}, ValueError, "normalize='l1' is not supported"),
-    ({"quadrature": "simpson"}, ValueError, "quadrature='simpson' is not supported"),
-    ({"quadrature": "gauss_legendre"}, ValueError, "needs a nested rule"),  # with n_steps="auto"
-    ({"tolerance": 0}, ValueError, "tolerance=0 is too small: use a number > 0"),
-    ({"max_steps": 4}, ValueError, "max_steps=4"),
-    ({"atol": -1}, ValueError, "atol=-1"),
-    ({"internal_batch_size": 0}, ValueError, "internal_batch_size=0"),
-])
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        ({"n_steps": 1}, ValueError, "too small"),
+        ({"n_steps": "many"}, ValueError, "not understood"),
+        (
+            {"n_steps": 2.5},
+            TypeError,
+            r"n_steps must be an integer ≥ 2, got float \(2.5\).*or n_steps='auto'",
+        ),
+        (
+            {"baseline": "unk"},
+            ValueError,
+            r"baseline='unk' is not supported; choose one of \['pad', 'mask', 'zero'\]",
+        ),
+        ({"baseline": 10**6}, ValueError, "outside the model's vocabulary"),
+        ({"output": "loss"}, ValueError, "output='loss' is not supported"),
+        ({"normalize": "l1"}, ValueError, "normalize='l1' is not supported"),
+        ({"quadrature": "simpson"}, ValueError, "quadrature='simpson' is not supported"),
+        ({"quadrature": "gauss_legendre"}, ValueError, "needs a nested rule"),  # with n_steps="auto"
+        ({"tolerance": 0}, ValueError, "tolerance=0 is too small: use a number > 0"),
+        ({"max_steps": 4}, ValueError, "max_steps=4"),
+        ({"atol": -1}, ValueError, "atol=-1"),
+        ({"internal_batch_size": 0}, ValueError, "internal_batch_size=0"),
+    ],
+)
 def test_attribute_bad_options(tiny_classifier, options, error, match):
     tokenizer, model = tiny_classifier
     with pytest.raises(error, match=match):

@@ -18,16 +18,27 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def tiny_classifier(tokenizer):
     torch.manual_seed(4)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=64, num_labels=2, attn_implementation="eager",
-                        initializer_range=0.2)  # larger weights than the default: scores well above float noise
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=2,
+        attn_implementation="eager",
+        initializer_range=0.2,
+    )  # larger weights than the default: scores well above float noise
     return BertForSequenceClassification(config).eval()
 
 
 def make_batch(tokenizer, texts, pad_to=None):
     enc = tokenizer(texts, padding="max_length" if pad_to else True, max_length=pad_to, return_tensors="pt")
     word_ids = [[-1 if w is None else w for w in enc.word_ids(i)] for i in range(len(texts))]
-    return {**{k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}, "word_ids": torch.tensor(word_ids)}
+    return {
+        **{k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
+        "word_ids": torch.tensor(word_ids),
+    }
 
 
 def log_p(model, ids, target):
@@ -48,7 +59,9 @@ def test_attribute_shapes_zeros_and_passes(tiny_classifier, tokenizer):
 
 @pytest.mark.parametrize("replacement, token_id", [("mask", 103), ("unk", 100), ("pad", 0)])
 @pytest.mark.parametrize("with_tokenizer", [True, False])
-def test_attribute_matches_manual_replacement(tiny_classifier, tokenizer, replacement, token_id, with_tokenizer):
+def test_attribute_matches_manual_replacement(
+    tiny_classifier, tokenizer, replacement, token_id, with_tokenizer
+):
     batch = make_batch(tokenizer, TEXTS[:1])
     given = {"tokenizer": tokenizer} if with_tokenizer else {}
     scores, diag = _loo.attribute(tiny_classifier, batch, torch.tensor([1]), replacement=replacement, **given)
@@ -57,7 +70,9 @@ def test_attribute_matches_manual_replacement(tiny_classifier, tokenizer, replac
     perturbed[3] = token_id
     expected = log_p(tiny_classifier, ids, 1).exp() - log_p(tiny_classifier, perturbed, 1).exp()
     assert scores[0, 3].item() == pytest.approx(expected.item(), abs=1e-6)
-    assert diag["target_probability"][0].item() == pytest.approx(log_p(tiny_classifier, ids, 1).exp().item(), abs=1e-6)
+    assert diag["target_probability"][0].item() == pytest.approx(
+        log_p(tiny_classifier, ids, 1).exp().item(), abs=1e-6
+    )
 
 
 def test_attribute_deletion_matches_manual_and_differs_from_replacement(tiny_classifier, tokenizer):
@@ -74,8 +89,9 @@ def test_attribute_deletion_matches_manual_and_differs_from_replacement(tiny_cla
 def test_attribute_replacement_id_overrides_tokenizer(tiny_classifier, tokenizer):
     batch = make_batch(tokenizer, TEXTS[:1])
     unk, _ = _loo.attribute(tiny_classifier, batch, torch.tensor([1]), replacement="unk")
-    forced, _ = _loo.attribute(tiny_classifier, batch, torch.tensor([1]), replacement="mask", replacement_id=100,
-                               tokenizer=tokenizer)
+    forced, _ = _loo.attribute(
+        tiny_classifier, batch, torch.tensor([1]), replacement="mask", replacement_id=100, tokenizer=tokenizer
+    )
     assert torch.equal(unk, forced)
 
 
@@ -88,16 +104,22 @@ def test_attribute_loss_measure_has_same_signs(tiny_classifier, tokenizer):
 
 def test_attribute_padding_invariance(tiny_classifier, tokenizer):
     alone, _ = _loo.attribute(tiny_classifier, make_batch(tokenizer, TEXTS[1:]), torch.tensor([1]))
-    padded, _ = _loo.attribute(tiny_classifier, make_batch(tokenizer, TEXTS[1:], pad_to=30), torch.tensor([1]))
+    padded, _ = _loo.attribute(
+        tiny_classifier, make_batch(tokenizer, TEXTS[1:], pad_to=30), torch.tensor([1])
+    )
     n = alone.shape[1]
     assert torch.allclose(alone[0], padded[0, :n], atol=1e-5)
     assert torch.all(padded[0, n:] == 0)
 
 
 def test_attribute_batch_invariance(tiny_classifier, tokenizer):
-    together, _ = _loo.attribute(tiny_classifier, make_batch(tokenizer, TEXTS), torch.tensor([0, 1]), internal_batch_size=64)
+    together, _ = _loo.attribute(
+        tiny_classifier, make_batch(tokenizer, TEXTS), torch.tensor([0, 1]), internal_batch_size=64
+    )
     for d, text in enumerate(TEXTS):
-        single, _ = _loo.attribute(tiny_classifier, make_batch(tokenizer, [text]), torch.tensor([d]), internal_batch_size=1)
+        single, _ = _loo.attribute(
+            tiny_classifier, make_batch(tokenizer, [text]), torch.tensor([d]), internal_batch_size=1
+        )
         assert torch.allclose(together[d, : single.shape[1]], single[0], atol=1e-5)
 
 

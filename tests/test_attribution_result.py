@@ -62,7 +62,9 @@ def test_concat(result, tiny_classifier):
 def test_parquet_round_trip(result, tmp_path):
     windows = result.documents.assign(window=np.int64(0))
     options = {**result.options, "spans": (1, 2), "names": ["a"]}
-    stored = Explanations(result.tokens, result.documents, options, windows=windows, cache={"key": "abc", "loaded": 1})
+    stored = Explanations(
+        result.tokens, result.documents, options, windows=windows, cache={"key": "abc", "loaded": 1}
+    )
     back = Explanations.from_parquet(stored.to_parquet(tmp_path / "run"))
     pd.testing.assert_frame_equal(back.tokens, stored.tokens)
     pd.testing.assert_frame_equal(back.documents, stored.documents)
@@ -92,11 +94,17 @@ def test_shortcuts_warn_and_delegate_to_tokens(result, name):
     with pytest.warns(FutureWarning, match=r"explain\(\) now returns an Explanations object; use \.tokens"):
         got = SHIMS[name](result)
     tokens = result.tokens
-    expected = {"column by item": tokens["score"], "boolean filter": tokens[tokens.doc_id == 0],
-                "column by attribute": result.tokens["doc_id"],
-                "DataFrame method": result.tokens.groupby("doc_id")["score"].sum(), "len": len(result.tokens),
-                "attrs documents": result.documents, "attrs options": result.options, "membership": True,
-                "iteration": list(result.tokens.columns)}[name]
+    expected = {
+        "column by item": tokens["score"],
+        "boolean filter": tokens[tokens.doc_id == 0],
+        "column by attribute": result.tokens["doc_id"],
+        "DataFrame method": result.tokens.groupby("doc_id")["score"].sum(),
+        "len": len(result.tokens),
+        "attrs documents": result.documents,
+        "attrs options": result.options,
+        "membership": True,
+        "iteration": list(result.tokens.columns),
+    }[name]
     if isinstance(expected, (pd.DataFrame, pd.Series)):
         assert got.equals(expected)
     else:
@@ -107,7 +115,7 @@ def test_shortcut_warns_once_per_call_site(result):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         for _ in range(3):
-            result["score"]  # noqa: B018  (one line, three calls)
+            result["score"]
     assert sum(issubclass(w.category, FutureWarning) for w in caught) == 1
     assert caught[0].filename == __file__
 

@@ -19,7 +19,20 @@ from conftest import LABELS
 from course_utils.attribution import _lime, _shap, _words, documents, explain, method_options, word_scores
 
 PUNCTUATED = "We will defend our freedom, and unbelievably we shall prevail!"
-PUNCTUATED_WORDS = ["we", "will", "defend", "our", "freedom", ",", "and", "unbelievably", "we", "shall", "prevail", "!"]
+PUNCTUATED_WORDS = [
+    "we",
+    "will",
+    "defend",
+    "our",
+    "freedom",
+    ",",
+    "and",
+    "unbelievably",
+    "we",
+    "shall",
+    "prevail",
+    "!",
+]
 TEXTS = ["The economy is growing stronger every year.", "Taxes must be cut.", PUNCTUATED]
 HIGH, LOW = 0.9, 0.1
 
@@ -40,9 +53,12 @@ class KeyWordModel(torch.nn.Module):
     def __init__(self, key_ids: list[int], vocab_size: int):
         super().__init__()
         self.key_ids = torch.tensor(key_ids)
-        self.embeddings = torch.nn.Embedding(vocab_size, 1)  # check_pair compares its rows with the vocabulary
-        self.config = SimpleNamespace(num_labels=2, id2label=dict(enumerate(LABELS)), max_position_embeddings=64,
-                                      pad_token_id=0)
+        self.embeddings = torch.nn.Embedding(
+            vocab_size, 1
+        )  # check_pair compares its rows with the vocabulary
+        self.config = SimpleNamespace(
+            num_labels=2, id2label=dict(enumerate(LABELS)), max_position_embeddings=64, pad_token_id=0
+        )
         self.calls: list[tuple[int, bool]] = []
 
     def get_input_embeddings(self):
@@ -70,7 +86,9 @@ def test_word_document_matches_tokenizer_words(packaged_tokenizer):
     assert doc.words == PUNCTUATED_WORDS
     assert doc.text == " ".join(PUNCTUATED_WORDS)
     assert doc.check_round_trip(packaged_tokenizer, "test")
-    assert doc.groups.shape == (12, 20) and doc.groups.sum().item() == 18  # 18 WordPieces, [CLS]/[SEP] in no word
+    assert (
+        doc.groups.shape == (12, 20) and doc.groups.sum().item() == 18
+    )  # 18 WordPieces, [CLS]/[SEP] in no word
     assert doc.groups[7].sum().item() == 5  # "unbelievably" = un ##bel ##ie ##va ##bly
 
 
@@ -81,8 +99,22 @@ def test_shap_masker_splits_the_bert_words(packaged_tokenizer):
     keep = np.ones(len(doc), dtype=bool)
     keep[[5, 7]] = False  # "," and "unbelievably"
     masked = masker(keep, doc.text)[0][0]
-    expected = ["we", "will", "defend", "our", "freedom", "[MASK]", "and", "[MASK]", "we", "shall", "pre", "##va",
-                "##il", "!"]
+    expected = [
+        "we",
+        "will",
+        "defend",
+        "our",
+        "freedom",
+        "[MASK]",
+        "and",
+        "[MASK]",
+        "we",
+        "shall",
+        "pre",
+        "##va",
+        "##il",
+        "!",
+    ]
     assert packaged_tokenizer.tokenize(masked) == expected
 
 
@@ -90,8 +122,9 @@ def test_lime_splits_the_bert_words(packaged_tokenizer):
     from lime.lime_text import IndexedString
 
     doc = word_document(packaged_tokenizer, PUNCTUATED)
-    indexed = IndexedString(doc.text, split_expression=_lime.split_words, bow=False,
-                            mask_string=packaged_tokenizer.mask_token)
+    indexed = IndexedString(
+        doc.text, split_expression=_lime.split_words, bow=False, mask_string=packaged_tokenizer.mask_token
+    )
     assert [indexed.word(i) for i in range(indexed.num_words())] == PUNCTUATED_WORDS
     masked = indexed.inverse_removing([5, 7])
     assert masked == "we will defend our freedom [MASK] and [MASK] we shall prevail !"
@@ -106,8 +139,20 @@ def test_word_scores_are_the_methods_word_scores(tiny_classifier, method):
     docs = documents(table)
     assert docs["granularity"].tolist() == ["word"] and docs["n_words"].tolist() == [12]
     words = word_scores(table)
-    assert words["word"].tolist() == ["We", "will", "defend", "our", "freedom", ",", "and", "unbelievably", "we",
-                                      "shall", "prevail", "!"]
+    assert words["word"].tolist() == [
+        "We",
+        "will",
+        "defend",
+        "our",
+        "freedom",
+        ",",
+        "and",
+        "unbelievably",
+        "we",
+        "shall",
+        "prevail",
+        "!",
+    ]
     pieces = table.tokens[table.tokens["word"] == "unbelievably"]["score"].to_numpy()
     assert len(pieces) == 5 and np.allclose(pieces, pieces[0])  # shared equally by the WordPieces
     assert words.loc[words["word"] == "unbelievably", "score"].item() == pytest.approx(5 * pieces[0])
@@ -119,8 +164,12 @@ def test_word_scores_are_the_methods_word_scores(tiny_classifier, method):
 
 def _batch(tokenizer, text):
     enc = tokenizer(text)
-    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-            "token_type_ids": enc["token_type_ids"], "word_ids": [-1 if w is None else w for w in enc.word_ids()]}
+    return {
+        "input_ids": enc["input_ids"],
+        "attention_mask": enc["attention_mask"],
+        "token_type_ids": enc["token_type_ids"],
+        "word_ids": [-1 if w is None else w for w in enc.word_ids()],
+    }
 
 
 def _native_word_scores(method, model, tokenizer, batch):
@@ -161,8 +210,9 @@ def test_shap_seed_changes_only_tie_breaks(tiny_classifier):
     tokenizer, model = tiny_classifier
     a = explain(model, tokenizer, TEXTS, "shap", max_evals=20, seed=0)
     b = explain(model, tokenizer, TEXTS, "shap", max_evals=20, seed=1)
-    np.testing.assert_allclose(a.tokens.groupby("doc_id")["score"].sum(),
-                               b.tokens.groupby("doc_id")["score"].sum(), atol=1e-6)
+    np.testing.assert_allclose(
+        a.tokens.groupby("doc_id")["score"].sum(), b.tokens.groupby("doc_id")["score"].sum(), atol=1e-6
+    )
 
 
 # ------------------------------------------------------------------------------ exact Shapley values
@@ -184,7 +234,9 @@ def test_exact_shapley_of_an_additive_game_is_each_players_weight():
 def test_exact_shapley_of_the_glove_game():
     # player 0 holds a left glove, players 1 and 2 a right glove each; a pair is worth 1. Over the 6 orders,
     # 0 completes a pair unless it comes first (4 of 6); 1 only in the order 0, 1, 2 (1 of 6); 2 likewise.
-    glove = lambda masks: (masks[:, 0] & (masks[:, 1] | masks[:, 2])).astype(float)
+    def glove(masks):
+        return (masks[:, 0] & (masks[:, 1] | masks[:, 2])).astype(float)
+
     values, _ = _shap.exact_shapley(glove, 3)
     np.testing.assert_allclose(values, [2 / 3, 1 / 6, 1 / 6], atol=1e-12)
 
@@ -206,8 +258,11 @@ def test_exact_shapley_matches_the_partition_explainer_on_two_words(tiny_classif
     assert words == ["taxes", "rise"]
     classifier = _words.TextClassifier(model, tokenizer, target=1)
     values, payoffs = _shap.exact_shapley(
-        lambda masks: classifier([" ".join(w if k else tokenizer.mask_token for w, k in zip(words, keep))
-                                  for keep in masks]), 2)
+        lambda masks: classifier(
+            [" ".join(w if k else tokenizer.mask_token for w, k in zip(words, keep)) for keep in masks]
+        ),
+        2,
+    )
     np.testing.assert_allclose(word_scores(table)["score"], values, atol=1e-6)
     assert documents(table)["base_value"].item() == pytest.approx(payoffs[0], abs=1e-6)
 
@@ -249,8 +304,14 @@ def test_lime_seed_changes_scores(tiny_classifier):
 # ------------------------------------------------------------------------------- a known answer
 @pytest.mark.parametrize("method, options", [("shap", {}), ("lime", {"num_samples": 300})])
 def test_key_word_gets_the_largest_score(key_model, packaged_tokenizer, method, options):
-    table = explain(key_model, packaged_tokenizer, [PUNCTUATED, "Unbelievably, taxes must be cut."], method,
-                    "Republican", **options)
+    table = explain(
+        key_model,
+        packaged_tokenizer,
+        [PUNCTUATED, "Unbelievably, taxes must be cut."],
+        method,
+        "Republican",
+        **options,
+    )
     words = word_scores(table)
     for _, doc in words.groupby("doc_id"):
         top = doc.loc[doc["score"].idxmax()]
@@ -259,14 +320,21 @@ def test_key_word_gets_the_largest_score(key_model, packaged_tokenizer, method, 
         assert top["score"] > 0.5 and others.max() < 0.1 * top["score"]
     if method == "shap":  # a null player gets exactly 0; the key word gets f(x) − f(all masked) = 0.9 − 0.1
         np.testing.assert_allclose(words.groupby("doc_id")["score"].max(), HIGH - LOW, atol=1e-6)
-        np.testing.assert_allclose(words.loc[words["word"].str.lower() != "unbelievably", "score"], 0.0, atol=1e-9)
+        np.testing.assert_allclose(
+            words.loc[words["word"].str.lower() != "unbelievably", "score"], 0.0, atol=1e-9
+        )
     pieces = table.tokens[table.tokens["word"].str.lower() == "unbelievably"]["score"].to_numpy()
     assert len(pieces) == 10 and np.allclose(pieces[:5], pieces[0])  # 5 WordPieces per occurrence share it
 
 
-@pytest.mark.parametrize("method, options, per_call", [("shap", {"internal_batch_size": 6}, 6),
-                                                        ("shap", {"internal_batch_size": 7}, 7),
-                                                        ("lime", {"num_samples": 50, "internal_batch_size": 8}, 8)])
+@pytest.mark.parametrize(
+    "method, options, per_call",
+    [
+        ("shap", {"internal_batch_size": 6}, 6),
+        ("shap", {"internal_batch_size": 7}, 7),
+        ("lime", {"num_samples": 50, "internal_batch_size": 8}, 8),
+    ],
+)
 def test_batched_forwards_in_inference_mode(key_model, packaged_tokenizer, method, options, per_call):
     key_model.calls.clear()
     table = explain(key_model, packaged_tokenizer, [PUNCTUATED], method, **options)
@@ -326,4 +394,9 @@ def test_attribute_without_tokenizer_raises(tiny_classifier, module, name):
 
 def test_method_options_list_the_defaults():
     assert method_options("shap") == {"max_evals": 500, "internal_batch_size": 32, "seed": 0}
-    assert method_options("lime") == {"num_samples": 1000, "kernel_width": 25.0, "internal_batch_size": 32, "seed": 0}
+    assert method_options("lime") == {
+        "num_samples": 1000,
+        "kernel_width": 25.0,
+        "internal_batch_size": 32,
+        "seed": 0,
+    }

@@ -45,26 +45,33 @@ def test_group_markers_thresholds(paragraphs):
     assert "the" not in set(audit.group_markers(paragraphs, min_paragraphs=1, min_length=4)["word"])
 
 
-@pytest.mark.parametrize("call,error,match", [
-    (lambda df: audit.group_markers(df.drop(columns="president")), ValueError, "president"),
-    (lambda df: audit.group_markers(df, min_share=0), ValueError, "min_share"),
-    (lambda df: audit.group_markers(df, min_paragraphs=0), ValueError, "min_paragraphs"),
-    (lambda df: audit.group_markers(df.iloc[:0]), ValueError, "no rows"),
-    (lambda df: audit.group_markers(list(df["text"])), TypeError, "DataFrame"),
-])
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (lambda df: audit.group_markers(df.drop(columns="president")), ValueError, "president"),
+        (lambda df: audit.group_markers(df, min_share=0), ValueError, "min_share"),
+        (lambda df: audit.group_markers(df, min_paragraphs=0), ValueError, "min_paragraphs"),
+        (lambda df: audit.group_markers(df.iloc[:0]), ValueError, "no rows"),
+        (lambda df: audit.group_markers(list(df["text"])), TypeError, "DataFrame"),
+    ],
+)
 def test_group_markers_bad_input(paragraphs, call, error, match):
     with pytest.raises(error, match=match):
         call(paragraphs)
 
 
 def test_find_words_whole_words_any_case():
-    found = audit.find_words(["Folks and kinfolks", "no match", "the Soviet Union, soviet"], ["folks", "soviet union"])
+    found = audit.find_words(
+        ["Folks and kinfolks", "no match", "the Soviet Union, soviet"], ["folks", "soviet union"]
+    )
     assert found == [["folks"], [], ["soviet union"]]
 
 
 def test_swap_words_keeps_capitals_and_tidies_spaces():
-    out = audit.swap_words(["Americans deserve better, americans know it.", "Good , very good"],
-                           {"americans": "folks", "very": ""})
+    out = audit.swap_words(
+        ["Americans deserve better, americans know it.", "Good , very good"],
+        {"americans": "folks", "very": ""},
+    )
     assert out == ["Folks deserve better, folks know it.", "Good, good"]
 
 
@@ -72,12 +79,15 @@ def test_swap_words_does_not_touch_parts_of_words():
     assert audit.swap_words(["goodness is good"], {"good": "wonderful"}) == ["goodness is wonderful"]
 
 
-@pytest.mark.parametrize("mapping,error,match", [
-    (["a"], TypeError, "dict"),
-    ({}, ValueError, "no words"),
-    ({"": "x"}, TypeError, "non-empty"),
-    ({"a": None}, TypeError, "strings"),
-])
+@pytest.mark.parametrize(
+    "mapping,error,match",
+    [
+        (["a"], TypeError, "dict"),
+        ({}, ValueError, "no words"),
+        ({"": "x"}, TypeError, "non-empty"),
+        ({"a": None}, TypeError, "strings"),
+    ],
+)
 def test_swap_words_bad_mapping(mapping, error, match):
     with pytest.raises(error, match=match):
         audit.swap_words(["a b"], mapping)
@@ -119,12 +129,16 @@ def test_counterfactual_bad_target(tiny_classifier):
 def test_marker_word_scores_ranks_and_aligns(tiny_classifier, paragraphs):
     tokenizer, model = tiny_classifier
     markers = audit.group_markers(paragraphs, min_paragraphs=3)
-    table = explain(model, tokenizer, ["Folks, tremendous economy.", "The economy grows."], "loo", target="Republican")
+    table = explain(
+        model, tokenizer, ["Folks, tremendous economy.", "The economy grows."], "loo", target="Republican"
+    )
     words = audit.marker_word_scores(table, markers)
     assert set(words.loc[words["marker"], "key"]) == {"folks", "tremendous"}
     assert words["percentile"].between(0, 1).all()
     assert (words.groupby("doc_id")["percentile"].max() == 1.0).all()
-    row = words.set_index("key").loc["tremendous"]  # a Republican marker explained for Republican: aligned iff > 0
+    row = words.set_index("key").loc[
+        "tremendous"
+    ]  # a Republican marker explained for Republican: aligned iff > 0
     assert row["aligned"] == (row["score"] > 0)
     row = words.set_index("key").loc["folks"]  # a Democratic marker: aligned iff it opposes Republican
     assert row["aligned"] == (row["score"] < 0)
@@ -160,10 +174,13 @@ def test_attention_explanation_matches_the_model(tiny_classifier):
     assert np.allclose(attention["score"], expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("change,error,match", [
-    ({"layer": 5}, ValueError, "layer"),
-    ({"table": "x"}, TypeError, "explain"),
-])
+@pytest.mark.parametrize(
+    "change,error,match",
+    [
+        ({"layer": 5}, ValueError, "layer"),
+        ({"table": "x"}, TypeError, "explain"),
+    ],
+)
 def test_attention_explanation_bad_input(tiny_classifier, change, error, match):
     tokenizer, model = tiny_classifier
     args = {"table": explain(model, tokenizer, ["text"], "loo"), **change}
@@ -172,18 +189,27 @@ def test_attention_explanation_bad_input(tiny_classifier, change, error, match):
 
 
 def test_model_card_renders_every_kind_of_section():
-    card = audit.model_card("Party classifier", {
-        "Intended use": "Teaching.",
-        "Metrics": {"accuracy": 0.73125, "n": 186},
-        "Known shortcuts": ["'folks' reads as Democratic"],
-        "Per president": pd.DataFrame({"president": ["A"], "accuracy": [0.5]}),
-    })
+    card = audit.model_card(
+        "Party classifier",
+        {
+            "Intended use": "Teaching.",
+            "Metrics": {"accuracy": 0.73125, "n": 186},
+            "Known shortcuts": ["'folks' reads as Democratic"],
+            "Per president": pd.DataFrame({"president": ["A"], "accuracy": [0.5]}),
+        },
+    )
     assert card.startswith("# Model card: Party classifier")
     assert "## Intended use\n\nTeaching." in card and "- **accuracy**: 0.731" in card
-    assert "- 'folks' reads as Democratic" in card and "| president | accuracy |" in card and "| A | 0.5 |" in card
+    assert (
+        "- 'folks' reads as Democratic" in card
+        and "| president | accuracy |" in card
+        and "| A | 0.5 |" in card
+    )
 
 
-@pytest.mark.parametrize("title,sections,error", [("", {"a": "b"}, ValueError), ("t", {}, TypeError), ("t", "x", TypeError)])
+@pytest.mark.parametrize(
+    "title,sections,error", [("", {"a": "b"}, ValueError), ("t", {}, TypeError), ("t", "x", TypeError)]
+)
 def test_model_card_bad_input(title, sections, error):
     with pytest.raises(error):
         audit.model_card(title, sections)

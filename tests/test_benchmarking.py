@@ -45,9 +45,14 @@ def test_paragraph_of_length_fits(tokenizer, n):
     assert n - 2 <= len(tokenizer(text)["input_ids"]) <= n
 
 
-@pytest.mark.parametrize("n, error, match", [(2, ValueError, "n_tokens=2 is too small: use an integer ≥ 3"),
-                                             (True, TypeError, "n_tokens must be an integer ≥ 3, got bool"),
-                                             (10_000, ValueError, "fewer than")])
+@pytest.mark.parametrize(
+    "n, error, match",
+    [
+        (2, ValueError, "n_tokens=2 is too small: use an integer ≥ 3"),
+        (True, TypeError, "n_tokens must be an integer ≥ 3, got bool"),
+        (10_000, ValueError, "fewer than"),
+    ],
+)
 def test_paragraph_of_length_bad_input_raises(tokenizer, n, error, match):
     with pytest.raises(error, match=match):
         B.paragraph_of_length(tokenizer, TEXTS, n)

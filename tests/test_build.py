@@ -34,6 +34,8 @@ def test_build_stops_at_failing_notebook_naming_cell_and_error(tmp_path):
     write(src / "00_ok.ipynb", "pass")
     write(src / "01_bad.ipynb", "a = 1", "assert a == 2, 'the claim does not hold'")
     write(src / "02_never.ipynb", "pass")
-    with pytest.raises(NotebookFailed, match=r"01_bad.ipynb: code cell 2 .*AssertionError: the claim does not hold"):
+    with pytest.raises(
+        NotebookFailed, match=r"01_bad.ipynb: code cell 2 .*AssertionError: the claim does not hold"
+    ):
         build(tmp_path / "out", src)
     assert (tmp_path / "out" / "01_bad.ipynb").exists() and not (tmp_path / "out" / "02_never.ipynb").exists()

@@ -8,17 +8,30 @@ import pytest
 
 from course_utils import byod
 
-POSITIVE = ["a wonderful and moving film", "great acting and a clever plot", "I loved every minute of it",
-            "a joy from start to finish", "brilliant, funny and warm", "the best film this year"]
-NEGATIVE = ["a dull and boring mess", "terrible acting and no plot", "I hated every minute of it",
-            "a waste of two hours", "clumsy, slow and joyless", "the worst film this year"]
+POSITIVE = [
+    "a wonderful and moving film",
+    "great acting and a clever plot",
+    "I loved every minute of it",
+    "a joy from start to finish",
+    "brilliant, funny and warm",
+    "the best film this year",
+]
+NEGATIVE = [
+    "a dull and boring mess",
+    "terrible acting and no plot",
+    "I hated every minute of it",
+    "a waste of two hours",
+    "clumsy, slow and joyless",
+    "the worst film this year",
+]
 
 
 @pytest.fixture
 def csv_path(tmp_path):
     """A small balanced CSV (12 rows, labels positive/negative, an extra column) in a temporary folder."""
-    df = pd.DataFrame({"text": POSITIVE + NEGATIVE, "label": ["positive"] * 6 + ["negative"] * 6,
-                       "source": "test"})
+    df = pd.DataFrame(
+        {"text": POSITIVE + NEGATIVE, "label": ["positive"] * 6 + ["negative"] * 6, "source": "test"}
+    )
     path = tmp_path / "reviews.csv"
     df.to_csv(path, index=False)
     return path
@@ -88,7 +101,9 @@ def test_load_csv_wrong_encoding_suggests_windows_1252(tmp_path):
     with pytest.raises(ValueError, match="encoding='cp1252'.*Not latin-1"):
         byod.load_csv(path)
     df = byod.load_csv(path, encoding="cp1252")
-    assert df["text"].iloc[0] == "\u201cquoted\u201d caf\u00e9 number 0 \u2013 fine"  # the curly quotes survive
+    assert (
+        df["text"].iloc[0] == "\u201cquoted\u201d caf\u00e9 number 0 \u2013 fine"
+    )  # the curly quotes survive
 
 
 @pytest.mark.parametrize("path", [42, None])
@@ -117,13 +132,16 @@ def test_split_keeps_an_existing_split(csv_path):
     assert byod.split(df)["split"].tolist() == df["split"].tolist()
 
 
-@pytest.mark.parametrize("change,options,match", [
-    ({"split": "dev"}, {}, r"values \['dev'\]"),
-    ({"split": "train"}, {}, "at least one 'train' and one 'test'"),
-    ({}, {"test": 0}, "share between 0 and 1"),
-    ({}, {"validation": 1.5}, "share between 0 and 1"),
-    ({}, {"validation": 0.5, "test": 0.5}, "no training rows"),
-])
+@pytest.mark.parametrize(
+    "change,options,match",
+    [
+        ({"split": "dev"}, {}, r"values \['dev'\]"),
+        ({"split": "train"}, {}, "at least one 'train' and one 'test'"),
+        ({}, {"test": 0}, "share between 0 and 1"),
+        ({}, {"validation": 1.5}, "share between 0 and 1"),
+        ({}, {"validation": 0.5, "test": 0.5}, "no training rows"),
+    ],
+)
 def test_split_bad_input(csv_path, change, options, match):
     df = byod.load_csv(csv_path).assign(**change)
     with pytest.raises(ValueError, match=match):
@@ -150,12 +168,15 @@ def test_fine_tune_evaluate_explain_end_to_end(csv_path):
     assert set(table["target_label"]) <= {"negative", "positive"}
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda d: byod.fine_tune_csv(d.drop(columns="split")), "call byod.split"),
-    (lambda d: byod.fine_tune_csv(d, max_train=1), "max_train"),
-    (lambda d: byod.evaluate(None, None, d[d["split"] != "test"]), "no 'test' rows"),
-    (lambda d: byod.explain_rows(None, None, d, n=0), "n=0 is too small: use an integer ≥ 1"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda d: byod.fine_tune_csv(d.drop(columns="split")), "call byod.split"),
+        (lambda d: byod.fine_tune_csv(d, max_train=1), "max_train"),
+        (lambda d: byod.evaluate(None, None, d[d["split"] != "test"]), "no 'test' rows"),
+        (lambda d: byod.explain_rows(None, None, d, n=0), "n=0 is too small: use an integer ≥ 1"),
+    ],
+)
 def test_steps_bad_input(csv_path, call, match):
     data = byod.split(byod.load_csv(csv_path), seed=0)
     with pytest.raises(ValueError, match=match):
@@ -186,12 +207,24 @@ def _texts(n, prefix):
     return [f"{prefix} paragraph number {i} about policy" for i in range(n)]
 
 
-@pytest.mark.parametrize("extra,match", [
-    ([("typo", "Republcan")] * 3, r"'Republcan' \(3 rows\) looks like a misspelling of 'Republican' \(10 rows\)"),
-    ([("lower", "democratic")] * 4, r"'Democratic' \(10 rows\) and 'democratic' \(4 rows\) differ only in case"),
-    ([("upper", "REPUBLICAN")] * 10, r"'REPUBLICAN' \(10 rows\) and 'Republican' \(10 rows\) differ only in case"),
-    ([("spaced", " Democratic ")] * 3, r"differ only in case"),
-])
+@pytest.mark.parametrize(
+    "extra,match",
+    [
+        (
+            [("typo", "Republcan")] * 3,
+            r"'Republcan' \(3 rows\) looks like a misspelling of 'Republican' \(10 rows\)",
+        ),
+        (
+            [("lower", "democratic")] * 4,
+            r"'Democratic' \(10 rows\) and 'democratic' \(4 rows\) differ only in case",
+        ),
+        (
+            [("upper", "REPUBLICAN")] * 10,
+            r"'REPUBLICAN' \(10 rows\) and 'Republican' \(10 rows\) differ only in case",
+        ),
+        ([("spaced", " Democratic ")] * 3, r"differ only in case"),
+    ],
+)
 def test_load_csv_refuses_near_duplicate_labels(tmp_path, extra, match):
     rows = [(t, "Democratic") for t in _texts(10, "d")] + [(t, "Republican") for t in _texts(10, "r")]
     rows += [(f"{text} {i}", label) for i, (text, label) in enumerate(extra)]
@@ -202,8 +235,14 @@ def test_load_csv_refuses_near_duplicate_labels(tmp_path, extra, match):
     with pytest.raises(ValueError, match=match + r".*label_map=.*allow_similar_labels=True"):
         byod.load_csv(path)
     wrong = extra[0][1]
-    merged = byod.load_csv(path, label_map={wrong: wrong.strip().capitalize() if wrong.islower() else
-                                            {"Republcan": "Republican", "REPUBLICAN": "Republican"}[wrong]})
+    merged = byod.load_csv(
+        path,
+        label_map={
+            wrong: wrong.strip().capitalize()
+            if wrong.islower()
+            else {"Republcan": "Republican", "REPUBLICAN": "Republican"}[wrong]
+        },
+    )
     assert byod.labels(merged) == ("Democratic", "Republican")
     assert len(merged) == len(rows)
     kept = byod.load_csv(path, allow_similar_labels=True)
@@ -239,7 +278,10 @@ def test_duplicated_rows_warn_and_never_leak_across_splits(tmp_path):
 
 
 def test_duplicated_texts_with_different_labels_warn(tmp_path):
-    rows = [(t, "ab"[i % 2]) for i, t in enumerate(_texts(8, "t"))] + [("the same text", "a"), ("the same text", "b")]
+    rows = [(t, "ab"[i % 2]) for i, t in enumerate(_texts(8, "t"))] + [
+        ("the same text", "a"),
+        ("the same text", "b"),
+    ]
     with pytest.warns(UserWarning, match="1 of them carry different labels"):
         byod.load_csv(_csv(tmp_path, rows))
 
@@ -252,7 +294,7 @@ def test_split_without_duplicates_is_unchanged(csv_path):
     for _, rows in df.groupby("label", sort=True):
         idx = rng.permutation(rows.index.to_numpy())
         n_test, n_val = max(1, round(0.2 * len(idx))), max(1, round(0.2 * len(idx)))
-        expected[idx[:n_test]], expected[idx[n_test:n_test + n_val]] = "test", "validation"
+        expected[idx[:n_test]], expected[idx[n_test : n_test + n_val]] = "test", "validation"
     assert byod.split(df, seed=5)["split"].tolist() == expected.tolist()
 
 
@@ -260,23 +302,29 @@ def test_own_split_with_leaked_texts_warns(csv_path):
     df = byod.load_csv(csv_path)
     df["split"] = ["train"] * 8 + ["test"] * 4
     df.loc[8, "text"] = df.loc[0, "text"]
-    with pytest.warns(UserWarning, match=r"1 distinct text\(s\) of the validation/test rows \(1 rows\) also occur"):
+    with pytest.warns(
+        UserWarning, match=r"1 distinct text\(s\) of the validation/test rows \(1 rows\) also occur"
+    ):
         byod.split(df)
 
 
 def test_load_csv_line_numbers_count_blank_lines_and_multiline_texts(tmp_path):
-    content = ('text,label\n'                       # line 1
-               '"a text\nover two lines",a\n'       # lines 2-3
-               '\n'                                 # line 4 (blank: pandas skips it)
-               'plain,b\n'                          # line 5
-               '"three\n\nlines",a\n'               # lines 6-8
-               ',b\n'                               # line 9: the empty text
-               'more,a\n'
-               'x,b\n')
+    content = (
+        "text,label\n"  # line 1
+        '"a text\nover two lines",a\n'  # lines 2-3
+        "\n"  # line 4 (blank: pandas skips it)
+        "plain,b\n"  # line 5
+        '"three\n\nlines",a\n'  # lines 6-8
+        ",b\n"  # line 9: the empty text
+        "more,a\n"
+        "x,b\n"
+    )
     with pytest.raises(ValueError, match=r"empty 'text' \(CSV lines \[9\]\)"):
         byod.load_csv(write(tmp_path, content))
     with pytest.raises(ValueError, match=r"no 'label' \(CSV lines \[5\]\)"):
-        byod.load_csv(write(tmp_path, content.replace("plain,b", "plain,").replace(",b\nmore", "filled,b\nmore")))
+        byod.load_csv(
+            write(tmp_path, content.replace("plain,b", "plain,").replace(",b\nmore", "filled,b\nmore"))
+        )
 
 
 def test_check_frame_without_a_file_names_rows_not_lines():
@@ -304,8 +352,14 @@ def test_evaluate_and_validation_show_progress_on_big_inputs(tiny_classifier, mo
     from course_utils import models
 
     tokenizer, model = tiny_classifier
-    data = pd.DataFrame({"text": _texts(12, "t"), "label": [0, 1] * 6, "label_name": ["Democratic", "Republican"] * 6,
-                         "split": ["train"] * 4 + ["validation"] * 4 + ["test"] * 4})
+    data = pd.DataFrame(
+        {
+            "text": _texts(12, "t"),
+            "label": [0, 1] * 6,
+            "label_name": ["Democratic", "Republican"] * 6,
+            "split": ["train"] * 4 + ["validation"] * 4 + ["test"] * 4,
+        }
+    )
     byod.evaluate(model, tokenizer, data)
     assert "predict" not in capsys.readouterr().err  # small: no bar
     monkeypatch.setattr(byod, "BIG", 3)
@@ -314,8 +368,16 @@ def test_evaluate_and_validation_show_progress_on_big_inputs(tiny_classifier, mo
     monkeypatch.setattr(models, "VALIDATION_BAR", 3)
     import copy
 
-    models.fine_tune(copy.deepcopy(model), tokenizer, data["text"][:4].tolist(), data["label"][:4].to_numpy(),
-                     epochs=1, batch_size=4, val_texts=data["text"][4:8].tolist(),
-                     val_labels=data["label"][4:8].to_numpy(), progress=True)
+    models.fine_tune(
+        copy.deepcopy(model),
+        tokenizer,
+        data["text"][:4].tolist(),
+        data["label"][:4].to_numpy(),
+        epochs=1,
+        batch_size=4,
+        val_texts=data["text"][4:8].tolist(),
+        val_labels=data["label"][4:8].to_numpy(),
+        progress=True,
+    )
     err = capsys.readouterr().err
     assert "fine-tuning" in err and "predict" in err

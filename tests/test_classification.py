@@ -39,13 +39,27 @@ def toy(rng):
 def frame(rng):
     """A small load_sotu-like test split: 4 presidents, 2 speeches each, 5 paragraphs per speech."""
     rows = []
-    for p, (pres, party, year) in enumerate([("A", "Democratic", 1990), ("B", "Republican", 2002),
-                                              ("C", "Democratic", 2010), ("D", "Republican", 2018)]):
+    for p, (pres, party, year) in enumerate(
+        [
+            ("A", "Democratic", 1990),
+            ("B", "Republican", 2002),
+            ("C", "Democratic", 2010),
+            ("D", "Republican", 2018),
+        ]
+    ):
         for s in range(2):
             for k in range(5):
-                rows.append({"text": f"paragraph {p} {s} {k}", "label": LABELS.index(party), "party": party,
-                             "president": pres, "year": year + s, "speech_id": f"{year + s}-{pres}-1",
-                             "paragraph_id": f"{year + s}-{pres}-1-p{k:03d}"})
+                rows.append(
+                    {
+                        "text": f"paragraph {p} {s} {k}",
+                        "label": LABELS.index(party),
+                        "party": party,
+                        "president": pres,
+                        "year": year + s,
+                        "speech_id": f"{year + s}-{pres}-1",
+                        "paragraph_id": f"{year + s}-{pres}-1-p{k:03d}",
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -201,7 +215,9 @@ def test_calibration_table_covers_all_examples(rng):
     proba = random_proba(rng, 300)
     table = C.calibration_table(y, proba, bins=5)
     assert table["n"].sum() == 300
-    assert ((table["confidence"] >= table["lower"] - 1e-12) & (table["confidence"] <= table["upper"] + 1e-12)).all()
+    assert (
+        (table["confidence"] >= table["lower"] - 1e-12) & (table["confidence"] <= table["upper"] + 1e-12)
+    ).all()
 
 
 def test_bootstrap_difference_sees_a_clear_winner(rng):
@@ -257,8 +273,14 @@ def tiny_classifier():
 
     tokenizer = AutoTokenizer.from_pretrained(model_source(None))
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=37, num_labels=2)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        num_labels=2,
+    )
     return tokenizer, BertForSequenceClassification(config).eval()
 
 
@@ -307,29 +329,31 @@ def test_grouped_cv_holds_out_whole_groups(rng):
     texts, labels, groups = _grouped_toy(rng)
     folds = C.grouped_cv(texts, labels, groups, n_splits=5, seed=0)
     assert list(folds["fold"]) == list(range(5))
-    assert folds["n_test"].sum() == len(texts)                       # every paragraph held out exactly once
-    assert folds["n_groups_test"].sum() == 10                        # every group in exactly one fold
+    assert folds["n_test"].sum() == len(texts)  # every paragraph held out exactly once
+    assert folds["n_groups_test"].sum() == 10  # every group in exactly one fold
     assert (folds["n_train"] + folds["n_test"] == len(texts)).all()
-    assert (folds["accuracy"] > 0.9).all()                           # separable words: learned in every fold
+    assert (folds["accuracy"] > 0.9).all()  # separable words: learned in every fold
     assert np.allclose(folds["margin"], folds["accuracy"] - folds["majority_accuracy"])
 
 
 def test_group_folds_deal_each_labels_groups_evenly_and_do_not_depend_on_sklearn():
-    groups = [f"s{i}" for i in range(10) for _ in range(3)]           # 10 groups of 3 rows
-    labels = [0 if i < 6 else 1 for i in range(10) for _ in range(3)]   # 6 groups of label 0, 4 of label 1
+    groups = [f"s{i}" for i in range(10) for _ in range(3)]  # 10 groups of 3 rows
+    labels = [0 if i < 6 else 1 for i in range(10) for _ in range(3)]  # 6 groups of label 0, 4 of label 1
     folds = C.group_folds(labels, groups, 2, seed=1)
     assert folds.shape == (30,) and set(folds) == {0, 1}
     rows = pd.DataFrame({"g": groups, "y": labels, "f": folds})
-    assert rows.groupby("g")["f"].nunique().max() == 1                 # a group never spans two folds
+    assert rows.groupby("g")["f"].nunique().max() == 1  # a group never spans two folds
     by_group = rows.drop_duplicates("g")
     assert by_group.groupby(["f", "y"]).size().unstack().to_numpy().tolist() == [[3, 2], [3, 2]]
-    assert (C.group_folds(labels, groups, 2, seed=1) == folds).all()   # no library randomness involved
+    assert (C.group_folds(labels, groups, 2, seed=1) == folds).all()  # no library randomness involved
     assert not (C.group_folds(labels, groups, 2, seed=2) == folds).all()
 
 
 def test_grouped_cv_is_deterministic(rng):
     texts, labels, groups = _grouped_toy(rng)
-    pd.testing.assert_frame_equal(C.grouped_cv(texts, labels, groups, seed=3), C.grouped_cv(texts, labels, groups, seed=3))
+    pd.testing.assert_frame_equal(
+        C.grouped_cv(texts, labels, groups, seed=3), C.grouped_cv(texts, labels, groups, seed=3)
+    )
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,9 @@ def test_datasheet_command_prints_count_tables(capsys):
 
 
 def test_help_lists_the_commands():
-    out = subprocess.run([sys.executable, "-m", "course_utils", "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "course_utils", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in ("build", "figures", "datasheet", "colab-install"):
         assert command in out
 

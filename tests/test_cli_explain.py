@@ -21,9 +21,15 @@ import pytest
 from course_utils.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
-TEXTS = ["We will cut taxes for working families.", "Our armed forces are the finest in the world.",
-         "Health care is a right.", "The budget must be balanced.", "We thank our teachers tonight.",
-         "Freedom is on the march.", "Let us build a better future together."]
+TEXTS = [
+    "We will cut taxes for working families.",
+    "Our armed forces are the finest in the world.",
+    "Health care is a right.",
+    "The budget must be balanced.",
+    "We thank our teachers tonight.",
+    "Freedom is on the march.",
+    "Let us build a better future together.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +44,13 @@ def model_dir(tiny_classifier, tmp_path_factory):
 @pytest.fixture
 def csv(tmp_path):
     path = tmp_path / "speeches.csv"
-    pd.DataFrame({"id": [f"d{i}" for i in range(len(TEXTS))], "text": TEXTS,
-                  "party": ["Democratic", "Republican"] * 3 + ["Democratic"]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "id": [f"d{i}" for i in range(len(TEXTS))],
+            "text": TEXTS,
+            "party": ["Democratic", "Republican"] * 3 + ["Democratic"],
+        }
+    ).to_csv(path, index=False)
     return path
 
 
@@ -49,8 +60,22 @@ def cache(tmp_path, monkeypatch):
 
 
 def _explain(csv, model_dir, out, *extra):
-    return main(["explain", str(csv), "--model", str(model_dir), "--out", str(out), "--chunk-size", "3",
-                 "--option", "n_steps=4", "--no-progress", *extra])
+    return main(
+        [
+            "explain",
+            str(csv),
+            "--model",
+            str(model_dir),
+            "--out",
+            str(out),
+            "--chunk-size",
+            "3",
+            "--option",
+            "n_steps=4",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 def test_explain_writes_the_tables_and_run_json(csv, model_dir, tmp_path, tiny_classifier):
@@ -68,9 +93,17 @@ def test_explain_writes_the_tables_and_run_json(csv, model_dir, tmp_path, tiny_c
     assert run["method"] == "ig" and run["options"]["n_steps"] == 4
     assert run["corpus"]["n_documents"] == len(TEXTS) and run["corpus"]["n_tokens"] == sum(lengths)
     assert run["model"]["fingerprint"]["class"] == "BertForSequenceClassification"
-    assert run["chunks"] | {"folder": None, "key": None} == {"key": None, "folder": None, "loaded": 0, "computed": 3,
-                                                             "recomputed": 0, "chunk_size": 3}
-    assert run["versions"]["torch"] and all(k in run["timings"] for k in ("explain_seconds", "total_seconds", "started"))
+    assert run["chunks"] | {"folder": None, "key": None} == {
+        "key": None,
+        "folder": None,
+        "loaded": 0,
+        "computed": 3,
+        "recomputed": 0,
+        "chunk_size": 3,
+    }
+    assert run["versions"]["torch"] and all(
+        k in run["timings"] for k in ("explain_seconds", "total_seconds", "started")
+    )
     assert (out / "chunks" / run["chunks"]["key"] / "chunk-00002").is_dir()
 
 
@@ -83,8 +116,24 @@ def test_rerun_loads_every_chunk_and_a_changed_option_computes_new_ones(csv, mod
     again = json.loads((out / "run.json").read_text())["chunks"]
     assert (again["key"], again["loaded"], again["computed"]) == (key, 3, 0)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "tokens.parquet"), first)
-    assert main(["explain", str(csv), "--model", str(model_dir), "--out", str(out), "--chunk-size", "3",
-                 "--option", "n_steps=5", "--no-progress"]) == 0  # another option: another key, nothing reused
+    assert (
+        main(
+            [
+                "explain",
+                str(csv),
+                "--model",
+                str(model_dir),
+                "--out",
+                str(out),
+                "--chunk-size",
+                "3",
+                "--option",
+                "n_steps=5",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )  # another option: another key, nothing reused
     changed = json.loads((out / "run.json").read_text())["chunks"]
     assert changed["key"] != key and (changed["loaded"], changed["computed"]) == (0, 3)
     # changed data: one text edited → another key
@@ -99,8 +148,11 @@ def _bad_inputs(tmp_path, csv, model_dir):
     from transformers import BertConfig, BertModel
 
     bare = tmp_path / "bare-bert"
-    BertModel(BertConfig(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=8)).save_pretrained(bare)
+    BertModel(
+        BertConfig(
+            vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8
+        )
+    ).save_pretrained(bare)
     (tmp_path / "empty.csv").write_text("id,text\n")
     (tmp_path / "blank.csv").write_text("id,text\n1,\n2,   \n")
     (tmp_path / "nothing.csv").write_text("")
@@ -124,9 +176,23 @@ def _bad_inputs(tmp_path, csv, model_dir):
     }
 
 
-@pytest.mark.parametrize("case", ["missing text column", "missing id column", "no such file", "unreadable parquet",
-                                  "wrong file type", "empty corpus", "blank texts only", "empty file",
-                                  "not a classifier", "no config", "unknown option", "unknown target"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing text column",
+        "missing id column",
+        "no such file",
+        "unreadable parquet",
+        "wrong file type",
+        "empty corpus",
+        "blank texts only",
+        "empty file",
+        "not a classifier",
+        "no config",
+        "unknown option",
+        "unknown target",
+    ],
+)
 def test_bad_input_is_one_line_and_exit_code_2(case, csv, model_dir, tmp_path, capsys):
     argv, message = _bad_inputs(tmp_path, csv, model_dir)[case]
     capsys.readouterr()  # drop save_pretrained's progress output
@@ -161,7 +227,9 @@ def test_long_documents_go_into_windows_and_say_so_once(csv, model_dir, tmp_path
     docs = pd.read_parquet(out / "documents.parquet")
     n_long = len(tokenizer(frame.loc[1, "text"])["input_ids"])
     assert (tokens["doc_id"] == "d1").sum() == n_long  # every token of the long document, once
-    assert windows["doc_id"].value_counts()["d1"] >= 3 and docs.set_index("doc_id").loc["d1", "n_windows"] >= 3
+    assert (
+        windows["doc_id"].value_counts()["d1"] >= 3 and docs.set_index("doc_id").loc["d1", "n_windows"] >= 3
+    )
     assert {"completeness_error", "probability", "start", "stop"} <= set(windows.columns)
     assert (docs.set_index("doc_id").drop(index="d1")["n_windows"] == 1).all()
     # the same corpus with --long truncate: one window per document, the long one's end gets no scores
@@ -174,20 +242,40 @@ def test_default_model_is_the_course_classifier(csv, tiny_classifier, tmp_path, 
     from course_utils import models
 
     calls = []
-    monkeypatch.setattr(models, "load_classifier", lambda name=None, **kw: calls.append(name) or tiny_classifier)
+    monkeypatch.setattr(
+        models, "load_classifier", lambda name=None, **kw: calls.append(name) or tiny_classifier
+    )
     out = tmp_path / "out"
     assert main(["explain", str(csv), "--out", str(out), "--option", "n_steps=4", "--no-progress"]) == 0
-    assert calls == [None] and json.loads((out / "run.json").read_text())["model"]["model"].startswith("load_classifier()")
+    assert calls == [None] and json.loads((out / "run.json").read_text())["model"]["model"].startswith(
+        "load_classifier()"
+    )
 
 
 def test_resumes_after_ctrl_c_in_a_subprocess(csv, model_dir, tmp_path):
     """Ctrl-C (SIGINT) mid-run: exit code 130, only finished chunks on disk; the rerun loads them and gives
     the same tables as an uninterrupted run."""
-    frame = pd.DataFrame({"id": np.arange(40), "text": [TEXTS[i % len(TEXTS)] + f" Number {i}." for i in range(40)]})
+    frame = pd.DataFrame(
+        {"id": np.arange(40), "text": [TEXTS[i % len(TEXTS)] + f" Number {i}." for i in range(40)]}
+    )
     frame.to_csv(csv, index=False)
     out = tmp_path / "out"
-    argv = [sys.executable, "-m", "course_utils", "explain", str(csv), "--model", str(model_dir), "--out", str(out),
-            "--chunk-size", "1", "--option", "n_steps=32", "--no-progress"]
+    argv = [
+        sys.executable,
+        "-m",
+        "course_utils",
+        "explain",
+        str(csv),
+        "--model",
+        str(model_dir),
+        "--out",
+        str(out),
+        "--chunk-size",
+        "1",
+        "--option",
+        "n_steps=32",
+        "--no-progress",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
@@ -205,8 +293,25 @@ def test_resumes_after_ctrl_c_in_a_subprocess(csv, model_dir, tmp_path):
     assert done.returncode == 0, done.stderr
     run = json.loads((out / "run.json").read_text())["chunks"]
     assert run["loaded"] == len(chunks) and run["computed"] == 40 - len(chunks)
-    assert main(["explain", str(csv), "--model", str(model_dir), "--out", str(tmp_path / "fresh"), "--chunk-size",
-                 "1", "--option", "n_steps=32", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(csv),
+                "--model",
+                str(model_dir),
+                "--out",
+                str(tmp_path / "fresh"),
+                "--chunk-size",
+                "1",
+                "--option",
+                "n_steps=32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     for name in ("tokens", "words", "documents"):
-        pd.testing.assert_frame_equal(pd.read_parquet(out / f"{name}.parquet"),
-                                      pd.read_parquet(tmp_path / "fresh" / f"{name}.parquet"))
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(out / f"{name}.parquet"), pd.read_parquet(tmp_path / "fresh" / f"{name}.parquet")
+        )

@@ -28,7 +28,9 @@ def test_requires_python_admits_colabs_python():
     if not os_info.exists():
         pytest.skip(f"{os_info} is not here (it comes with ../shared beside the checkout)")
     version = re.search(r"^Python (\d+\.\d+\.\d+)", os_info.read_text(), re.MULTILINE).group(1)
-    assert _requires_python().contains(version), f"requires-python {_requires_python()} excludes Colab's Python {version}"
+    assert _requires_python().contains(version), (
+        f"requires-python {_requires_python()} excludes Colab's Python {version}"
+    )
 
 
 @pytest.mark.parametrize("version", ["3.11.9", "3.12.3", "3.13.0"])
@@ -65,8 +67,11 @@ def _run_setup_cell(monkeypatch, *, colab: bool, installed: bool, pip: _Pip) -> 
     else:
         monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: (real_find_spec(name, *a) if installed or name != "course_utils" else None))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: real_find_spec(name, *a) if installed or name != "course_utils" else None,
+    )
     monkeypatch.setattr(subprocess, "run", pip)
     reports = []
     monkeypatch.setattr(course_utils, "setup", lambda seed: reports.append(seed) or f"report {seed}")
@@ -89,7 +94,9 @@ def test_setup_cell_in_colab_installs_the_course_then_calls_setup(monkeypatch, c
 
 def test_setup_cell_stops_loudly_when_the_install_fails(monkeypatch):
     pip = _Pip(1, "ERROR: Package 'explaining-bert' requires a different Python")
-    with pytest.raises(RuntimeError, match="pip could not install the course:\nERROR: Package 'explaining-bert'"):
+    with pytest.raises(
+        RuntimeError, match="pip could not install the course:\nERROR: Package 'explaining-bert'"
+    ):
         _run_setup_cell(monkeypatch, colab=True, installed=False, pip=pip)
 
 

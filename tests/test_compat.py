@@ -13,7 +13,7 @@ from course_utils import compat
 
 def test_text_dtype_is_what_pandas_gives_text():
     assert pd.Series(["x", "y"]).astype("str").dtype == compat.TEXT_DTYPE
-    assert (compat.TEXT_DTYPE == object) == (compat.PANDAS_MAJOR < 3)
+    assert (compat.TEXT_DTYPE == object) == (compat.PANDAS_MAJOR < 3)  # noqa: E721 (a dtype equals object)
 
 
 def test_text_array_makes_a_native_text_column():
@@ -37,8 +37,9 @@ def test_is_text_recognises_both_kinds_of_text_column():
 
 
 def test_make_patch_draws_the_hatch_in_the_given_colour():
-    patch = compat.make_patch(FancyBboxPatch, (0, 0), 1, 1, boxstyle="round", hatch="//", hatchcolor="#6A9BBE",
-                              edgecolor="#333333")
+    patch = compat.make_patch(
+        FancyBboxPatch, (0, 0), 1, 1, boxstyle="round", hatch="//", hatchcolor="#6A9BBE", edgecolor="#333333"
+    )
     assert patch.get_hatch() == "//"
     assert tuple(patch._hatch_color) == to_rgba("#6A9BBE")  # not the edge colour (matplotlib 3.10's default)
     assert tuple(patch.get_edgecolor()) == to_rgba("#333333")

@@ -9,23 +9,34 @@ import pytest
 
 from course_utils import corpus
 
-TEXTS = ["We will cut taxes for working families.", "Our armed forces are the finest in the world.",
-         "Health care is a right.", "The budget must be balanced.", "We thank our teachers tonight.",
-         "Freedom is on the march.", "Let us build a better future together.", "Crime is down and jobs are up.",
-         "I ask Congress to act.", "Education opens doors."]
+TEXTS = [
+    "We will cut taxes for working families.",
+    "Our armed forces are the finest in the world.",
+    "Health care is a right.",
+    "The budget must be balanced.",
+    "We thank our teachers tonight.",
+    "Freedom is on the march.",
+    "Let us build a better future together.",
+    "Crime is down and jobs are up.",
+    "I ask Congress to act.",
+    "Education opens doors.",
+]
 OPTIONS = {"n_steps": 4}
 
 
 @pytest.fixture
 def frame():
-    return pd.DataFrame({
-        "text": TEXTS,
-        "paragraph_id": [f"p{i:02d}" for i in range(len(TEXTS))],
-        "party": ["Democratic", "Republican"] * 5,
-        "president": ["A", "B", "A", "B", "C", "D", "C", "D", "A", "B"],
-        "year": [1990, 1991, 1990, 1991, 2000, 2001, 2000, 2001, 1990, 1991],
-        "speech_id": ["s1", "s2", "s1", "s2", "s3", "s4", "s3", "s4", "s1", "s2"],
-    }, index=np.arange(100, 100 + len(TEXTS)))
+    return pd.DataFrame(
+        {
+            "text": TEXTS,
+            "paragraph_id": [f"p{i:02d}" for i in range(len(TEXTS))],
+            "party": ["Democratic", "Republican"] * 5,
+            "president": ["A", "B", "A", "B", "C", "D", "C", "D", "A", "B"],
+            "year": [1990, 1991, 1990, 1991, 2000, 2001, 2000, 2001, 1990, 1991],
+            "speech_id": ["s1", "s2", "s1", "s2", "s3", "s4", "s3", "s4", "s1", "s2"],
+        },
+        index=np.arange(100, 100 + len(TEXTS)),
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +47,9 @@ def cache(tmp_path, monkeypatch):
 
 def _run(tiny, frame, **kw):
     tokenizer, model = tiny
-    return corpus.explain_corpus(model, tokenizer, frame, chunk_size=kw.pop("chunk_size", 3), progress=False,
-                                 **{**OPTIONS, **kw})
+    return corpus.explain_corpus(
+        model, tokenizer, frame, chunk_size=kw.pop("chunk_size", 3), progress=False, **{**OPTIONS, **kw}
+    )
 
 
 def _chunk_files(folder):
@@ -50,7 +62,14 @@ def test_explain_corpus_maps_doc_id_to_frame_ids(tiny_classifier, frame):
     assert table.documents["doc_id"].tolist() == frame["paragraph_id"].tolist()
     assert table.cache["computed"] == 4 and table.cache["loaded"] == 0
     assert list(table.tokens.columns[:7]) == [
-        "doc_id", "position", "token", "word_id", "word", "special", "score"]
+        "doc_id",
+        "position",
+        "token",
+        "word_id",
+        "word",
+        "special",
+        "score",
+    ]
 
 
 def test_explain_corpus_equals_explain(tiny_classifier, frame):
@@ -59,8 +78,9 @@ def test_explain_corpus_equals_explain(tiny_classifier, frame):
     tokenizer, model = tiny_classifier
     direct = explain(model, tokenizer, frame["text"].reset_index(drop=True), "ig", n_steps=4, progress=False)
     cached = _run(tiny_classifier, frame)
-    np.testing.assert_allclose(cached.tokens["score"].to_numpy(), direct.tokens["score"].to_numpy(),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        cached.tokens["score"].to_numpy(), direct.tokens["score"].to_numpy(), atol=1e-6
+    )
 
 
 def test_explain_corpus_second_call_loads_everything(tiny_classifier, frame, cache):
@@ -88,7 +108,10 @@ def test_explain_corpus_resumes_after_interrupt(tiny_classifier, frame, cache, m
         _run(tiny_classifier, frame)
     assert "interrupted: 2 of 4 chunks are cached" in capsys.readouterr().out
     folders = list((cache / "attributions").iterdir())
-    assert len(folders) == 1 and sorted(p.name for p in folders[0].glob("chunk-*")) == ["chunk-00000", "chunk-00001"]
+    assert len(folders) == 1 and sorted(p.name for p in folders[0].glob("chunk-*")) == [
+        "chunk-00000",
+        "chunk-00001",
+    ]
     assert not list(folders[0].glob(".tmp-*"))  # nothing half-written left behind
     before = _chunk_files(folders[0])
 
@@ -96,13 +119,21 @@ def test_explain_corpus_resumes_after_interrupt(tiny_classifier, frame, cache, m
     monkeypatch.setattr(corpus, "_explain_chunk", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
     resumed = _run(tiny_classifier, frame)
     assert calls == [6, 9]  # only the two missing chunks were computed
-    assert resumed.cache | {"folder": None} == {"key": folders[0].name, "folder": None, "loaded": 2,
-                                                          "computed": 2, "recomputed": 0}
+    assert resumed.cache | {"folder": None} == {
+        "key": folders[0].name,
+        "folder": None,
+        "loaded": 2,
+        "computed": 2,
+        "recomputed": 0,
+    }
     after = _chunk_files(folders[0])
-    assert all(after[p] == before[p] for p in before)  # finished chunks never rewritten: same mtime, same bytes
+    assert all(
+        after[p] == before[p] for p in before
+    )  # finished chunks never rewritten: same mtime, same bytes
     fresh = _run(tiny_classifier, frame, cache=False)
-    np.testing.assert_allclose(resumed.tokens["score"].to_numpy(), fresh.tokens["score"].to_numpy(),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        resumed.tokens["score"].to_numpy(), fresh.tokens["score"].to_numpy(), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "manifest", "delete"])
@@ -126,10 +157,19 @@ def test_explain_corpus_recomputes_damaged_chunk(tiny_classifier, frame, cache, 
     assert _run(tiny_classifier, frame).cache["loaded"] == 4  # repaired on disk
 
 
-@pytest.mark.parametrize("change", [
-    {"n_steps": 6}, {"method": "ig", "baseline": "mask"}, {"target": "Republican"}, {"chunk_size": 4},
-    {"batch_size": 2}, {"text": "changed"}, {"ids": "changed"}, {"weights": "changed"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"n_steps": 6},
+        {"method": "ig", "baseline": "mask"},
+        {"target": "Republican"},
+        {"chunk_size": 4},
+        {"batch_size": 2},
+        {"text": "changed"},
+        {"ids": "changed"},
+        {"weights": "changed"},
+    ],
+)
 def test_corpus_key_changes_with_any_input(tiny_classifier, frame, change):
     tokenizer, model = tiny_classifier
     base = dict(method="ig", chunk_size=3, **OPTIONS)
@@ -166,19 +206,22 @@ def test_explain_corpus_per_row_target(tiny_classifier, frame):
     assert docs["target_label"].tolist() == frame["party"].tolist()
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"frame": "not a frame"}, TypeError, "frame must be a pandas DataFrame"),
-    ({"text_column": "body"}, ValueError, "text_column='body' is not a column"),
-    ({"id_column": "nope"}, ValueError, "id_column='nope' is not a column"),
-    ({"frame": "empty"}, ValueError, "frame has no rows"),
-    ({"frame": "duplicate ids"}, ValueError, "is not unique"),
-    ({"frame": "missing ids"}, ValueError, "has missing values"),
-    ({"chunk_size": 0}, ValueError, "chunk_size=0 is too small: use an integer ≥ 1"),
-    ({"chunk_size": 2.5}, TypeError, "chunk_size must be an int"),
-    ({"target": ["Democratic"]}, ValueError, "target has 1 entries but frame has 10 rows"),
-    ({"method": "gradcam"}, ValueError, "not supported"),
-    ({"n_step": 3}, TypeError, "unknown option"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"frame": "not a frame"}, TypeError, "frame must be a pandas DataFrame"),
+        ({"text_column": "body"}, ValueError, "text_column='body' is not a column"),
+        ({"id_column": "nope"}, ValueError, "id_column='nope' is not a column"),
+        ({"frame": "empty"}, ValueError, "frame has no rows"),
+        ({"frame": "duplicate ids"}, ValueError, "is not unique"),
+        ({"frame": "missing ids"}, ValueError, "has missing values"),
+        ({"chunk_size": 0}, ValueError, "chunk_size=0 is too small: use an integer ≥ 1"),
+        ({"chunk_size": 2.5}, TypeError, "chunk_size must be an int"),
+        ({"target": ["Democratic"]}, ValueError, "target has 1 entries but frame has 10 rows"),
+        ({"method": "gradcam"}, ValueError, "not supported"),
+        ({"n_step": 3}, TypeError, "unknown option"),
+    ],
+)
 def test_explain_corpus_bad_input(tiny_classifier, frame, kwargs, error, match):
     tokenizer, model = tiny_classifier
     kwargs = dict(kwargs)
@@ -198,10 +241,13 @@ def _r_friendly(table: pd.DataFrame) -> None:
     from course_utils import compat
 
     for name, dtype in table.dtypes.items():
-        if dtype == object:  # pandas 2.2 (Colab) keeps text as object: plain str values only, which rpy2 takes
-            assert compat.TEXT_DTYPE == object, f"{name} is an object column (pandas 3 has a str dtype)"
+        # pandas 2.2 (Colab) keeps text as object: plain str values only, which rpy2 takes
+        if dtype == object:  # noqa: E721 (a numpy dtype equals object)
+            assert compat.TEXT_DTYPE == object, f"{name} is an object column (pandas 3 has a str dtype)"  # noqa: E721
             assert table[name].map(type).eq(str).all(), f"{name} is an object column of non-str values"
-        assert not isinstance(dtype, pd.api.extensions.ExtensionDtype) or pd.api.types.is_string_dtype(dtype), name
+        assert not isinstance(dtype, pd.api.extensions.ExtensionDtype) or pd.api.types.is_string_dtype(
+            dtype
+        ), name
         if pd.api.types.is_integer_dtype(dtype):
             assert dtype == np.int64
 
@@ -227,8 +273,9 @@ def test_document_table_measures(tiny_classifier, frame):
     assert docs["doc_id"].tolist() == frame["paragraph_id"].tolist()
     assert ((docs["top3_share"] > 0) & (docs["top3_share"] <= 1 + 1e-12)).all()
     assert ((docs["positive_share"] >= 0) & (docs["positive_share"] <= 1)).all()
-    np.testing.assert_allclose(docs["total"],
-                               table.tokens.groupby("doc_id", sort=False)["score"].sum().to_numpy())
+    np.testing.assert_allclose(
+        docs["total"], table.tokens.groupby("doc_id", sort=False)["score"].sum().to_numpy()
+    )
     short = docs["n_words"] <= 3
     np.testing.assert_allclose(docs.loc[short, "top3_share"], 1.0)
     assert (docs["n_tokens"] == table.tokens.groupby("doc_id", sort=False).size().to_numpy()).all()
@@ -247,7 +294,9 @@ def test_document_table_bad_input(tiny_classifier, frame):
 def test_top_words_and_term_trend(tiny_classifier, frame):
     words = corpus.word_table(_run(tiny_classifier, frame), frame)
     top = corpus.top_words(words, "party", k=2, min_docs=1)
-    assert set(top["direction"]) == {"for", "against"} and top.groupby(["party", "direction"]).size().le(2).all()
+    assert (
+        set(top["direction"]) == {"for", "against"} and top.groupby(["party", "direction"]).size().le(2).all()
+    )
     assert (top.loc[top["direction"] == "for", "mean_score"] > 0).all()
     assert (top.loc[top["direction"] == "against", "mean_score"] < 0).all()
     for_ = top[top["direction"] == "for"]
@@ -277,7 +326,9 @@ def test_explain_corpus_keeps_a_chunk_another_process_finished(tiny_classifier, 
     assert again.cache["computed"] == 1 and _chunk_files(folder) == before
 
 
-def test_explain_corpus_reuses_every_chunk_after_copying_cache_and_model(tiny_classifier, frame, tmp_path, monkeypatch):
+def test_explain_corpus_reuses_every_chunk_after_copying_cache_and_model(
+    tiny_classifier, frame, tmp_path, monkeypatch
+):
     """A workshop copies COURSE_CACHE (and the model folder) to another machine: nothing is recomputed."""
     import shutil
 
@@ -288,18 +339,28 @@ def test_explain_corpus_reuses_every_chunk_after_copying_cache_and_model(tiny_cl
     model.save_pretrained(here / "model")
     tokenizer.save_pretrained(here / "model")
     monkeypatch.setenv("COURSE_CACHE", str(here / "cache"))
-    loaded = (AutoTokenizer.from_pretrained(here / "model"),
-              AutoModelForSequenceClassification.from_pretrained(here / "model", attn_implementation="eager").eval())
+    loaded = (
+        AutoTokenizer.from_pretrained(here / "model"),
+        AutoModelForSequenceClassification.from_pretrained(
+            here / "model", attn_implementation="eager"
+        ).eval(),
+    )
     first = _run(loaded, frame)
     assert first.cache["computed"] == 4
 
     shutil.copytree(here, there)
     shutil.rmtree(here)  # the original is gone: nothing may point back to it
     monkeypatch.setenv("COURSE_CACHE", str(there / "cache"))
-    copied = (AutoTokenizer.from_pretrained(there / "model"),
-              AutoModelForSequenceClassification.from_pretrained(there / "model", attn_implementation="eager").eval())
+    copied = (
+        AutoTokenizer.from_pretrained(there / "model"),
+        AutoModelForSequenceClassification.from_pretrained(
+            there / "model", attn_implementation="eager"
+        ).eval(),
+    )
     assert copied[1].config._name_or_path != loaded[1].config._name_or_path
-    monkeypatch.setattr(corpus, "_explain_chunk", lambda *a, **k: pytest.fail("a chunk was recomputed after the copy"))
+    monkeypatch.setattr(
+        corpus, "_explain_chunk", lambda *a, **k: pytest.fail("a chunk was recomputed after the copy")
+    )
     again = _run(copied, frame)
     assert again.cache["loaded"] == 4 and again.cache["computed"] == 0
     assert again.cache["key"] == first.cache["key"]
@@ -322,7 +383,10 @@ def test_corpus_key_changes_with_the_tokenizer_content(tiny_classifier, frame, t
         if path.name != "vocab.txt":
             (tmp_path / "b" / path.name).write_bytes(path.read_bytes())
     (tmp_path / "b" / "tokenizer.json").write_text(json.dumps(spec))
-    same, swapped = AutoTokenizer.from_pretrained(tmp_path / "a"), AutoTokenizer.from_pretrained(tmp_path / "b")
+    same, swapped = (
+        AutoTokenizer.from_pretrained(tmp_path / "a"),
+        AutoTokenizer.from_pretrained(tmp_path / "b"),
+    )
     key = corpus.corpus_key(model, tokenizer, frame, n_steps=4)
     assert corpus.corpus_key(model, same, frame, n_steps=4) == key
     assert len(swapped) == len(tokenizer) and corpus.corpus_key(model, swapped, frame, n_steps=4) != key

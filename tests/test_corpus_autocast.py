@@ -9,8 +9,12 @@ import pytest
 
 from course_utils import corpus
 
-TEXTS = ["We will cut taxes for working families.", "Our armed forces are the finest in the world.",
-         "Health care is a right.", "The budget must be balanced."]
+TEXTS = [
+    "We will cut taxes for working families.",
+    "Our armed forces are the finest in the world.",
+    "Health care is a right.",
+    "The budget must be balanced.",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +28,9 @@ def test_bf16_autocast_reports_its_effect(tiny_classifier, long_text):
     texts = TEXTS + ([" ".join(TEXTS * 5)] if long_text else [])
     frame = pd.DataFrame({"paragraph_id": np.arange(len(texts)), "text": texts})
     fp32 = corpus.explain_corpus(model, tokenizer, frame, chunk_size=2, progress=False, n_steps=8)
-    bf16 = corpus.explain_corpus(model, tokenizer, frame, chunk_size=2, progress=False, n_steps=8, autocast="bf16")
+    bf16 = corpus.explain_corpus(
+        model, tokenizer, frame, chunk_size=2, progress=False, n_steps=8, autocast="bf16"
+    )
     assert bf16.cache["key"] != fp32.cache["key"] and bf16.options["autocast"] == "bf16"
     docs, ref = bf16.documents, fp32.documents
     assert (docs["autocast"] == "bf16").all()

@@ -40,7 +40,9 @@ def test_assign_splits_depends_only_on_speech_ids():
     ids = pd.Series([f"{1950 + i}-X-1" for i in range(20)])
     parties = pd.Series(["Democratic"] * 10 + ["Republican"] * 10)
     first = assign_splits(ids, parties, (0.7, 0.15, 0.15))
-    shuffled = assign_splits(ids[::-1].reset_index(drop=True), parties[::-1].reset_index(drop=True), (0.7, 0.15, 0.15))
+    shuffled = assign_splits(
+        ids[::-1].reset_index(drop=True), parties[::-1].reset_index(drop=True), (0.7, 0.15, 0.15)
+    )
     assert first == shuffled
 
 
@@ -96,10 +98,13 @@ def test_load_sotu_bad_arguments(kwargs, error, match):
 
 
 def test_no_stage_direction_left_in_the_corpus():
-    import re
 
     texts = load_sotu()["text"]
-    left = texts[texts.str.contains(r"(?:—|--)\s*(?:applause|laughter)|(?:applause|laughter)\s*(?:—|--)", case=False, regex=True)]
+    left = texts[
+        texts.str.contains(
+            r"(?:—|--)\s*(?:applause|laughter)|(?:applause|laughter)\s*(?:—|--)", case=False, regex=True
+        )
+    ]
     assert left.empty, f"{len(left)} paragraphs keep an audience reaction, e.g. {left.iloc[0][:120]!r}"
 
 

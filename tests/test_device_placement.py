@@ -10,25 +10,32 @@ paths under it with a tiny random BERT.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-from course_utils import audit, corpus, embeddings, widgets
-from course_utils import evaluation as ev
-from course_utils import influence as inf
-from course_utils import models
-from course_utils.attribution import explain
-
 from device_check import ACCELERATOR, DeviceLeak, VirtualAccelerator
 
-TEXTS = ["We will cut taxes for working families.", "Health care is a right for every American.",
-         "Freedom!", "Our economy is strong and our union is stronger than ever before."]
-ALL_METHODS = [("ig", {"n_steps": 4}), ("ig", {"n_steps": "auto", "max_steps": 16}), ("loo", {}),
-               ("atman", {}), ("atman", {"conceptual": True, "level": "word"}), ("shap", {"max_evals": 20}),
-               ("lime", {"num_samples": 30})]
+from course_utils import audit, corpus, embeddings, models, widgets
+from course_utils import evaluation as ev
+from course_utils import influence as inf
+from course_utils.attribution import explain
+
+TEXTS = [
+    "We will cut taxes for working families.",
+    "Health care is a right for every American.",
+    "Freedom!",
+    "Our economy is strong and our union is stronger than ever before.",
+]
+ALL_METHODS = [
+    ("ig", {"n_steps": 4}),
+    ("ig", {"n_steps": "auto", "max_steps": 16}),
+    ("loo", {}),
+    ("atman", {}),
+    ("atman", {"conceptual": True, "level": "word"}),
+    ("shap", {"max_evals": 20}),
+    ("lime", {"num_samples": 30}),
+]
 
 
 def _inputs(tokenizer, texts=TEXTS):
@@ -103,8 +110,10 @@ def test_harness_allows_what_cuda_allows(tiny):
         host.to(model.device)
         assert not va.on_accelerator(host)  # moving makes a new tensor; the host one stays
         model.train()
-        loss = torch.nn.functional.cross_entropy(model(**_inputs(tokenizer).to(model.device)).logits,
-                                                 torch.tensor([0, 1, 0, 1], device=model.device))
+        loss = torch.nn.functional.cross_entropy(
+            model(**_inputs(tokenizer).to(model.device)).logits,
+            torch.tensor([0, 1, 0, 1], device=model.device),
+        )
         loss.backward()  # backward ops are checked too
         assert va.on_accelerator(model.classifier.weight.grad)
         model.eval()
@@ -113,8 +122,10 @@ def test_harness_allows_what_cuda_allows(tiny):
 
 def _host_only(fn):
     """``fn`` with its ``device`` argument (last positional) replaced by the host: a planted library bug."""
+
     def planted(*args, **kwargs):
         return fn(*args[:-1], torch.device("cpu"), **kwargs)
+
     return planted
 
 
@@ -144,8 +155,18 @@ def test_harness_catches_a_planted_library_leak(tiny, monkeypatch, where):
 def test_fine_tune_and_predict_stay_on_the_device(tiny):
     tokenizer, model = tiny
     with VirtualAccelerator(model):
-        result = models.fine_tune(model, tokenizer, TEXTS, [0, 1, 0, 1], epochs=1, batch_size=2, max_length=16,
-                                  val_texts=TEXTS[:2], val_labels=[0, 1], progress=False)
+        result = models.fine_tune(
+            model,
+            tokenizer,
+            TEXTS,
+            [0, 1, 0, 1],
+            epochs=1,
+            batch_size=2,
+            max_length=16,
+            val_texts=TEXTS[:2],
+            val_labels=[0, 1],
+            progress=False,
+        )
         proba = models.predict_proba(model, tokenizer, TEXTS, batch_size=3)
     assert len(result.train_loss) == 1 and proba.shape == (4, 2)
 
@@ -163,8 +184,9 @@ def test_explain_corpus_stays_on_the_device(tiny_classifier):
     tokenizer, model = tiny_classifier
     frame = pd.DataFrame({"text": TEXTS, "paragraph_id": [f"p{i}" for i in range(len(TEXTS))]})
     with VirtualAccelerator(model):
-        table = corpus.explain_corpus(model, tokenizer, frame, method="ig", n_steps=4, chunk_size=2, cache=False,
-                                      progress=False)
+        table = corpus.explain_corpus(
+            model, tokenizer, frame, method="ig", n_steps=4, chunk_size=2, cache=False, progress=False
+        )
     assert set(table.tokens["doc_id"]) == set(frame["paragraph_id"])
 
 
@@ -193,7 +215,9 @@ def test_widget_stays_on_the_device(tiny_classifier, method):
     small = {"ig": {"n_steps": 4}, "shap": {"max_evals": 20}, "lime": {"num_samples": 30}}.get(method, {})
     with VirtualAccelerator(model):
         view = widgets.explain_for_widget(model, tokenizer, TEXTS[0], method, **small)
-        html = widgets.render_explanation(model, tokenizer, TEXTS[1], method, "Republican", level="word", **small)
+        html = widgets.render_explanation(
+            model, tokenizer, TEXTS[1], method, "Republican", level="word", **small
+        )
     assert view.prediction in ("Democratic", "Republican") and "explaining-bert-explorer" in html
 
 
@@ -202,8 +226,15 @@ def test_evaluation_stays_on_the_device(tiny_classifier):
     table = explain(model, tokenizer, TEXTS[:3], "loo", progress=False)
     with VirtualAccelerator(model):
         deletion = ev.deletion_curve(model, tokenizer, table, fractions=[0.0, 0.5, 1.0], progress=False)
-        insertion = ev.insertion_curve(model, tokenizer, table, fractions=[0.0, 0.5, 1.0], level="word",
-                                       replacement="delete", progress=False)
+        insertion = ev.insertion_curve(
+            model,
+            tokenizer,
+            table,
+            fractions=[0.0, 0.5, 1.0],
+            level="word",
+            replacement="delete",
+            progress=False,
+        )
         comp = ev.aopc_comprehensiveness(model, tokenizer, table, bins=[0.1, 0.5], progress=False)
         suff = ev.aopc_sufficiency(model, tokenizer, table, bins=[0.1, 0.5], progress=False)
         sanity = ev.sanity_check_randomisation(model, tokenizer, TEXTS[:2], ("atman",), progress=False)
@@ -217,7 +248,9 @@ def test_embeddings_stay_on_the_device(tiny_classifier):
         batch = embeddings.encode(model, tokenizer, TEXTS)
         parts = embeddings.embedding_components(model, tokenizer, TEXTS[:2])
         rebuilt = embeddings.rebuild_embeddings(model, parts.token, parts.segment, parts.position)
-        vectors = embeddings.contextual_vectors(model, tokenizer, ["taxes are high", "cut taxes now"], "taxes")
+        vectors = embeddings.contextual_vectors(
+            model, tokenizer, ["taxes are high", "cut taxes now"], "taxes"
+        )
         sims = embeddings.cosine_matrix(vectors.contextual)
         amap = embeddings.attention_map(model, tokenizer, TEXTS[0])
         heads = embeddings.head_summary(model, tokenizer, (TEXTS[0], TEXTS[1]))
@@ -235,27 +268,37 @@ def test_audit_stays_on_the_device(tiny_classifier):
 
 
 def test_loaded_models_land_on_the_device():
-    with VirtualAccelerator() as va:  # no model yet: new_classifier/load_encoder load one and move it to get_device()
+    with (
+        VirtualAccelerator() as va
+    ):  # no model yet: new_classifier/load_encoder load one and move it to get_device()
         tokenizer, model = models.new_classifier()
         assert model.device == ACCELERATOR and all(va.on_accelerator(p) for p in model.parameters())
         proba = models.predict_proba(model, tokenizer, TEXTS[:2])
         enc_tokenizer, encoder = models.load_encoder()
         assert encoder.device == ACCELERATOR
-        vectors = embeddings.contextual_vectors(encoder, enc_tokenizer, ["cut taxes now", "taxes rise"], "taxes")
+        vectors = embeddings.contextual_vectors(
+            encoder, enc_tokenizer, ["cut taxes now", "taxes rise"], "taxes"
+        )
     assert proba.shape == (2, 2) and len(vectors.contextual) == 2
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; the virtual accelerator above covers CPU-only machines")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="needs a CUDA GPU; the virtual accelerator above covers CPU-only machines",
+)
 def test_real_gpu_fine_tune_and_explain(tiny):
     """On a machine with a GPU, the same paths on the real device."""
     tokenizer, model = tiny
     model = model.to("cuda")
-    models.fine_tune(model, tokenizer, TEXTS, [0, 1, 0, 1], epochs=1, batch_size=2, max_length=16, progress=False)
+    models.fine_tune(
+        model, tokenizer, TEXTS, [0, 1, 0, 1], epochs=1, batch_size=2, max_length=16, progress=False
+    )
     for method, options in ALL_METHODS:
         table = explain(model, tokenizer, TEXTS[:2], method, progress=False, **options)
         assert set(table.tokens["doc_id"]) == {0, 1}
     view = widgets.explain_for_widget(model, tokenizer, TEXTS[0], "loo")
     features = inf.training_features(model, tokenizer, TEXTS, progress=False)
-    tracin = inf.captum_tracin(inf.classifier_head(model), features, torch.tensor([0, 1, 0, 1]), features[:1],
-                               torch.tensor([1]))
+    tracin = inf.captum_tracin(
+        inf.classifier_head(model), features, torch.tensor([0, 1, 0, 1]), features[:1], torch.tensor([1])
+    )
     assert view.prediction in ("Democratic", "Republican") and tracin.shape == (1, 4)

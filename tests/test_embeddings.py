@@ -10,7 +10,11 @@ from course_utils import embeddings as E
 from course_utils.models import PACKAGED, load_encoder, model_source
 
 PAIR = ("The state of our Union is strong.", "We need bipartisan cooperation.")
-SENTENCES = ["The bank raised interest rates.", "We sat on the bank of the river.", "Our bank is open on Sunday."]
+SENTENCES = [
+    "The bank raised interest rates.",
+    "We sat on the bank of the river.",
+    "Our bank is open on Sunday.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +23,15 @@ def tokenizer():
 
 
 def tiny_config(tokenizer, **extra) -> BertConfig:
-    return BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=37, max_position_embeddings=64, **extra)
+    return BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        **extra,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +43,9 @@ def tiny_bert(tokenizer):
 @pytest.fixture(scope="module")
 def tiny_classifier(tokenizer):
     torch.manual_seed(1)
-    return BertForSequenceClassification(tiny_config(tokenizer, num_labels=2, attn_implementation="eager")).eval()
+    return BertForSequenceClassification(
+        tiny_config(tokenizer, num_labels=2, attn_implementation="eager")
+    ).eval()
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +59,9 @@ def model_output(model, comp):
 
 
 # ------------------------------------------------------------------------------------- components
-@pytest.mark.parametrize("texts", [PAIR, [PAIR, ("Short.", "Pairs pad.")], ["One text.", "A longer second text to pad."]])
+@pytest.mark.parametrize(
+    "texts", [PAIR, [PAIR, ("Short.", "Pairs pad.")], ["One text.", "A longer second text to pad."]]
+)
 @pytest.mark.parametrize("which", ["tiny_bert", "tiny_classifier"])
 def test_embedding_components_equal_model_embeddings_tiny(request, tokenizer, which, texts):
     model = request.getfixturevalue(which)
@@ -183,7 +198,12 @@ def test_attention_map_needs_eager(tokenizer):
 @pytest.mark.parametrize(
     ("sentences", "word", "error", "match"),
     [
-        (["The bank is open."], "river", ValueError, r"word 'river' \(WordPieces \['river'\]\) is not a whole word of sentence 0: 'The bank is open.'"),
+        (
+            ["The bank is open."],
+            "river",
+            ValueError,
+            r"word 'river' \(WordPieces \['river'\]\) is not a whole word of sentence 0: 'The bank is open.'",
+        ),
         (["A bipartisan bill."], "bi", ValueError, "is not a whole word of sentence 0"),
         (["The bank is open."], "two words", ValueError, "exactly one word"),
         (["The bank is open."], 3, TypeError, "word must be a string"),
@@ -210,7 +230,9 @@ def test_contextual_vectors_same_input_different_output_packaged(encoder):
     tokenizer, model = encoder
     cv = E.contextual_vectors(model, tokenizer, SENTENCES, "bank")
     assert all(torch.equal(cv.input[0], v) for v in cv.input)
-    assert torch.equal(cv.input[0], model.embeddings.word_embeddings.weight[tokenizer.convert_tokens_to_ids("bank")])
+    assert torch.equal(
+        cv.input[0], model.embeddings.word_embeddings.weight[tokenizer.convert_tokens_to_ids("bank")]
+    )
     sims = E.cosine_matrix(cv.contextual)
     assert sims[~np.eye(3, dtype=bool)].max() < 0.97
 
@@ -220,7 +242,9 @@ def test_contextual_vectors_average_wordpieces(tiny_bert, tokenizer):
     cv = E.contextual_vectors(tiny_bert, tokenizer, sentences, "bipartisan")
     assert cv.pieces == ["bi", "##partisan"] and cv.positions == [[2, 3], [1, 2]]
     with torch.no_grad():
-        hidden = tiny_bert(**E.encode(tiny_bert, tokenizer, sentences), output_hidden_states=True).hidden_states[-1]
+        hidden = tiny_bert(
+            **E.encode(tiny_bert, tokenizer, sentences), output_hidden_states=True
+        ).hidden_states[-1]
         table = tiny_bert.embeddings.word_embeddings.weight[tokenizer.convert_tokens_to_ids(cv.pieces)]
     assert torch.allclose(cv.contextual[0], hidden[0, 2:4].mean(0))
     assert torch.allclose(cv.input[1], table.mean(0))
@@ -258,13 +282,20 @@ def test_attention_map_works_with_classifier(tiny_classifier, tokenizer):
 
 def test_head_summary_one_row_per_head(tiny_bert, tokenizer):
     table = E.head_summary(tiny_bert, tokenizer, PAIR)
-    assert len(table) == 4 and list(table[["layer", "head"]].itertuples(index=False, name=None)) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert len(table) == 4 and list(table[["layer", "head"]].itertuples(index=False, name=None)) == [
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (1, 1),
+    ]
     shares = table[["special", "previous", "next", "self"]].to_numpy()
     assert (shares >= 0).all() and (shares <= 1 + 1e-6).all()
 
 
 def test_word_pieces_splits_rare_words(tokenizer):
-    table = E.word_pieces(tokenizer, ["A bipartisan bill.", "Bipartisan and bipartisan.", "The bill."], min_pieces=2)
+    table = E.word_pieces(
+        tokenizer, ["A bipartisan bill.", "Bipartisan and bipartisan.", "The bill."], min_pieces=2
+    )
     row = table.set_index("word").loc["bipartisan"]
     assert row["pieces"] == ["bi", "##partisan"] and row["n_pieces"] == 2 and row["count"] == 3
     assert "bill" not in set(table["word"])

@@ -19,7 +19,9 @@ def test_setup_returns_report(monkeypatch, capsys):
     assert report.offline and not report.hub_reachable
     from importlib.metadata import version
 
-    assert report.versions["torch"] == version("torch")  # whichever torch runs: the lock's 2.13 or Colab's 2.11
+    assert report.versions["torch"] == version(
+        "torch"
+    )  # whichever torch runs: the lock's 2.13 or Colab's 2.11
     printed = capsys.readouterr().out
     assert "seed            7" in printed and "offline: using the packaged MiniLM" in printed
     assert report.as_dict()["offline"] is True
@@ -39,7 +41,9 @@ def test_setup_seeds_torch_and_numpy(monkeypatch):
 @pytest.mark.parametrize("var", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
 def test_hub_reachable_honours_offline_variables(monkeypatch, var):
     monkeypatch.setenv(var, "1")
-    monkeypatch.setattr(environment.socket, "create_connection", lambda *a, **k: pytest.fail("network was tried"))
+    monkeypatch.setattr(
+        environment.socket, "create_connection", lambda *a, **k: pytest.fail("network was tried")
+    )
     assert hub_reachable() is False
 
 
@@ -86,7 +90,9 @@ def test_r_status_without_r_says_how_to_install(monkeypatch):
     assert not ok and "apt-get install" in message and "Colab" in message
 
 
-@pytest.mark.skipif(os.environ.get("COURSE_REQUIRE_R") != "1", reason="R is required only where COURSE_REQUIRE_R=1 (CI)")
+@pytest.mark.skipif(
+    os.environ.get("COURSE_REQUIRE_R") != "1", reason="R is required only where COURSE_REQUIRE_R=1 (CI)"
+)
 def test_r_status_with_r_installed():
     assert r_bridge.r_status() == (True, "ready")
 
@@ -109,8 +115,14 @@ def test_setup_is_the_courses_and_the_package_front_door_reaches_it():
     assert course_utils.setup is setup
 
 
-@pytest.mark.parametrize("name, home", [("setup", "course_utils.course.environment"), ("r_status", "course_utils.r_bridge"),
-                                        ("EnvironmentReport", "course_utils.course.environment")])
+@pytest.mark.parametrize(
+    "name, home",
+    [
+        ("setup", "course_utils.course.environment"),
+        ("r_status", "course_utils.r_bridge"),
+        ("EnvironmentReport", "course_utils.course.environment"),
+    ],
+)
 def test_moved_names_still_work_for_one_release_and_say_where_they_went(name, home):
     import importlib
 
@@ -120,4 +132,4 @@ def test_moved_names_still_work_for_one_release_and_say_where_they_went(name, ho
     with pytest.warns(DeprecationWarning, match=f"moved to {home}"):
         exec(f"from course_utils.environment import {name}", {})
     with pytest.raises(AttributeError, match="has no attribute 'never_here'"):
-        environment.never_here
+        _ = environment.never_here

@@ -20,8 +20,28 @@ from course_utils.attribution import _inputs, _masking, concat, explain
 
 LABELS = ("Democratic", "Republican")
 KEY = "taxes"
-FILLER = ("the", "people", "nation", "work", "year", "children", "world", "great", "new", "jobs", "america",
-          "freedom", "families", "future", "congress", "peace", "security", "schools", "health", "energy")
+FILLER = (
+    "the",
+    "people",
+    "nation",
+    "work",
+    "year",
+    "children",
+    "world",
+    "great",
+    "new",
+    "jobs",
+    "america",
+    "freedom",
+    "families",
+    "future",
+    "congress",
+    "peace",
+    "security",
+    "schools",
+    "health",
+    "energy",
+)
 HIGH, LOW = 0.9, 0.1
 
 
@@ -37,7 +57,9 @@ class KeyTokenModel(torch.nn.Module):
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None):
         mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
-        self.seen += [row[m.bool()].clone() for row, m in zip(input_ids, mask)]  # each sequence without padding
+        self.seen += [
+            row[m.bool()].clone() for row, m in zip(input_ids, mask)
+        ]  # each sequence without padding
         present = ((input_ids == self.key_id) & mask.bool()).any(1).float()  # (b,)
         logit = np.log(HIGH / LOW) * (2 * present - 1) / 2  # (b,) ±1.1 → p = 0.9 / 0.1
         logits = torch.stack([-logit, logit], dim=1)  # (b, 2)
@@ -61,8 +83,9 @@ def make_table(tokenizer, texts, score_fn, method: str) -> pd.DataFrame:
     n = len(docs)
     scores = [np.asarray(score_fn(d.tokens), dtype=float) for d in docs]
     ones = np.ones(n, dtype=np.int64)
-    return _inputs.build_table(docs, np.arange(n, dtype=np.int64), scores, method, ones, ones,
-                               np.full(n, HIGH), list(LABELS))
+    return _inputs.build_table(
+        docs, np.arange(n, dtype=np.int64), scores, method, ones, ones, np.full(n, HIGH), list(LABELS)
+    )
 
 
 def oracle(tokens):
@@ -82,8 +105,12 @@ def key_model(packaged_tokenizer):
 @pytest.fixture(scope="module")
 def key_tables(packaged_tokenizer):
     texts = synthetic_texts(40)
-    return concat([make_table(packaged_tokenizer, texts, oracle, "oracle"),
-                   make_table(packaged_tokenizer, texts, anti_oracle, "anti")])
+    return concat(
+        [
+            make_table(packaged_tokenizer, texts, oracle, "oracle"),
+            make_table(packaged_tokenizer, texts, anti_oracle, "anti"),
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------ deletion / insertion
@@ -104,8 +131,10 @@ def test_insertion_curve_ranks_key_token_first(key_model, packaged_tokenizer, ke
     auc = curves.auc.groupby("method")["auc"].mean()
     np.testing.assert_allclose(curves.auc.loc[curves.auc["method"] == "oracle", "auc"], 0.86, atol=1e-6)
     assert auc["oracle"] > auc["random"] > auc["anti"]
-    assert curves.higher_is_better and not ev.deletion_curve(key_model, packaged_tokenizer, key_tables,
-                                                             progress=False).higher_is_better
+    assert (
+        curves.higher_is_better
+        and not ev.deletion_curve(key_model, packaged_tokenizer, key_tables, progress=False).higher_is_better
+    )
 
 
 def test_deletion_curve_summary_and_comparison(key_model, packaged_tokenizer, key_tables):
@@ -137,8 +166,15 @@ def test_curves_select_keeps_the_chosen_documents_and_methods(key_model, package
     assert len(curves.auc) == 3 * 40  # the original is untouched
 
 
-@pytest.mark.parametrize("kwargs, message", [({"doc_ids": [0, 999]}, "999"), ({"doc_ids": []}, "empty"),
-                                             ({"methods": ["shap"]}, "shap"), ({"methods": []}, "choose among")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"doc_ids": [0, 999]}, "999"),
+        ({"doc_ids": []}, "empty"),
+        ({"methods": ["shap"]}, "shap"),
+        ({"methods": []}, "choose among"),
+    ],
+)
 def test_curves_select_rejects_what_is_not_there(key_model, packaged_tokenizer, key_tables, kwargs, message):
     curves = ev.deletion_curve(key_model, packaged_tokenizer, key_tables, progress=False)
     with pytest.raises(ValueError, match=message):
@@ -149,7 +185,9 @@ def test_curves_select_rejects_what_is_not_there(key_model, packaged_tokenizer, 
 def test_deletion_curve_never_removes_special_tokens(packaged_tokenizer, replacement):
     model = KeyTokenModel(packaged_tokenizer.convert_tokens_to_ids(KEY))
     table = make_table(packaged_tokenizer, synthetic_texts(5), oracle, "oracle")
-    ev.deletion_curve(model, packaged_tokenizer, table, replacement=replacement, random_baseline=False, progress=False)
+    ev.deletion_curve(
+        model, packaged_tokenizer, table, replacement=replacement, random_baseline=False, progress=False
+    )
     cls, sep = packaged_tokenizer.cls_token_id, packaged_tokenizer.sep_token_id
     assert model.seen
     for ids in model.seen:  # every sequence the model saw: [CLS] first, [SEP] last, once each
@@ -162,8 +200,15 @@ def test_deletion_curve_never_removes_special_tokens(packaged_tokenizer, replace
 def test_insertion_curve_starts_from_empty_text_when_deleting(packaged_tokenizer):
     model = KeyTokenModel(packaged_tokenizer.convert_tokens_to_ids(KEY))
     table = make_table(packaged_tokenizer, synthetic_texts(1), oracle, "oracle")
-    curves = ev.insertion_curve(model, packaged_tokenizer, table, replacement="delete", random_baseline=False,
-                                fractions=[0.0], progress=False)
+    curves = ev.insertion_curve(
+        model,
+        packaged_tokenizer,
+        table,
+        replacement="delete",
+        random_baseline=False,
+        fractions=[0.0],
+        progress=False,
+    )
     cls, sep = packaged_tokenizer.cls_token_id, packaged_tokenizer.sep_token_id
     assert [ids.tolist() for ids in model.seen] == [[cls, sep]]
     assert curves.points["probability"].iloc[0] == pytest.approx(LOW)
@@ -185,7 +230,9 @@ def test_random_explanation_scores_like_random_baseline(key_model, packaged_toke
 
 
 def test_deletion_curve_word_level_ranks_key_word_first(key_model, packaged_tokenizer):
-    texts = [t.replace(KEY, "taxes", 1) + " unbelievably" for t in synthetic_texts(10)]  # a multi-piece word too
+    texts = [
+        t.replace(KEY, "taxes", 1) + " unbelievably" for t in synthetic_texts(10)
+    ]  # a multi-piece word too
     table = make_table(packaged_tokenizer, texts, oracle, "oracle")
     curves = ev.deletion_curve(key_model, packaged_tokenizer, table, level="word", progress=False)
     n_words = [len(t.split()) for t in texts]
@@ -211,12 +258,16 @@ def test_deletion_curve_reuses_the_shared_masking(monkeypatch, key_model, packag
 
 # ------------------------------------------------------------------------------------------------- AOPC
 def test_aopc_comprehensiveness_oracle_removes_all_evidence(key_model, packaged_tokenizer, key_tables):
-    comp, per_bin = ev.aopc_comprehensiveness(key_model, packaged_tokenizer, key_tables, progress=False,
-                                              per_bin=True)
-    pd.testing.assert_frame_equal(comp, ev.aopc_comprehensiveness(key_model, packaged_tokenizer, key_tables,
-                                                                  progress=False))
+    comp, per_bin = ev.aopc_comprehensiveness(
+        key_model, packaged_tokenizer, key_tables, progress=False, per_bin=True
+    )
+    pd.testing.assert_frame_equal(
+        comp, ev.aopc_comprehensiveness(key_model, packaged_tokenizer, key_tables, progress=False)
+    )
     by_method = comp.groupby("method")["aopc_comprehensiveness"]
-    np.testing.assert_allclose(comp.loc[comp["method"] == "oracle", "aopc_comprehensiveness"], HIGH - LOW, atol=1e-6)
+    np.testing.assert_allclose(
+        comp.loc[comp["method"] == "oracle", "aopc_comprehensiveness"], HIGH - LOW, atol=1e-6
+    )
     assert by_method.mean()["oracle"] > by_method.mean()["random"] > by_method.mean()["anti"]
     assert sorted(per_bin["bin"].unique()) == list(ev.ERASER_BINS)
     assert (per_bin["k"] >= 1).all()
@@ -234,13 +285,22 @@ def test_aopc_table_has_intervals_and_comparison(key_model, packaged_tokenizer, 
     suff = ev.aopc_sufficiency(key_model, packaged_tokenizer, key_tables, progress=False)
     table = ev.aopc_table(comp, suff)
     assert list(table.index) == ["anti", "oracle", "random"]
-    assert {"comprehensiveness", "comp_low", "comp_high", "sufficiency", "suff_low", "suff_high",
-            "comp_vs_random"} <= set(table.columns)
+    assert {
+        "comprehensiveness",
+        "comp_low",
+        "comp_high",
+        "sufficiency",
+        "suff_low",
+        "suff_high",
+        "comp_vs_random",
+    } <= set(table.columns)
     assert table.loc["oracle", "comp_vs_random"] > 0 > table.loc["anti", "comp_vs_random"]
 
 
 def test_constant_explanation_behaves_like_random(key_model, packaged_tokenizer):
-    table = make_table(packaged_tokenizer, synthetic_texts(200, seed=5), lambda toks: np.zeros(len(toks)), "zeros")
+    table = make_table(
+        packaged_tokenizer, synthetic_texts(200, seed=5), lambda toks: np.zeros(len(toks)), "zeros"
+    )
     comp = ev.aopc_comprehensiveness(key_model, packaged_tokenizer, table, progress=False)
     means = comp.groupby("method")["aopc_comprehensiveness"].mean()
     assert abs(means["zeros"] - means["random"]) < 0.06  # ties are broken at random, not left to right
@@ -252,7 +312,9 @@ def test_deletion_curve_starts_at_explained_probability(tiny_classifier):
     texts = ["the nation is strong", "we will cut taxes for working families", "peace"]
     table = explain(model, tokenizer, texts, "loo", target="Republican", progress=False)
     curves = ev.deletion_curve(model, tokenizer, table, progress=False)
-    start = curves.points[(curves.points["fraction"] == 0) & (curves.points["method"] == "loo")].sort_values("doc_id")
+    start = curves.points[(curves.points["fraction"] == 0) & (curves.points["method"] == "loo")].sort_values(
+        "doc_id"
+    )
     expected = table.tokens.groupby("doc_id")["probability"].first().sort_index()
     np.testing.assert_allclose(start["probability"].to_numpy(), expected.to_numpy(), atol=1e-5)
 
@@ -260,9 +322,13 @@ def test_deletion_curve_starts_at_explained_probability(tiny_classifier):
 def test_evaluation_with_every_method_on_tiny_bert(tiny_classifier):
     tokenizer, model = tiny_classifier
     texts = ["the nation is strong", "we will cut taxes for working families"]
-    tables = concat([explain(model, tokenizer, texts, "ig", n_steps=8, progress=False),
-                     explain(model, tokenizer, texts, "loo", progress=False),
-                     explain(model, tokenizer, texts, "atman", progress=False)])
+    tables = concat(
+        [
+            explain(model, tokenizer, texts, "ig", n_steps=8, progress=False),
+            explain(model, tokenizer, texts, "loo", progress=False),
+            explain(model, tokenizer, texts, "atman", progress=False),
+        ]
+    )
     comp = ev.aopc_comprehensiveness(model, tokenizer, tables, progress=False)
     assert set(comp["method"]) == {"ig", "loo", "atman", "random"}
     assert comp["aopc_comprehensiveness"].between(-1, 1).all()
@@ -300,11 +366,14 @@ def test_rank_agreement_word_level_and_constant_scores(packaged_tokenizer):
     assert result["spearman"].isna().all()  # undefined for constant scores, not a fake 0
 
 
-@pytest.mark.parametrize("make_b, message", [
-    (lambda t: pd.concat([t, t.assign(method="c")]), "holds 2 methods"),
-    (lambda t: t.assign(token="zzz"), "other tokens"),
-    (lambda t: t.assign(doc_id=t["doc_id"] + 100), "share no document"),
-])
+@pytest.mark.parametrize(
+    "make_b, message",
+    [
+        (lambda t: pd.concat([t, t.assign(method="c")]), "holds 2 methods"),
+        (lambda t: t.assign(token="zzz"), "other tokens"),
+        (lambda t: t.assign(doc_id=t["doc_id"] + 100), "share no document"),
+    ],
+)
 def test_rank_agreement_bad_tables(packaged_tokenizer, make_b, message):
     table = make_table(packaged_tokenizer, synthetic_texts(2), oracle, "a")
     with pytest.raises(ValueError, match=message):
@@ -330,15 +399,18 @@ def test_bootstrap_ci_narrows_with_more_data():
     assert large.high - large.low < (small.high - small.low) / 3
 
 
-@pytest.mark.parametrize("values, kwargs, error, message", [
-    ("abc", {}, TypeError, "list, array or Series"),
-    ([1.0], {}, ValueError, "at least 2"),
-    ([1.0, np.nan, 2.0], {}, ValueError, "NaN"),
-    ([[1.0, 2.0]], {}, ValueError, "1-D"),
-    ([1.0, 2.0], {"statistic": "mode"}, ValueError, "statistic"),
-    ([1.0, 2.0], {"n_boot": 10}, ValueError, "n_boot"),
-    ([1.0, 2.0], {"level": 95}, ValueError, "level"),
-])
+@pytest.mark.parametrize(
+    "values, kwargs, error, message",
+    [
+        ("abc", {}, TypeError, "list, array or Series"),
+        ([1.0], {}, ValueError, "at least 2"),
+        ([1.0, np.nan, 2.0], {}, ValueError, "NaN"),
+        ([[1.0, 2.0]], {}, ValueError, "1-D"),
+        ([1.0, 2.0], {"statistic": "mode"}, ValueError, "statistic"),
+        ([1.0, 2.0], {"n_boot": 10}, ValueError, "n_boot"),
+        ([1.0, 2.0], {"level": 95}, ValueError, "level"),
+    ],
+)
 def test_bootstrap_ci_bad_input(values, kwargs, error, message):
     with pytest.raises(error, match=message):
         ev.bootstrap_ci(values, **kwargs)
@@ -351,8 +423,9 @@ def test_random_explanation_keeps_rows_and_zeroes_special_tokens(packaged_tokeni
     assert len(rand) == len(table)
     assert (rand["method"] == "random").all()
     assert (rand.loc[rand["special"], "score"] == 0).all()
-    pd.testing.assert_frame_equal(rand.drop(columns=["score", "method"]), table.drop(columns=["score", "method"]),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        rand.drop(columns=["score", "method"]), table.drop(columns=["score", "method"]), check_dtype=False
+    )
     assert rand["score"].equals(ev.random_explanation(table, seed=7)["score"])
     assert not rand["score"].equals(ev.random_explanation(table, seed=8)["score"])
 
@@ -361,10 +434,13 @@ def test_random_explanation_keeps_rows_and_zeroes_special_tokens(packaged_tokeni
 def test_sanity_check_randomisation_changes_explanations(tiny_classifier):
     tokenizer, model = tiny_classifier
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    texts = ["we will cut taxes for working families and small businesses",
-             "the state of our union is strong and our nation is at peace today"]
-    result = ev.sanity_check_randomisation(model, tokenizer, texts, ("loo", "atman", "ig"),
-                                           options={"ig": {"n_steps": 4}}, progress=False)
+    texts = [
+        "we will cut taxes for working families and small businesses",
+        "the state of our union is strong and our nation is at peace today",
+    ]
+    result = ev.sanity_check_randomisation(
+        model, tokenizer, texts, ("loo", "atman", "ig"), options={"ig": {"n_steps": 4}}, progress=False
+    )
     steps = ["original", "classifier", "layer 1", "layer 0", "embeddings"]
     assert list(result.drop_duplicates("step")["randomised"]) == steps
     first = result[result["step"] == 0]
@@ -425,25 +501,31 @@ def test_measure_peak_memory_sees_a_large_tensor():
 
 
 # ----------------------------------------------------------------------------------------- bad inputs
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"fractions": [0.5, 1.5]}, ValueError, r"must lie in \[0, 1\]"),
-    ({"fractions": "all"}, TypeError, "fractions must be a list"),
-    ({"replacement": "blank"}, ValueError, "replacement='blank' is not supported"),
-    ({"level": "sentence"}, ValueError, "level='sentence'"),
-    ({"batch_size": 0}, ValueError, "batch_size=0"),
-    ({"random_baseline": "yes"}, TypeError, "random_baseline"),
-    ({"seed": 1.5}, TypeError, "seed must be an integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"fractions": [0.5, 1.5]}, ValueError, r"must lie in \[0, 1\]"),
+        ({"fractions": "all"}, TypeError, "fractions must be a list"),
+        ({"replacement": "blank"}, ValueError, "replacement='blank' is not supported"),
+        ({"level": "sentence"}, ValueError, "level='sentence'"),
+        ({"batch_size": 0}, ValueError, "batch_size=0"),
+        ({"random_baseline": "yes"}, TypeError, "random_baseline"),
+        ({"seed": 1.5}, TypeError, "seed must be an integer"),
+    ],
+)
 def test_deletion_curve_bad_options(key_model, packaged_tokenizer, key_tables, kwargs, error, message):
     with pytest.raises(error, match=message):
         ev.deletion_curve(key_model, packaged_tokenizer, key_tables, progress=False, **kwargs)
 
 
-@pytest.mark.parametrize("table, error, message", [
-    ("not a table", TypeError, "must be a pandas DataFrame"),
-    (pd.DataFrame({"doc_id": [0]}), ValueError, "lacks the column"),
-    ([], TypeError, "non-empty list"),
-])
+@pytest.mark.parametrize(
+    "table, error, message",
+    [
+        ("not a table", TypeError, "must be a pandas DataFrame"),
+        (pd.DataFrame({"doc_id": [0]}), ValueError, "lacks the column"),
+        ([], TypeError, "non-empty list"),
+    ],
+)
 def test_metrics_reject_bad_tables(key_model, packaged_tokenizer, table, error, message):
     with pytest.raises(error, match=message):
         ev.aopc_comprehensiveness(key_model, packaged_tokenizer, table, progress=False)
@@ -474,11 +556,22 @@ def test_figures_are_matplotlib_figures(key_model, packaged_tokenizer, key_table
     comp = ev.aopc_comprehensiveness(key_model, packaged_tokenizer, key_tables, progress=False)
     suff = ev.aopc_sufficiency(key_model, packaged_tokenizer, key_tables, progress=False)
     pairs = ev.agreement(key_tables)
-    fake_sanity = pd.DataFrame({"step": [0, 1, 0, 1], "randomised": ["original", "classifier"] * 2,
-                                "method": ["loo", "loo", "ig", "ig"], "doc_id": 0, "spearman": [1, 0.1, 1, 0.2],
-                                "spearman_abs": [1, 0.3, 1, 0.1]})
-    figures = [ev.curves_figure(deletion, insertion), ev.aopc_figure(ev.aopc_table(comp, suff)),
-               ev.agreement_figure(ev.agreement_matrix(pairs)), ev.sanity_figure(fake_sanity)]
+    fake_sanity = pd.DataFrame(
+        {
+            "step": [0, 1, 0, 1],
+            "randomised": ["original", "classifier"] * 2,
+            "method": ["loo", "loo", "ig", "ig"],
+            "doc_id": 0,
+            "spearman": [1, 0.1, 1, 0.2],
+            "spearman_abs": [1, 0.3, 1, 0.1],
+        }
+    )
+    figures = [
+        ev.curves_figure(deletion, insertion),
+        ev.aopc_figure(ev.aopc_table(comp, suff)),
+        ev.agreement_figure(ev.agreement_matrix(pairs)),
+        ev.sanity_figure(fake_sanity),
+    ]
     assert all(isinstance(f, Figure) for f in figures)
     with pytest.raises(TypeError, match="Curves"):
         ev.curves_figure(deletion.points)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from browser_support import require_site_extra
+
 from course_utils import explorer_app
 from course_utils.__main__ import main
 
@@ -24,25 +24,33 @@ def test_app_notebook_uses_the_cached_classifier_by_default():
 
 
 def test_app_notebook_loads_a_model_folder(tmp_path):
-    code = "\n".join(c.source for c in explorer_app.app_notebook(tmp_path, examples=0).cells if c.cell_type == "code")
+    code = "\n".join(
+        c.source for c in explorer_app.app_notebook(tmp_path, examples=0).cells if c.cell_type == "code"
+    )
     assert f"explorer_app.load_model({str(tmp_path.resolve())!r})" in code and "examples = None" in code
 
 
-@pytest.mark.parametrize("examples,error,match", [
-    (True, TypeError, "examples must be an int"),
-    ("8", TypeError, "examples must be an int"),
-    (-1, ValueError, "examples=-1 is too small: use an integer ≥ 0"),
-])
+@pytest.mark.parametrize(
+    "examples,error,match",
+    [
+        (True, TypeError, "examples must be an int"),
+        ("8", TypeError, "examples must be an int"),
+        (-1, ValueError, "examples=-1 is too small: use an integer ≥ 0"),
+    ],
+)
 def test_app_notebook_rejects_bad_examples(examples, error, match):
     with pytest.raises(error, match=match):
         explorer_app.app_notebook(examples=examples)
 
 
-@pytest.mark.parametrize("port,error,match", [
-    (True, TypeError, "port must be an int"),
-    (0, ValueError, r"port=0 must lie in \[1, 65535\]"),
-    (70000, ValueError, r"port=70000 must lie in \[1, 65535\]"),
-])
+@pytest.mark.parametrize(
+    "port,error,match",
+    [
+        (True, TypeError, "port must be an int"),
+        (0, ValueError, r"port=0 must lie in \[1, 65535\]"),
+        (70000, ValueError, r"port=70000 must lie in \[1, 65535\]"),
+    ],
+)
 def test_voila_arguments_reject_bad_ports(port, error, match):
     with pytest.raises(error, match=match):
         explorer_app.voila_arguments("explorer.ipynb", port)

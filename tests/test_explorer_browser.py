@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from browser_support import chromium, require_browser
+
 from course_utils import widgets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,10 +42,18 @@ def model_dir(tmp_path_factory, packaged_tokenizer):
     assert packaged_tokenizer.tokenize(" ".join(WORDS)) == WORDS
     torch.manual_seed(0)
     labels = ("Democratic", "Republican")
-    config = BertConfig(vocab_size=len(packaged_tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=64, num_labels=2,
-                        id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)},
-                        initializer_range=0.2)
+    config = BertConfig(
+        vocab_size=len(packaged_tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=2,
+        id2label=dict(enumerate(labels)),
+        label2id={lab: i for i, lab in enumerate(labels)},
+        initializer_range=0.2,
+    )
     folder = tmp_path_factory.mktemp("explorer-model")
     BertForSequenceClassification(config).save_pretrained(folder)
     packaged_tokenizer.save_pretrained(folder)
@@ -58,11 +66,30 @@ def app(model_dir, tmp_path_factory):
     require_browser()
     port = _free_port()
     log = tmp_path_factory.mktemp("explorer-log") / "explorer.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+    }
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "course_utils", "explorer", "--model", str(model_dir),
-                                 "--port", str(port), "--examples", "0"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "course_utils",
+                "explorer",
+                "--model",
+                str(model_dir),
+                "--port",
+                str(port),
+                "--examples",
+                "0",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     address = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + START_SECONDS
     try:
@@ -74,7 +101,9 @@ def app(model_dir, tmp_path_factory):
             except OSError:
                 time.sleep(0.5)
         else:
-            pytest.fail(f"the explorer did not listen on {address} within {START_SECONDS} s:\n{log.read_text()}")
+            pytest.fail(
+                f"the explorer did not listen on {address} within {START_SECONDS} s:\n{log.read_text()}"
+            )
         assert f"The explorer is at {address}" in log.read_text()  # the address, told to the user
         yield address
     finally:
@@ -90,7 +119,9 @@ def app(model_dir, tmp_path_factory):
 def ui(app):
     with chromium() as b:
         b.page.goto(app, timeout=START_SECONDS * 1000)
-        b.page.wait_for_selector("textarea", timeout=START_SECONDS * 1000)  # the kernel ran the app's notebook
+        b.page.wait_for_selector(
+            "textarea", timeout=START_SECONDS * 1000
+        )  # the kernel ran the app's notebook
         yield b
 
 
@@ -115,7 +146,8 @@ def test_explorer_shows_a_heat_map_for_every_method(ui, label, name):
     assert f"method {name}" in header and "Could not explain" not in header
     spans = result.eval_on_selector_all(
         ".explaining-bert-heatmap span[title]",
-        "els => els.map(e => [e.textContent, getComputedStyle(e).backgroundColor])")
+        "els => els.map(e => [e.textContent, getComputedStyle(e).backgroundColor])",
+    )
     words = [(text, colour) for text, colour in spans if text not in ("[CLS]", "[SEP]")]
     assert [text for text, _ in words] == WORDS  # one span per word, in order
     assert all(colour != "rgba(0, 0, 0, 0)" for _, colour in words)  # each coloured by its score

@@ -21,8 +21,15 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def tiny_bert(tokenizer):
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=64, attn_implementation="eager")
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        attn_implementation="eager",
+    )
     return BertModel(config).eval()
 
 
@@ -53,7 +60,9 @@ def test_build_all_unknown_name_raises(tmp_path):
 
 
 def test_bert_input_diagram_saves_when_asked(tmp_path, tokenizer):
-    fig = figures.bert_input_diagram("The union is strong.", None, tokenizer=tokenizer, out_dir=tmp_path, name="one")
+    fig = figures.bert_input_diagram(
+        "The union is strong.", None, tokenizer=tokenizer, out_dir=tmp_path, name="one"
+    )
     assert isinstance(fig, Figure)
     assert (tmp_path / "one.png").stat().st_size > 0 and (tmp_path / "one.svg").stat().st_size > 0
 
@@ -78,14 +87,21 @@ def test_save_figure_bad_name_raises(tmp_path):
 
 @pytest.mark.parametrize(
     ("token", "expected"),
-    [("state", r"$E_{\mathrm{state}}$"), ("##ing", r"$E_{\#\#\mathrm{ing}}$"), ("[CLS]", r"$E_{\mathrm{[CLS]}}$"), ("{", "E({)")],
+    [
+        ("state", r"$E_{\mathrm{state}}$"),
+        ("##ing", r"$E_{\#\#\mathrm{ing}}$"),
+        ("[CLS]", r"$E_{\mathrm{[CLS]}}$"),
+        ("{", "E({)"),
+    ],
 )
 def test_subscript_escapes_wordpieces(token, expected):
     assert figures._subscript("E", token) == expected
 
 
 def test_notebook_plots_return_figures(tiny_bert, tokenizer):
-    comp = E.embedding_components(tiny_bert, tokenizer, [("The union is strong.", "Congress acts."), ("Short.", "Pair.")])
+    comp = E.embedding_components(
+        tiny_bert, tokenizer, [("The union is strong.", "Congress acts."), ("Short.", "Pair.")]
+    )
     amap = E.attention_map(tiny_bert, tokenizer, "The union is strong.", 0, 1)
     drawn = [
         figures.component_heatmaps(comp, index=1, n_dims=8),
@@ -115,9 +131,18 @@ PARAGRAPH = "We will cut taxes for working families and secure the border."
 @pytest.fixture(scope="module")
 def tiny_classifier(tokenizer):
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=64, num_labels=2, attn_implementation="eager",
-                        id2label={0: "Democratic", 1: "Republican"}, label2id={"Democratic": 0, "Republican": 1})
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=2,
+        attn_implementation="eager",
+        id2label={0: "Democratic", 1: "Republican"},
+        label2id={"Democratic": 0, "Republican": 1},
+    )
     return BertForSequenceClassification(config).eval()
 
 
@@ -156,15 +181,19 @@ def test_self_attention_parts_match_the_model(tiny_bert, tokenizer):
 
 def test_self_attention_figure_bad_query(tiny_bert, tokenizer):
     with pytest.raises(ValueError, match="query='nope' is not a WordPiece"):
-        figures.self_attention_figure(tiny_bert, tokenizer, "The union is strong.", layer=0, head=0, query="nope")
+        figures.self_attention_figure(
+            tiny_bert, tokenizer, "The union is strong.", layer=0, head=0, query="nope"
+        )
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
-    [({"text": ""}, ValueError, "text=''"),
-     ({"hidden_size": True}, TypeError, "hidden_size must be an integer ≥ 1, got bool"),
-     ({"hidden_size": 0}, ValueError, "hidden_size=0 is too small"),
-     ({"text": "word " * 20}, ValueError, "at most 16")],
+    [
+        ({"text": ""}, ValueError, "text=''"),
+        ({"hidden_size": True}, TypeError, "hidden_size must be an integer ≥ 1, got bool"),
+        ({"hidden_size": 0}, ValueError, "hidden_size=0 is too small"),
+        ({"text": "word " * 20}, ValueError, "at most 16"),
+    ],
 )
 def test_fine_tuning_pipeline_figure_bad_input(tokenizer, kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -181,30 +210,44 @@ def test_ig_path_integrand_is_complete(tiny_classifier, tokenizer):
     n = len(parts["tokens"])
     assert parts["per_token"].shape == (41, n) and parts["alphas"][0] == 0 and parts["alphas"][-1] == 1
     change = parts["f_input"] - parts["f_baseline"]
-    assert abs(parts["area"] - change) < 1e-3 * max(abs(change), 1e-3)          # completeness along the path
+    assert abs(parts["area"] - change) < 1e-3 * max(abs(change), 1e-3)  # completeness along the path
     assert abs(parts["scores"].sum() - parts["area"]) < 1e-9
-    assert parts["scores"][0] == parts["scores"][-1] == 0                       # [CLS]/[SEP] equal their baseline
+    assert parts["scores"][0] == parts["scores"][-1] == 0  # [CLS]/[SEP] equal their baseline
 
 
-@pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"n_points": 40}, ValueError, "odd integer"), ({"n_points": 3}, ValueError, "n_points=3 is too small"),
-    ({"n_points": True}, TypeError, "n_points must be an integer ≥ 5, got bool"),
-    ({"text": " "}, ValueError, "non-empty")])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_points": 40}, ValueError, "odd integer"),
+        ({"n_points": 3}, ValueError, "n_points=3 is too small"),
+        ({"n_points": True}, TypeError, "n_points must be an integer ≥ 5, got bool"),
+        ({"text": " "}, ValueError, "non-empty"),
+    ],
+)
 def test_ig_path_integrand_bad_input(tiny_classifier, tokenizer, kwargs, error, match):
     with pytest.raises(error, match=match):
         figures.ig_path_integrand(tiny_classifier, tokenizer, **({"text": PARAGRAPH} | kwargs))
 
 
 def test_ig_path_figure_two_runs_give_identical_bytes(tiny_classifier, tokenizer, tmp_path):
-    first = _bytes_of(figures.ig_path_figure(tiny_classifier, tokenizer, PARAGRAPH, target=1), tmp_path / "a", "ig")
-    second = _bytes_of(figures.ig_path_figure(tiny_classifier, tokenizer, PARAGRAPH, target=1), tmp_path / "b", "ig")
+    first = _bytes_of(
+        figures.ig_path_figure(tiny_classifier, tokenizer, PARAGRAPH, target=1), tmp_path / "a", "ig"
+    )
+    second = _bytes_of(
+        figures.ig_path_figure(tiny_classifier, tokenizer, PARAGRAPH, target=1), tmp_path / "b", "ig"
+    )
     assert first == second and b"<dc:date>" not in first[1]
 
 
 def test_build_all_with_a_classifier_pair(tiny_classifier, tokenizer, tmp_path, monkeypatch):
-    monkeypatch.setitem(figures.CLASSIFIER_FIGURES, "ig_path_integrand",
-                        lambda model, tok: figures.ig_path_figure(model, tok, PARAGRAPH, target=0))
-    written = figures.build_all(tmp_path, names=["ig_path_integrand"], classifier=(tokenizer, tiny_classifier))
+    monkeypatch.setitem(
+        figures.CLASSIFIER_FIGURES,
+        "ig_path_integrand",
+        lambda model, tok: figures.ig_path_figure(model, tok, PARAGRAPH, target=0),
+    )
+    written = figures.build_all(
+        tmp_path, names=["ig_path_integrand"], classifier=(tokenizer, tiny_classifier)
+    )
     assert [p.name for p in written] == ["ig_path_integrand.png", "ig_path_integrand.svg"]
     with pytest.raises(ValueError, match="unknown figure"):
         figures.build_all(tmp_path, names=["ig_path_nope"], classifier=(tokenizer, tiny_classifier))

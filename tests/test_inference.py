@@ -13,15 +13,19 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from device_check import VirtualAccelerator
 
 from course_utils import _inference as inference
 from course_utils import audit, influence, models
 from course_utils.attribution import _inputs, _words
 
-from device_check import VirtualAccelerator
-
-TEXTS = ["Freedom!", "We will cut taxes for working families and small businesses across the land.",
-         "Health care is a right.", "Our economy is strong and our union is stronger than ever before.", "Jobs."]
+TEXTS = [
+    "Freedom!",
+    "We will cut taxes for working families and small businesses across the land.",
+    "Health care is a right.",
+    "Our economy is strong and our union is stronger than ever before.",
+    "Jobs.",
+]
 
 
 # ------------------------------------------------------------------------------------------- batches
@@ -42,7 +46,9 @@ def test_old_name_stays_importable():
     assert models.length_sorted_batches is inference.length_sorted_batches
 
 
-@pytest.mark.parametrize(("bad", "error"), [(0, ValueError), (-2, ValueError), (2.0, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    ("bad", "error"), [(0, ValueError), (-2, ValueError), (2.0, TypeError), (True, TypeError)]
+)
 def test_batch_size_is_checked(bad, error):
     with pytest.raises(error, match="batch_size"):
         inference.length_sorted_batches([1, 2], bad)
@@ -111,7 +117,9 @@ def test_truncation_warns_once_with_what_was_dropped(tiny):
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     assert len(messages) == 1
     too_long = [i for i, n in enumerate(lengths) if n > 8]
-    assert messages[0].startswith(f"{len(too_long)} text(s) longer than the model's maximum of 8 tokens were truncated")
+    assert messages[0].startswith(
+        f"{len(too_long)} text(s) longer than the model's maximum of 8 tokens were truncated"
+    )
     assert f"texts[{too_long[0]}] lost {lengths[too_long[0]] - 8}" in messages[0]
     assert all(len(ids) <= 8 for ids in enc["input_ids"])
     assert enc["input_ids"] == tokenizer(TEXTS, truncation=True, max_length=8)["input_ids"]
@@ -155,9 +163,11 @@ def test_eval_mode_is_restored_after_an_exception(tiny):
 def test_inference_sites_leave_the_mode_as_they_found_it(tiny):
     tokenizer, model = tiny
     table = _token_table(tokenizer, TEXTS[:2])
-    calls = [lambda: models.predict_proba(model, tokenizer, TEXTS),
-             lambda: influence.training_features(model, tokenizer, TEXTS, progress=False),
-             lambda: audit.attention_explanation(model, tokenizer, table)]
+    calls = [
+        lambda: models.predict_proba(model, tokenizer, TEXTS),
+        lambda: influence.training_features(model, tokenizer, TEXTS, progress=False),
+        lambda: audit.attention_explanation(model, tokenizer, table),
+    ]
     for call in calls:
         model.train()
         call()
@@ -181,7 +191,9 @@ def test_a_failing_forward_restores_training_mode(tiny, monkeypatch):
 def test_forward_rows_need_no_gradient(tiny):
     tokenizer, model = tiny
     ids = inference.encode(tokenizer, TEXTS, 64)[0]["input_ids"]
-    rows = inference.forward_rows(model, lambda batch: model(**batch).logits, ids, 2, tokenizer.pad_token_id, width=2)
+    rows = inference.forward_rows(
+        model, lambda batch: model(**batch).logits, ids, 2, tokenizer.pad_token_id, width=2
+    )
     assert not rows.requires_grad and rows.is_inference()
 
 
@@ -192,10 +204,11 @@ def test_inputs_go_to_the_models_device(tiny):
     table = _token_table(tokenizer, TEXTS[:3])
     with VirtualAccelerator(model) as va:
         device = inference.device_of(model)
-        for rows, batch in inference.batches(ids, 2, tokenizer.pad_token_id, device):
+        for _rows, batch in inference.batches(ids, 2, tokenizer.pad_token_id, device):
             assert all(va.on_accelerator(t) for t in batch.values())
-        rows = inference.forward_rows(model, lambda batch: model(**batch).logits, ids, 2, tokenizer.pad_token_id,
-                                      width=2)
+        rows = inference.forward_rows(
+            model, lambda batch: model(**batch).logits, ids, 2, tokenizer.pad_token_id, width=2
+        )
         models.predict_proba(model, tokenizer, TEXTS, batch_size=2)
         influence.training_features(model, tokenizer, TEXTS, batch_size=2, progress=False)
         audit.attention_explanation(model, tokenizer, table, batch_size=2)
@@ -207,7 +220,9 @@ def test_a_batch_left_on_the_host_is_caught(tiny, monkeypatch):
     """Without the device placement in :func:`_inference.pad`, the sites would fail on a GPU (and here)."""
     tokenizer, model = tiny
     real = inference.pad
-    monkeypatch.setattr(inference, "pad", lambda columns, pad_values, device=None, **kw: real(columns, pad_values, **kw))
+    monkeypatch.setattr(
+        inference, "pad", lambda columns, pad_values, device=None, **kw: real(columns, pad_values, **kw)
+    )
     from device_check import DeviceLeak
 
     with pytest.raises(DeviceLeak):
@@ -237,7 +252,9 @@ def test_max_length_falls_back_to_512_and_respects_the_tokenizer(tiny):
 
 def test_sites_use_the_model_maximum_when_no_length_is_given(tiny):
     tokenizer, model = tiny
-    long_text = " ".join(["taxes"] * 100)  # 102 tokens > the tiny BERT's 64 positions: must be truncated, not crash
+    long_text = " ".join(
+        ["taxes"] * 100
+    )  # 102 tokens > the tiny BERT's 64 positions: must be truncated, not crash
     assert models.predict_proba(model, tokenizer, [long_text]).shape == (1, 2)
     assert influence.training_features(model, tokenizer, [long_text], progress=False).shape[0] == 1
     assert _words.TextClassifier(model, tokenizer)([long_text]).shape == (1, 2)

@@ -14,8 +14,12 @@ from scipy.stats import spearmanr
 
 from course_utils import influence as inf
 
-TEXTS = ["We will cut taxes for working families.", "Health care is a right.", "Freedom!",
-         "Our economy is strong and our union is stronger than ever before in our history."]
+TEXTS = [
+    "We will cut taxes for working families.",
+    "Health care is a right.",
+    "Freedom!",
+    "Our economy is strong and our union is stronger than ever before in our history.",
+]
 
 
 @pytest.fixture
@@ -61,9 +65,13 @@ def test_loss_gradients_and_hessian_match_autograd(blobs):
         return torch.nn.functional.cross_entropy(aug @ t.reshape(theta.shape).T, labels)
 
     grads = inf.loss_gradients(head, train, labels)
-    assert torch.allclose(grads.mean(0), torch.autograd.functional.jacobian(mean_loss, theta.reshape(-1)), atol=1e-10)
+    assert torch.allclose(
+        grads.mean(0), torch.autograd.functional.jacobian(mean_loss, theta.reshape(-1)), atol=1e-10
+    )
     exact = torch.autograd.functional.hessian(mean_loss, theta.reshape(-1))
-    assert torch.allclose(inf.head_hessian(head, train, damping=0.3), exact + 0.3 * torch.eye(len(exact)), atol=1e-10)
+    assert torch.allclose(
+        inf.head_hessian(head, train, damping=0.3), exact + 0.3 * torch.eye(len(exact)), atol=1e-10
+    )
 
 
 def test_head_influence_shape_and_tracin_is_gradient_dot_product(blobs):
@@ -84,11 +92,15 @@ def test_head_influence_duplicates_and_copies_of_the_test_point(blobs):
     train, labels, test, targets, head = blobs
     x = test[:1]
     other = 1 - targets[:1]
-    features = torch.cat([train, x, x, train[:1]])  # two copies of the test point with its target, a duplicate of row 0
+    features = torch.cat(
+        [train, x, x, train[:1]]
+    )  # two copies of the test point with its target, a duplicate of row 0
     y = torch.cat([labels, targets[:1], targets[:1], labels[:1]])
     scores = inf.head_influence(head, features, y, x, targets[:1])[0]
     assert scores[60] == pytest.approx(scores[61]) and scores[0] == pytest.approx(scores[62])
-    assert scores[60] > 0  # a copy of the test point with its target: g_testᵀ H⁻¹ g_test / n > 0, always supporting
+    assert (
+        scores[60] > 0
+    )  # a copy of the test point with its target: g_testᵀ H⁻¹ g_test / n > 0, always supporting
     flipped = inf.head_influence(head, features, torch.cat([y[:60], other, other, y[62:]]), x, targets[:1])[0]
     assert flipped[60] < 0 and flipped[60] == pytest.approx(flipped[61])  # with the other label it opposes
 
@@ -98,7 +110,9 @@ def test_influence_predicts_leave_one_out_retraining(blobs):
     train, labels, test, targets, _ = blobs
     head = inf.fit_head(train, labels, damping=0.05)
     scores = inf.head_influence(head, train, labels, test[:2], targets[:2], damping=0.05)  # (2, 60)
-    probs = inf.retrain_without(train, labels, test[:2], targets[:2], [[]] + [[i] for i in range(60)], damping=0.05)
+    probs = inf.retrain_without(
+        train, labels, test[:2], targets[:2], [[]] + [[i] for i in range(60)], damping=0.05
+    )
     actual = np.log(probs[1:]) - np.log(probs[:1])  # (60, 2): change of log p(target) when i is left out
     for j in range(2):
         assert np.corrcoef(-scores[j], actual[:, j])[0, 1] > 0.99
@@ -114,7 +128,9 @@ def test_fit_head_is_the_regularised_optimum_and_matches_sklearn():
     features = torch.randn(90, 4, generator=gen) + torch.eye(3, 4)[labels] * 2
     head = inf.fit_head(features, labels, damping=0.1)
     aug = np.c_[features.numpy(), np.ones(90)]
-    sk = LogisticRegression(C=1 / (90 * 0.1), fit_intercept=False, tol=1e-12, max_iter=10_000).fit(aug, labels.numpy())
+    sk = LogisticRegression(C=1 / (90 * 0.1), fit_intercept=False, tol=1e-12, max_iter=10_000).fit(
+        aug, labels.numpy()
+    )
     sk_theta = sk.coef_ - sk.coef_.mean(0)  # the penalised softmax optimum has rows summing to zero
     ours = np.c_[head.weight.detach().numpy(), head.bias.detach().numpy()]
     assert np.allclose(ours, sk_theta, atol=1e-4)
@@ -134,7 +150,9 @@ def test_removal_check_on_a_constructed_case():
     assert by_kind["top supporting"] < -0.1
     assert spearmanr(check["predicted_log_change"], check["log_change"]).statistic > 0.9
     top = check[check["removed"] == "top supporting"].iloc[0]
-    assert top["log_change"] < top["predicted_log_change"] < 0  # right sign, but a coherent group is underestimated
+    assert (
+        top["log_change"] < top["predicted_log_change"] < 0
+    )  # right sign, but a coherent group is underestimated
     head = inf.fit_head(train, labels, damping=0.01)
     top5 = np.argsort(-inf.head_influence(head, train, labels, test, [0], damping=0.01)[0])[:5]
     assert set(top5) == {0, 2, 4, 6, 8}
@@ -142,8 +160,10 @@ def test_removal_check_on_a_constructed_case():
 
 # ----------------------------------------------------------------------------------------------- tables
 def test_top_training_examples_is_tidy():
-    train = pd.DataFrame({"text": list("abcde"), "president": ["A", "A", "B", "B", "C"], "label": [0, 0, 1, 1, 1]},
-                         index=[100, 101, 102, 103, 104])
+    train = pd.DataFrame(
+        {"text": list("abcde"), "president": ["A", "A", "B", "B", "C"], "label": [0, 0, 1, 1, 1]},
+        index=[100, 101, 102, 103, 104],
+    )
     scores = np.array([[0.5, -0.2, 0.1, -0.9, 0.0], [0.0, 0.3, 0.2, 0.1, -0.1]])
     table = inf.top_training_examples(scores, train, test_ids=[7, 8], k=2)
     assert list(table.columns[:5]) == ["test_id", "direction", "rank", "train_id", "score"]
@@ -157,7 +177,9 @@ def test_top_training_examples_is_tidy():
 
 def test_group_share_counts_same_group_supporters_and_chance_levels():
     scores = np.array([[3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 2.0, 3.0]])
-    shares = inf.group_share(scores, ["A", "B"], ["A", "B", "A", "B"], k=2, test_targets=[0, 1], train_labels=[0, 1, 0, 0])
+    shares = inf.group_share(
+        scores, ["A", "B"], ["A", "B", "A", "B"], k=2, test_targets=[0, 1], train_labels=[0, 1, 0, 0]
+    )
     assert shares["share_top"].tolist() == [0.5, 0.5] and shares["share_all"].tolist() == [0.5, 0.5]
     assert shares["share_label"].tolist() == [pytest.approx(2 / 3), 1.0]
     fig = inf.group_share_figure(shares, k=2)
@@ -165,27 +187,49 @@ def test_group_share_counts_same_group_supporters_and_chance_levels():
 
 
 # -------------------------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("change, error, message", [
-    ({"method": "shapley"}, ValueError, "method='shapley' is not supported; choose one of"),
-    ({"damping": 0.0}, ValueError, "damping=0.0 is too small: use a number > 0"),
-    ({"damping": "big"}, TypeError, "damping must be a number > 0, got str"),
-    ({"train_features": torch.zeros(60, 4)}, ValueError, "has 4 columns but the head expects 5"),
-    ({"test_features": torch.zeros(5)}, ValueError, r"shape \(n, hidden\)"),
-    ({"train_features": [[0.0] * 5]}, TypeError, "must be a torch.Tensor or numpy array"),
-    ({"train_labels": torch.zeros(59, dtype=torch.long)}, ValueError, "59 class indices were expected|60 class indices"),
-    ({"train_labels": torch.full((60,), 2)}, ValueError, r"must be in 0..1"),
-    ({"test_targets": np.zeros(6)}, TypeError, "integer class indices"),
-    ({"test_targets": "Republican"}, TypeError, "sequence of class indices"),
-    ({"head": torch.nn.Sequential(torch.nn.Linear(5, 2))}, TypeError, "no single linear classification head"),
-])
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        ({"method": "shapley"}, ValueError, "method='shapley' is not supported; choose one of"),
+        ({"damping": 0.0}, ValueError, "damping=0.0 is too small: use a number > 0"),
+        ({"damping": "big"}, TypeError, "damping must be a number > 0, got str"),
+        ({"train_features": torch.zeros(60, 4)}, ValueError, "has 4 columns but the head expects 5"),
+        ({"test_features": torch.zeros(5)}, ValueError, r"shape \(n, hidden\)"),
+        ({"train_features": [[0.0] * 5]}, TypeError, "must be a torch.Tensor or numpy array"),
+        (
+            {"train_labels": torch.zeros(59, dtype=torch.long)},
+            ValueError,
+            "59 class indices were expected|60 class indices",
+        ),
+        ({"train_labels": torch.full((60,), 2)}, ValueError, r"must be in 0..1"),
+        ({"test_targets": np.zeros(6)}, TypeError, "integer class indices"),
+        ({"test_targets": "Republican"}, TypeError, "sequence of class indices"),
+        (
+            {"head": torch.nn.Sequential(torch.nn.Linear(5, 2))},
+            TypeError,
+            "no single linear classification head",
+        ),
+    ],
+)
 def test_head_influence_rejects_bad_input(blobs, change, error, message):
     train, labels, test, targets, head = blobs
-    args = {"head": head, "train_features": train, "train_labels": labels, "test_features": test,
-            "test_targets": targets} | change
+    args = {
+        "head": head,
+        "train_features": train,
+        "train_labels": labels,
+        "test_features": test,
+        "test_targets": targets,
+    } | change
     options = {k: args.pop(k) for k in ("method", "damping") if k in args}
     with pytest.raises(error, match=message):
-        inf.head_influence(args["head"], args["train_features"], args["train_labels"], args["test_features"],
-                           args["test_targets"], **options)
+        inf.head_influence(
+            args["head"],
+            args["train_features"],
+            args["train_labels"],
+            args["test_features"],
+            args["test_targets"],
+            **options,
+        )
 
 
 def test_tables_and_retraining_reject_bad_input(blobs):

@@ -72,9 +72,16 @@ def test_write_commands_produce_valid_notebooks_for_the_course(tmp_path):
     assert len(instructor.write_paths(nt.NOTEBOOK_DIR, tmp_path / "paths")) == 3 * n
     for path in (tmp_path).rglob("*.ipynb"):
         nbformat.validate(nbformat.read(str(path), as_version=4))
-    solutions = sum("solution" in c.metadata.get("tags", []) for p in nt.notebooks() for c in nbformat.read(str(p), 4).cells)
-    placeholders = sum(c.source == instructor.PLACEHOLDER for p in (tmp_path / "student").glob("*.ipynb")
-                       for c in nbformat.read(str(p), 4).cells)
+    solutions = sum(
+        "solution" in c.metadata.get("tags", [])
+        for p in nt.notebooks()
+        for c in nbformat.read(str(p), 4).cells
+    )
+    placeholders = sum(
+        c.source == instructor.PLACEHOLDER
+        for p in (tmp_path / "student").glob("*.ipynb")
+        for c in nbformat.read(str(p), 4).cells
+    )
     assert placeholders == solutions
 
 
@@ -90,14 +97,19 @@ def test_set_badges_rewrites_a_copy_of_the_repository(tmp_path):
         shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     changed = set_badges("uni-x/xai-workshop", "spring-2027", tmp_path)
-    assert tmp_path / "README.md" in changed and tmp_path / "course_utils" / "course" / "notebook_tools.py" in changed
+    assert (
+        tmp_path / "README.md" in changed
+        and tmp_path / "course_utils" / "course" / "notebook_tools.py" in changed
+    )
     config = (tmp_path / "course_utils" / "course" / "notebook_tools.py").read_text()
     assert 'REPO = "uni-x/xai-workshop"' in config and 'BRANCH = "spring-2027"' in config
     for path in nt.notebooks(tmp_path / "notebooks"):
         assert nt.badge_url(path.name, "uni-x/xai-workshop", "spring-2027") in path.read_text()
 
 
-@pytest.mark.parametrize("repo, branch, match", [("no-slash", "main", "OWNER/NAME"), ("a/b", "bad branch", "branch")])
+@pytest.mark.parametrize(
+    "repo, branch, match", [("no-slash", "main", "OWNER/NAME"), ("a/b", "bad branch", "branch")]
+)
 def test_set_badges_bad_arguments(repo, branch, match, tmp_path):
     with pytest.raises(ValueError, match=match):
         set_badges(repo, branch, tmp_path)

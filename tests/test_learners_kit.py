@@ -54,20 +54,27 @@ def test_reading_times_from_any_folder_after_a_non_editable_install(monkeypatch)
     times = nt.reading_times(words_per_minute=100)
     assert list(dict.fromkeys(times["notebook"])) == [p.stem for p in nt.notebooks(ROOT / "notebooks")]
     row = times[(times["notebook"] == "01_bert_embeddings") & (times["path"] == "essentials")].iloc[0]
-    assert row["words"] == nt.path_words(_read("01_bert_embeddings"), "essentials") and row["minutes"] == row["words"] / 100
+    assert (
+        row["words"] == nt.path_words(_read("01_bert_embeddings"), "essentials")
+        and row["minutes"] == row["words"] / 100
+    )
 
 
 @pytest.mark.parametrize("stem", KIT_NOTEBOOKS)
 def test_notebook_has_objectives_near_the_top(stem):
     cells = _read(stem).cells
     top = [c for c in cells[:4] if c.cell_type == "markdown"]
-    assert any("Objectives and prerequisites" in c.source for c in top), f"{stem}: add an objectives cell after the intro"
+    assert any("Objectives and prerequisites" in c.source for c in top), (
+        f"{stem}: add an objectives cell after the intro"
+    )
 
 
 @pytest.mark.parametrize("stem", KIT_NOTEBOOKS)
 def test_check_yourself_has_two_or_three_answered_questions(stem):
     cells = _read(stem).cells
-    start = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## 🟢 Check yourself" in c.source)
+    start = next(
+        i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## 🟢 Check yourself" in c.source
+    )
     block = []
     for c in cells[start:]:
         if block and c.cell_type == "markdown" and c.source.startswith("## "):
@@ -86,11 +93,23 @@ def test_notebook_links_the_glossary(stem):
 
 def test_glossary_defines_the_course_terms_and_links_where_they_are_taught():
     text = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
-    for term in ("logit", "baseline", "completeness", "coalition", "AOPC", "WordPiece", "[CLS]", "attention",
-                 "fine-tuning", "path method"):
+    for term in (
+        "logit",
+        "baseline",
+        "completeness",
+        "coalition",
+        "AOPC",
+        "WordPiece",
+        "[CLS]",
+        "attention",
+        "fine-tuning",
+        "path method",
+    ):
         row = next((line for line in text.splitlines() if line.startswith(f"| **{term}")), None)
         assert row is not None, f"glossary misses {term!r}"
-        assert re.search(r"\]\(\.\./notebooks/0\d_\w+\.ipynb\)", row), f"glossary: {term!r} does not link a notebook"
+        assert re.search(r"\]\(\.\./notebooks/0\d_\w+\.ipynb\)", row), (
+            f"glossary: {term!r} does not link a notebook"
+        )
     for target in re.findall(r"\]\((\.\./notebooks/[\w.]+)\)", text):
         assert (ROOT / "docs" / target).resolve().exists(), target
 
@@ -98,7 +117,13 @@ def test_glossary_defines_the_course_terms_and_links_where_they_are_taught():
 def test_cheatsheet_compares_five_methods_and_is_linked():
     text = (ROOT / "docs" / "cheatsheet.md").read_text(encoding="utf-8")
     rows = [line for line in text.splitlines() if line.startswith("| **")]
-    assert [r.split("**")[1] for r in rows] == ["Integrated gradients", "Leave-one-out", "AtMan", "SHAP", "LIME"]
+    assert [r.split("**")[1] for r in rows] == [
+        "Integrated gradients",
+        "Leave-one-out",
+        "AtMan",
+        "SHAP",
+        "LIME",
+    ]
     header = next(line for line in text.splitlines() if line.startswith("| method"))
     for column in ("question", "units", "baseline", "cost per paragraph", "use it when"):
         assert column in header

@@ -16,8 +16,16 @@ WORDS = torch.tensor([-1, 0, 1, 1, 2, -1, -1, -1])  # w2 w3 are two pieces of on
 @pytest.fixture(scope="module")
 def tiny_classifier():
     torch.manual_seed(3)
-    config = BertConfig(vocab_size=3000, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
-                        max_position_embeddings=64, num_labels=2, attn_implementation="eager")
+    config = BertConfig(
+        vocab_size=3000,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=2,
+        attn_implementation="eager",
+    )
     return BertForSequenceClassification(config).eval()
 
 
@@ -140,10 +148,14 @@ def test_check_common_word_without_word_ids_warns_and_falls_back():
         assert M.check_common("word", 8, {"input_ids": IDS[None]}) == "token"
 
 
-@pytest.mark.parametrize("level, size, error, match", [
-    ("char", 8, ValueError, "level='char'"), ("token", 0, ValueError, "is too small: use an integer ≥ 1"),
-    ("token", 2.5, TypeError, "int"),
-])
+@pytest.mark.parametrize(
+    "level, size, error, match",
+    [
+        ("char", 8, ValueError, "level='char'"),
+        ("token", 0, ValueError, "is too small: use an integer ≥ 1"),
+        ("token", 2.5, TypeError, "int"),
+    ],
+)
 def test_check_common_bad_options_raise(level, size, error, match):
     with pytest.raises(error, match=match):
         M.check_common(level, size, {"input_ids": IDS[None], "word_ids": WORDS[None]})
@@ -151,18 +163,27 @@ def test_check_common_bad_options_raise(level, size, error, match):
 
 # ------------------------------------------------------------------------------------ forward passes
 def test_pad_rows_right_pads_with_key_values():
-    rows = [{"input_ids": torch.tensor([1, 2, 3]), "f": torch.tensor([0.5, 0.5, 0.5])},
-            {"input_ids": torch.tensor([4]), "f": torch.tensor([0.1])}]
+    rows = [
+        {"input_ids": torch.tensor([1, 2, 3]), "f": torch.tensor([0.5, 0.5, 0.5])},
+        {"input_ids": torch.tensor([4]), "f": torch.tensor([0.1])},
+    ]
     out = M.pad_rows(rows, {"f": 1.0})
     assert out["input_ids"].tolist() == [[1, 2, 3], [4, 0, 0]]
     assert out["f"][1].tolist() == pytest.approx([0.1, 1.0, 1.0])
 
 
 def test_target_log_probs_match_direct_forward_and_chunking(tiny_classifier):
-    rows = [{"input_ids": IDS[:6], "attention_mask": MASK[:6]}, {"input_ids": IDS[:4], "attention_mask": MASK[:4]}]
+    rows = [
+        {"input_ids": IDS[:6], "attention_mask": MASK[:6]},
+        {"input_ids": IDS[:4], "attention_mask": MASK[:4]},
+    ]
     with torch.no_grad():
-        direct = torch.stack([tiny_classifier(input_ids=r["input_ids"][None]).logits[0].log_softmax(-1)[t]
-                              for r, t in zip(rows, [1, 0])])
+        direct = torch.stack(
+            [
+                tiny_classifier(input_ids=r["input_ids"][None]).logits[0].log_softmax(-1)[t]
+                for r, t in zip(rows, [1, 0])
+            ]
+        )
     for size in (1, 2):
         got = M.target_log_probs(tiny_classifier, rows, [1, 0], internal_batch_size=size)
         assert torch.allclose(got, direct, atol=1e-5)

@@ -4,11 +4,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
 
-from course_utils import masking_figures as F  # noqa: E402
+from course_utils import masking_figures as F
 
 
 def test_attention_suppression_figure_three_panels():
@@ -30,8 +30,15 @@ def test_sign_trap_figure_bars():
 
 
 def test_cost_figure_lines_and_missing_columns():
-    costs = pd.DataFrame({"method": ["atman", "atman", "ig", "ig"], "n_tokens": [16, 32, 16, 32],
-                          "forward_passes": [15, 31, 16, 16], "seconds": [0.1, 0.3, 0.2, 0.4], "peak_mb": [5, 9, 30, 60]})
+    costs = pd.DataFrame(
+        {
+            "method": ["atman", "atman", "ig", "ig"],
+            "n_tokens": [16, 32, 16, 32],
+            "forward_passes": [15, 31, 16, 16],
+            "seconds": [0.1, 0.3, 0.2, 0.4],
+            "peak_mb": [5, 9, 30, 60],
+        }
+    )
     fig = F.cost_figure(costs)
     assert all(len(ax.lines) == 2 for ax in fig.axes)
     with pytest.raises(ValueError, match="peak_mb"):
@@ -76,18 +83,21 @@ def test_atman_vs_loo_marks_the_column_and_the_row():
     loo_ax, atman_ax = fig.axes
     s = len(F.ATMAN_LOO_TOKENS)
     hatched = [p for p in loo_ax.patches if p.get_hatch()]
-    assert len(hatched) == 2 * s - 1                     # LOO: the row and the column of the token
-    assert sum(t.get_text() == "×0.1" for t in atman_ax.texts) == s   # AtMan: the key column only
+    assert len(hatched) == 2 * s - 1  # LOO: the row and the column of the token
+    assert sum(t.get_text() == "×0.1" for t in atman_ax.texts) == s  # AtMan: the key column only
     assert any(t.get_text() == "[MASK]" for t in loo_ax.texts)
     assert not any(t.get_text() == "[MASK]" for t in atman_ax.texts)
 
 
-@pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"column": 0}, ValueError, "content token"),
-    ({"column": 9}, ValueError, "content token"),
-    ({"column": True}, TypeError, "column must be an integer, got bool"),
-    ({"tokens": ["[CLS]", "[SEP]"]}, ValueError, "3 to 16"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"column": 0}, ValueError, "content token"),
+        ({"column": 9}, ValueError, "content token"),
+        ({"column": True}, TypeError, "column must be an integer, got bool"),
+        ({"tokens": ["[CLS]", "[SEP]"]}, ValueError, "3 to 16"),
+    ],
+)
 def test_atman_vs_loo_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
         F.atman_vs_loo_figure(**kwargs)
@@ -96,9 +106,9 @@ def test_atman_vs_loo_bad_input(kwargs, error, match):
 def test_toy_deletion_curve_and_aopc_title():
     order, p = EF.toy_deletion_curve()
     assert order[0] == "!!!!!" and len(p) == len(order) + 1
-    assert np.all(np.diff(p) <= 1e-12)                   # removing evidence for spam never raises it here
+    assert np.all(np.diff(p) <= 1e-12)  # removing evidence for spam never raises it here
     ks = EF.bin_sizes(len(order))
-    assert ks == [1, 1, 1, 2, 4]                         # ceil(f * 7) for ERASER's bins
+    assert ks == [1, 1, 1, 2, 4]  # ceil(f * 7) for ERASER's bins
     aopc = np.mean([p[0] - p[k] for k in ks])
     fig = EF.deletion_aopc_figure(p, labels=order, target="spam")
     assert fig.axes[0].get_title().endswith(f"= {aopc:.2f}")
@@ -113,11 +123,14 @@ def test_bin_sizes_match_the_library():
         assert EF.bin_sizes(n) == [n_units_at(f, n) for f in ERASER_BINS]
 
 
-@pytest.mark.parametrize(("p", "kwargs", "error", "match"), [
-    ([0.5], {}, ValueError, "n \\+ 1 >= 2"),
-    ([0.5, 1.5], {}, ValueError, "\\[0, 1\\]"),
-    ([0.9, 0.5, 0.1], {"labels": ["a"]}, ValueError, "one per unit"),
-])
+@pytest.mark.parametrize(
+    ("p", "kwargs", "error", "match"),
+    [
+        ([0.5], {}, ValueError, "n \\+ 1 >= 2"),
+        ([0.5, 1.5], {}, ValueError, "\\[0, 1\\]"),
+        ([0.9, 0.5, 0.1], {"labels": ["a"]}, ValueError, "one per unit"),
+    ],
+)
 def test_deletion_aopc_figure_bad_input(p, kwargs, error, match):
     with pytest.raises(error, match=match):
         EF.deletion_aopc_figure(p, **kwargs)

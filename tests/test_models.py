@@ -8,7 +8,13 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 from course_utils import models
-from course_utils.models import ClassifierConfig, TrainingResult, length_sorted_batches, load_classifier, write_atomically
+from course_utils.models import (
+    ClassifierConfig,
+    TrainingResult,
+    length_sorted_batches,
+    load_classifier,
+    write_atomically,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +27,17 @@ def packaged_tokenizer():
 def tiny_classifier(seed: int = 0) -> BertForSequenceClassification:
     """A 2-layer random BERT that shares the packaged vocabulary (fast; the weights do not matter)."""
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=128, num_labels=2,
-                        id2label={0: "Democratic", 1: "Republican"}, label2id={"Democratic": 0, "Republican": 1})
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=128,
+        num_labels=2,
+        id2label={0: "Democratic", 1: "Republican"},
+        label2id={"Democratic": 0, "Republican": 1},
+    )
     return BertForSequenceClassification(config).eval()
 
 
@@ -69,8 +83,18 @@ def test_fine_tune_learns_a_separable_toy_task(packaged_tokenizer):
     model = tiny_classifier()
     texts = ["taxes and freedom"] * 16 + ["unions and healthcare"] * 16
     labels = [1] * 16 + [0] * 16
-    result = models.fine_tune(model, packaged_tokenizer, texts, labels, epochs=10, batch_size=8, learning_rate=2e-3,
-                              val_texts=texts, val_labels=labels, progress=False)
+    result = models.fine_tune(
+        model,
+        packaged_tokenizer,
+        texts,
+        labels,
+        epochs=10,
+        batch_size=8,
+        learning_rate=2e-3,
+        val_texts=texts,
+        val_labels=labels,
+        progress=False,
+    )
     assert result.train_loss[-1] < result.train_loss[0]
     assert result.val_accuracy[-1] == 1.0 and not model.training
 
@@ -81,7 +105,9 @@ def test_fine_tune_rejects_mismatched_labels(packaged_tokenizer):
 
 
 def test_predict_proba_rows_sum_to_one(packaged_tokenizer):
-    proba = models.predict_proba(tiny_classifier(), packaged_tokenizer, ["one text", "and another, longer text"])
+    proba = models.predict_proba(
+        tiny_classifier(), packaged_tokenizer, ["one text", "and another, longer text"]
+    )
     assert proba.shape == (2, 2) and np.allclose(proba.sum(1), 1, atol=1e-6)
 
 
@@ -121,7 +147,11 @@ def fake_training(monkeypatch, tmp_path, packaged_tokenizer):
         calls.append(config)
         if getattr(train, "interrupt", False):
             raise KeyboardInterrupt
-        return packaged_tokenizer, tiny_classifier(), TrainingResult(seconds=0.1, n_train=3, epochs=1, val_accuracy=[0.5])
+        return (
+            packaged_tokenizer,
+            tiny_classifier(),
+            TrainingResult(seconds=0.1, n_train=3, epochs=1, val_accuracy=[0.5]),
+        )
 
     monkeypatch.setattr(models, "train_classifier", train)
     return calls, train

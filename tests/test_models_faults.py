@@ -36,10 +36,18 @@ def tiny(vocab_size: int = 30522, seed: int = 0):
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=64, num_labels=2,
-                        id2label=dict(enumerate(LABELS)), label2id={lab: i for i, lab in enumerate(LABELS)},
-                        attn_implementation="eager")
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=2,
+        id2label=dict(enumerate(LABELS)),
+        label2id={lab: i for i, lab in enumerate(LABELS)},
+        attn_implementation="eager",
+    )
     return BertForSequenceClassification(config).eval()
 
 
@@ -52,7 +60,11 @@ def cache(monkeypatch, tmp_path, packaged_tokenizer):
 
     def train(config, progress=True):
         calls.append(config)
-        return packaged_tokenizer, tiny(len(packaged_tokenizer)), TrainingResult(seconds=0.1, n_train=3, epochs=1)
+        return (
+            packaged_tokenizer,
+            tiny(len(packaged_tokenizer)),
+            TrainingResult(seconds=0.1, n_train=3, epochs=1),
+        )
 
     monkeypatch.setattr(models, "train_classifier", train)
     return root, calls
@@ -102,7 +114,9 @@ def _swap_vocab_ids(folder):
     vocab = json.loads(text)["model"]["vocab"]
     a, b = f'"tax": {vocab["tax"]}', f'"war": {vocab["war"]}'
     assert len(str(vocab["tax"])) == len(str(vocab["war"])) and a in text and b in text
-    path.write_text(text.replace(a, "@A").replace(b, f'"war": {vocab["tax"]}').replace("@A", f'"tax": {vocab["war"]}'))
+    path.write_text(
+        text.replace(a, "@A").replace(b, f'"war": {vocab["tax"]}').replace("@A", f'"tax": {vocab["war"]}')
+    )
 
 
 def _damage_header(folder):
@@ -115,9 +129,14 @@ def _break_json(folder):
     path.write_text("}" + text[1:])  # same size, not JSON
 
 
-DAMAGE = {"random bytes over the head": _random_over_head, "zeros in a layer weight": _zeros_in_layer,
-          "id2label swapped": _swap_labels, "two vocab ids swapped": _swap_vocab_ids,
-          "damaged safetensors header": _damage_header, "damaged JSON": _break_json}
+DAMAGE = {
+    "random bytes over the head": _random_over_head,
+    "zeros in a layer weight": _zeros_in_layer,
+    "id2label swapped": _swap_labels,
+    "two vocab ids swapped": _swap_vocab_ids,
+    "damaged safetensors header": _damage_header,
+    "damaged JSON": _break_json,
+}
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
@@ -130,8 +149,11 @@ def test_same_size_damage_is_found_moved_aside_and_rebuilt(cache, capsys, damage
     DAMAGE[damage](folder)
     assert {p.name: p.stat().st_size for p in folder.iterdir()} == size  # sizes alone cannot see it
     damaged = {p.name: p.read_bytes() for p in folder.iterdir()}
-    with pytest.raises(DamagedCacheError, match=r"is damaged: .*does not match its SHA-256.*left untouched.*"
-                                                r"train_if_missing=True"):
+    with pytest.raises(
+        DamagedCacheError,
+        match=r"is damaged: .*does not match its SHA-256.*left untouched.*"
+        r"train_if_missing=True",
+    ):
         load_classifier(epochs=1, train_if_missing=False)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == damaged  # not deleted, not changed
     capsys.readouterr()
@@ -141,7 +163,9 @@ def test_same_size_damage_is_found_moved_aside_and_rebuilt(cache, capsys, damage
     assert out.count("is damaged") == 1 and "does not match its SHA-256" in out and "rebuilding it" in out
     assert "no cached classifier" not in out
     aside = list(folder.parent.glob(f"{folder.name}.damaged-*"))
-    assert len(aside) == 1 and {p.name: p.read_bytes() for p in aside[0].iterdir()} == damaged  # kept, as it was
+    assert (
+        len(aside) == 1 and {p.name: p.read_bytes() for p in aside[0].iterdir()} == damaged
+    )  # kept, as it was
     assert again.config.id2label == {0: "Democratic", 1: "Republican"}
     for name, b in again.state_dict().items():
         assert torch.equal(reference[name], b) and torch.isfinite(b).all()
@@ -266,7 +290,9 @@ def test_read_only_cache_with_a_valid_classifier_loads(cache):
     listing = sorted((p.as_posix(), p.stat().st_mtime_ns) for p in root.rglob("*"))
     with read_only(root):
         _, again = load_classifier(epochs=1)
-        with pytest.raises(PermissionError, match=r"read-only .*is missing.*Set COURSE_CACHE to a folder you can write"):
+        with pytest.raises(
+            PermissionError, match=r"read-only .*is missing.*Set COURSE_CACHE to a folder you can write"
+        ):
             load_classifier(epochs=2)
     assert sorted((p.as_posix(), p.stat().st_mtime_ns) for p in root.rglob("*")) == listing  # nothing written
     assert len(calls) == 1 and again.config.id2label == model.config.id2label
@@ -277,13 +303,15 @@ def test_read_only_cache_with_a_damaged_classifier_says_so(cache):
     load_classifier(epochs=1)
     _zeros_in_layer(_entry())
     with read_only(root):
-        with pytest.raises(PermissionError, match=r"read-only .*is damaged \(model.safetensors does not match"):
+        with pytest.raises(
+            PermissionError, match=r"read-only .*is damaged \(model.safetensors does not match"
+        ):
             load_classifier(epochs=1)
     assert (_entry() / "model.safetensors").is_file() and len(calls) == 1
 
 
 # ------------------------------------------------------------------------------------- processes
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     sys.path.insert(0, {tests!r})
@@ -315,7 +343,7 @@ SCRIPT = textwrap.dedent('''
     models.train_classifier, models._save_classifier = train, save
     tok, model = models.load_classifier(epochs=1)
     print("loaded", model.config.id2label, flush=True)
-''')
+""")
 
 
 def _start(tmp_path, role, cache_root):
@@ -323,8 +351,13 @@ def _start(tmp_path, role, cache_root):
     script.write_text(SCRIPT.format(tests=str(ROOT / "tests")))
     env = {**os.environ, "COURSE_CACHE": str(cache_root), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     out = open(tmp_path / f"{role}.out", "w")
-    return subprocess.Popen([sys.executable, str(script), role, str(tmp_path)], env=env, stdout=out,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), role, str(tmp_path)],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _wait_for(path: Path, process, what: str, polls: int = 3000):
@@ -375,7 +408,10 @@ def test_concurrent_fine_tunes_train_once_and_the_second_says_it_waits(cache, tm
     _wait_for(tmp_path / "first-training", first, "training")
     second = _start(tmp_path, "second", root)
     for _ in range(3000):  # until the second process reports that it waits on the lock
-        if "another process is fine-tuning this classifier; waiting" in (tmp_path / "second.out").read_text().lower():
+        if (
+            "another process is fine-tuning this classifier; waiting"
+            in (tmp_path / "second.out").read_text().lower()
+        ):
             break
         assert second.poll() is None, (tmp_path / "second.out").read_text()
         time.sleep(0.1)
@@ -388,7 +424,7 @@ def test_concurrent_fine_tunes_train_once_and_the_second_says_it_waits(cache, tm
 
 
 # --------------------------------------------------------------------------------------- the corpus
-CORPUS_SCRIPT = textwrap.dedent('''
+CORPUS_SCRIPT = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     sys.path.insert(0, {tests!r})
@@ -407,7 +443,7 @@ CORPUS_SCRIPT = textwrap.dedent('''
     corpus._explain_chunk = slow
     tokenizer, model, frame = corpus_inputs()
     corpus.explain_corpus(model, tokenizer, frame, chunk_size=3, progress=False, n_steps=4)
-''')
+""")
 
 
 def corpus_inputs():
@@ -415,7 +451,11 @@ def corpus_inputs():
 
     tokenizer = AutoTokenizer.from_pretrained(models.model_source(None))
     texts = [f"Paragraph {i}: we will cut taxes and build schools." for i in range(10)]
-    return tokenizer, tiny(len(tokenizer)), pd.DataFrame({"text": texts, "paragraph_id": [f"p{i}" for i in range(10)]})
+    return (
+        tokenizer,
+        tiny(len(tokenizer)),
+        pd.DataFrame({"text": texts, "paragraph_id": [f"p{i}" for i in range(10)]}),
+    )
 
 
 def test_corpus_killed_mid_run_resumes_with_identical_results(monkeypatch, tmp_path):
@@ -426,14 +466,20 @@ def test_corpus_killed_mid_run_resumes_with_identical_results(monkeypatch, tmp_p
     script = tmp_path / "corpus_worker.py"
     script.write_text(CORPUS_SCRIPT.format(tests=str(ROOT / "tests")))
     env = {**os.environ, "COURSE_CACHE": str(root), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    worker = subprocess.Popen([sys.executable, str(script), str(tmp_path)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _wait_for(tmp_path / "in-third-chunk", worker, "the third chunk")
     _kill(worker)
     tokenizer, model, frame = corpus_inputs()
     resumed = corpus.explain_corpus(model, tokenizer, frame, chunk_size=3, progress=False, n_steps=4)
     assert resumed.cache["loaded"] == 2 and resumed.cache["computed"] == 2
-    fresh = corpus.explain_corpus(model, tokenizer, frame, chunk_size=3, progress=False, n_steps=4, cache=False)
+    fresh = corpus.explain_corpus(
+        model, tokenizer, frame, chunk_size=3, progress=False, n_steps=4, cache=False
+    )
     # bit-identical
     np.testing.assert_array_equal(resumed.tokens["score"].to_numpy(), fresh.tokens["score"].to_numpy())
     assert not list(Path(resumed.cache["folder"]).glob(".tmp-*"))
@@ -450,4 +496,3 @@ def test_corpus_read_only_cache_loads_every_chunk(monkeypatch, tmp_path):
         again = corpus.explain_corpus(model, tokenizer, frame, chunk_size=3, progress=False, n_steps=4)
     assert again.cache["loaded"] == 4
     pd.testing.assert_frame_equal(first.tokens, again.tokens)
-

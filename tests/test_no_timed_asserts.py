@@ -19,8 +19,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMING = re.compile(r"(?:^|_)(?:seconds|secs|ms|elapsed|durations?|runtimes?|wall|walltime|wall_s|time|"
-                    r"timings?|timed|latency|clock)(?:$|_)", re.IGNORECASE)
+TIMING = re.compile(
+    r"(?:^|_)(?:seconds|secs|ms|elapsed|durations?|runtimes?|wall|walltime|wall_s|time|"
+    r"timings?|timed|latency|clock)(?:$|_)",
+    re.IGNORECASE,
+)
 CLOCKS = {"perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "process_time", "time", "time_ns"}
 
 
@@ -33,7 +36,11 @@ def _words(node: ast.AST) -> list[str]:
         elif isinstance(sub, ast.Attribute):
             found.append(sub.attr)
         elif isinstance(sub, ast.Subscript):  # df["seconds"], by.loc[("ig", n), "seconds"]
-            found += [c.value for c in ast.walk(sub.slice) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+            found += [
+                c.value
+                for c in ast.walk(sub.slice)
+                if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            ]
         elif isinstance(sub, ast.Call):
             fn = sub.func
             name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
@@ -65,16 +72,21 @@ def _lower_bound_zero(compare: ast.Compare) -> bool:
         return False
     left, op, right = compare.left, compare.ops[0], compare.comparators[0]
     zero = lambda n: isinstance(n, ast.Constant) and n.value == 0 and not isinstance(n.value, bool)  # noqa: E731
-    return (isinstance(op, (ast.Gt, ast.GtE)) and zero(right)) or (isinstance(op, (ast.Lt, ast.LtE)) and zero(left))
+    return (isinstance(op, (ast.Gt, ast.GtE)) and zero(right)) or (
+        isinstance(op, (ast.Lt, ast.LtE)) and zero(left)
+    )
 
 
 def _python_of_cell(source: str) -> str:
-    """A code cell as Python: IPython magics and shell lines replaced by ``pass`` (line numbers kept); %%R cells dropped."""
+    """A code cell as Python: IPython magics and shell lines replaced by ``pass`` (line numbers kept); %%R cells
+    dropped."""
     if source.lstrip().startswith("%%"):
         return ""
     lines = source.splitlines()
-    return "\n".join(line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
-                     for line in lines)
+    return "\n".join(
+        line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+        for line in lines
+    )
 
 
 def _sources():
@@ -86,29 +98,32 @@ def _sources():
         yield path.name, path.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("source,flagged", [
-    ("assert ig_seconds < atman_seconds", True),
-    ("assert timing['ig'] > timing['atman']", True),
-    ("assert result.seconds < 60", True),
-    ("assert cost['wall_s'].iloc[0] < cost['wall_s'].iloc[-1]", True),
-    ("assert time.perf_counter() - start < 5", True),
-    ("assert elapsed <= 2 * budget", True),
-    ("assert df['seconds'].max() < 10", True),
-    ("assert n_steps < max_steps", False),
-    ("assert docs['forward_passes'].sum() == 3 * n", False),
-    ("assert ig_rows < atman_rows, 'IG runs fewer token-rows'", False),
-    ("assert len(timesteps) == 4", False),
-    ("assert 'seconds' in table.columns", False),
-    ("assert all(k in run['timings'] for k in ('explain_seconds', 'total_seconds'))", False),
-    ("assert sorted(runs, key=lambda r: r.elapsed)[0].name == 'ig'", True),
-    ("print(f'{seconds:.1f} s')", False),
-    ("assert m.result == 5 and m.seconds >= 0", False),  # can only get truer under load
-    ("assert (cost['seconds_per_doc'] > 0).all()", False),
-    ("assert second.attrs['cache']['loaded'] == 4", False),  # 'second' is not a timing
-    ("assert time.monotonic() - start < 2", True),
-    ("assert by.loc[('ig', longest), 'seconds'] < by.loc[('atman', longest), 'seconds']", True),
-    ("assert costs.eval('forward_passes == n_tokens - 1').all()", False),
-])
+@pytest.mark.parametrize(
+    "source,flagged",
+    [
+        ("assert ig_seconds < atman_seconds", True),
+        ("assert timing['ig'] > timing['atman']", True),
+        ("assert result.seconds < 60", True),
+        ("assert cost['wall_s'].iloc[0] < cost['wall_s'].iloc[-1]", True),
+        ("assert time.perf_counter() - start < 5", True),
+        ("assert elapsed <= 2 * budget", True),
+        ("assert df['seconds'].max() < 10", True),
+        ("assert n_steps < max_steps", False),
+        ("assert docs['forward_passes'].sum() == 3 * n", False),
+        ("assert ig_rows < atman_rows, 'IG runs fewer token-rows'", False),
+        ("assert len(timesteps) == 4", False),
+        ("assert 'seconds' in table.columns", False),
+        ("assert all(k in run['timings'] for k in ('explain_seconds', 'total_seconds'))", False),
+        ("assert sorted(runs, key=lambda r: r.elapsed)[0].name == 'ig'", True),
+        ("print(f'{seconds:.1f} s')", False),
+        ("assert m.result == 5 and m.seconds >= 0", False),  # can only get truer under load
+        ("assert (cost['seconds_per_doc'] > 0).all()", False),
+        ("assert second.attrs['cache']['loaded'] == 4", False),  # 'second' is not a timing
+        ("assert time.monotonic() - start < 2", True),
+        ("assert by.loc[('ig', longest), 'seconds'] < by.loc[('atman', longest), 'seconds']", True),
+        ("assert costs.eval('forward_passes == n_tokens - 1').all()", False),
+    ],
+)
 def test_timed_asserts_scan_is_precise(source, flagged):
     assert bool(scan(source)) is flagged
 
@@ -116,5 +131,7 @@ def test_timed_asserts_scan_is_precise(source, flagged):
 def test_no_assert_compares_wall_clock_time():
     """Fails until notebook 04's assert on IG vs AtMan seconds is replaced by one on counted work (issue 18)."""
     found = [f"{where}, line {line}: {text}" for where, source in _sources() for line, text in scan(source)]
-    assert not found, ("asserts on wall-clock time (assert on counted work — forward passes, token rows — and only "
-                       "display seconds):\n" + "\n".join(found))
+    assert not found, (
+        "asserts on wall-clock time (assert on counted work — forward passes, token rows — and only "
+        "display seconds):\n" + "\n".join(found)
+    )

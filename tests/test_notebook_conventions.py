@@ -7,8 +7,22 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.notebook_tools import (BADGE_RE, BRANCH, CHECK_MARKER, INSTALL_RE, PATHS, REPO, TIER_MARK, TIERS,
-                                         WORDS_PER_MINUTE, badge_url, notebooks, path_words, reading_times, tier_of)
+from course_utils.notebook_tools import (
+    BADGE_RE,
+    BRANCH,
+    CHECK_MARKER,
+    INSTALL_RE,
+    PATHS,
+    REPO,
+    TIER_MARK,
+    TIERS,
+    WORDS_PER_MINUTE,
+    badge_url,
+    notebooks,
+    path_words,
+    reading_times,
+    tier_of,
+)
 
 NOTEBOOKS = notebooks()
 ids = [p.name for p in NOTEBOOKS]
@@ -31,7 +45,9 @@ def test_notebook_opens_with_colab_badge(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_readme_links_every_notebook(path):
     readme = (path.parent.parent / "README.md").read_text(encoding="utf-8")
-    assert badge_url(path.name) in readme, f"README.md's notebook table must link {path.name} ({badge_url(path.name)})"
+    assert badge_url(path.name) in readme, (
+        f"README.md's notebook table must link {path.name} ({badge_url(path.name)})"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
@@ -41,7 +57,9 @@ def test_first_code_cell_installs_in_colab_and_calls_setup(path):
     assert code, f"{path.name} has no code cell"
     setup = code[0].source
     assert '"google.colab" in sys.modules' in setup and '"pip", "install"' in setup and "setup(" in setup
-    assert "raise RuntimeError" in setup, "a failed install must stop the cell (IPython carries on after `!pip`)"
+    assert "raise RuntimeError" in setup, (
+        "a failed install must stop the cell (IPython carries on after `!pip`)"
+    )
     assert INSTALL_RE.findall(setup) == [(REPO, BRANCH)]
 
 
@@ -55,9 +73,16 @@ def test_every_cell_has_exactly_one_tier_tag(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_notebook_is_stored_without_outputs(path):
     nb = nbformat.read(str(path), as_version=4)
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and CHECK_MARKER not in c.source
-             and (c.get("outputs") or c.get("execution_count") is not None)]
-    assert not dirty, f"{path.name}: cells {dirty} keep outputs; store notebooks clean (course_utils.notebook_tools.clean)"
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        and CHECK_MARKER not in c.source
+        and (c.get("outputs") or c.get("execution_count") is not None)
+    ]
+    assert not dirty, (
+        f"{path.name}: cells {dirty} keep outputs; store notebooks clean (course_utils.notebook_tools.clean)"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
@@ -72,7 +97,13 @@ def test_nbval_markers_sit_inside_r_cells(path):
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("00")], ids=ids[1:])
 def test_lesson_has_summary_and_exercises(path):
     nb = nbformat.read(str(path), as_version=4)
-    headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("#")]
+    headings = [
+        line
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("#")
+    ]
     assert any(re.search(r"Summary", h) for h in headings), f"{path.name}: add a '## … Summary' section"
     assert any(re.search(r"Exercises", h) for h in headings), f"{path.name}: add a '## … Exercises' section"
 
@@ -115,16 +146,20 @@ def test_heading_marks_agree_with_tier_tags(path):
             marks = [tier for tier, mark in TIER_MARK.items() if mark in line]
             if marks != tiers:
                 bad.append(f"cell {i} tagged {tiers[0]} ({TIER_MARK[tiers[0]]}): {line.strip()[:70]!r}")
-    assert not bad, (f"{path.name}: {len(bad)} headings whose mark disagrees with their cell's tier tag (give the "
-                     "section its own cell, tagged like its mark):\n  " + "\n  ".join(bad))
+    assert not bad, (
+        f"{path.name}: {len(bad)} headings whose mark disagrees with their cell's tier tag (give the "
+        "section its own cell, tagged like its mark):\n  " + "\n  ".join(bad)
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_essentials_prose_is_at_most_1500_words(path):
     words = path_words(path, "essentials")
     print(f"{path.stem}: {words} words of essentials prose")
-    assert words <= ESSENTIALS_MAX_WORDS, (f"{path.name}: {words} words of prose in cells tagged essentials, at most "
-                                           f"{ESSENTIALS_MAX_WORDS}: move long explanations down a tier (not out)")
+    assert words <= ESSENTIALS_MAX_WORDS, (
+        f"{path.name}: {words} words of prose in cells tagged essentials, at most "
+        f"{ESSENTIALS_MAX_WORDS}: move long explanations down a tier (not out)"
+    )
 
 
 def word_report() -> str:
@@ -132,15 +167,34 @@ def word_report() -> str:
     table = reading_times()
     words = table.pivot(index="notebook", columns="path", values="words")[list(PATHS)]
     minutes = table.pivot(index="notebook", columns="path", values="minutes")[list(PATHS)]
-    lines = [f"# words of prose per reading path (course_utils.notebook_tools.path_words) and minutes at "
-             f"{WORDS_PER_MINUTE} words a minute; essentials at most {ESSENTIALS_MAX_WORDS} words",
-             "\t".join(["notebook", *(f"{p}_words" for p in PATHS), *(f"{p}_minutes" for p in PATHS), "essentials_ok"])]
+    lines = [
+        f"# words of prose per reading path (course_utils.notebook_tools.path_words) and minutes at "
+        f"{WORDS_PER_MINUTE} words a minute; essentials at most {ESSENTIALS_MAX_WORDS} words",
+        "\t".join(
+            ["notebook", *(f"{p}_words" for p in PATHS), *(f"{p}_minutes" for p in PATHS), "essentials_ok"]
+        ),
+    ]
     for name in words.index:
-        lines.append("\t".join([name, *(str(words.loc[name, p]) for p in PATHS),
-                                *(f"{minutes.loc[name, p]:.1f}" for p in PATHS),
-                                "yes" if words.loc[name, "essentials"] <= ESSENTIALS_MAX_WORDS else "NO"]))
-    lines.append("\t".join(["total", *(str(words[p].sum()) for p in PATHS), *(f"{minutes[p].sum():.1f}" for p in PATHS),
-                            "yes" if (words["essentials"] <= ESSENTIALS_MAX_WORDS).all() else "NO"]))
+        lines.append(
+            "\t".join(
+                [
+                    name,
+                    *(str(words.loc[name, p]) for p in PATHS),
+                    *(f"{minutes.loc[name, p]:.1f}" for p in PATHS),
+                    "yes" if words.loc[name, "essentials"] <= ESSENTIALS_MAX_WORDS else "NO",
+                ]
+            )
+        )
+    lines.append(
+        "\t".join(
+            [
+                "total",
+                *(str(words[p].sum()) for p in PATHS),
+                *(f"{minutes[p].sum():.1f}" for p in PATHS),
+                "yes" if (words["essentials"] <= ESSENTIALS_MAX_WORDS).all() else "NO",
+            ]
+        )
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -171,5 +225,9 @@ def test_shows_output_tags_sit_on_code_cells(path):
     from course_utils.instructor import SHOWS_OUTPUT_TAG
 
     nb = nbformat.read(str(path), as_version=4)
-    bad = [i for i, c in enumerate(nb.cells) if SHOWS_OUTPUT_TAG in c.metadata.get("tags", []) and c.cell_type != "code"]
+    bad = [
+        i
+        for i, c in enumerate(nb.cells)
+        if SHOWS_OUTPUT_TAG in c.metadata.get("tags", []) and c.cell_type != "code"
+    ]
     assert not bad, f"{path.name}: cells {bad} are tagged {SHOWS_OUTPUT_TAG!r} but are not code cells"

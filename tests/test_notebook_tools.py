@@ -7,20 +7,32 @@ import nbformat
 import pytest
 
 from course_utils import notebook_tools as nt
-from course_utils.notebook_tools import WORDS_PER_MINUTE, path_words, prose_words, reading_minutes, reading_times
+from course_utils.notebook_tools import (
+    WORDS_PER_MINUTE,
+    path_words,
+    prose_words,
+    reading_minutes,
+    reading_times,
+)
 
 
-@pytest.mark.parametrize("markdown, words", [
-    ("Integrated gradients adds up.", 4),
-    ("## 🟢 3 · The path", 3),                                        # the mark and the dot are not words
-    ("![IG path on a paragraph](../figures/ig_path.png) Read it left to right.", 5),  # images count nothing
-    ("See [notebook 03](03_integrated_gradients.ipynb).", 3),         # a link counts its text
-    ("<img src=\"x.png\" width=300> <!-- a note for authors --> Done.", 1),
-    ("Scores sum to f(x) − f(x′), see https://example.org/ig.", 6),
-    ("`explain(model, tokenizer, text)` returns a table", 6),       # code counts by its white-space pieces
-    (nt.badge_markdown("03_x.ipynb"), 0),                             # the Colab badge
-    ("", 0),
-])
+@pytest.mark.parametrize(
+    "markdown, words",
+    [
+        ("Integrated gradients adds up.", 4),
+        ("## 🟢 3 · The path", 3),  # the mark and the dot are not words
+        (
+            "![IG path on a paragraph](../figures/ig_path.png) Read it left to right.",
+            5,
+        ),  # images count nothing
+        ("See [notebook 03](03_integrated_gradients.ipynb).", 3),  # a link counts its text
+        ('<img src="x.png" width=300> <!-- a note for authors --> Done.', 1),
+        ("Scores sum to f(x) − f(x′), see https://example.org/ig.", 6),
+        ("`explain(model, tokenizer, text)` returns a table", 6),  # code counts by its white-space pieces
+        (nt.badge_markdown("03_x.ipynb"), 0),  # the Colab badge
+        ("", 0),
+    ],
+)
 def test_prose_words_counts_what_a_reader_reads(markdown, words):
     assert prose_words(markdown) == words
 
@@ -32,11 +44,13 @@ def test_prose_words_bad_type():
 
 def lesson() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nt.cell("markdown", "one two three", "essentials"),
-                nt.cell("code", "# not prose: code cells are not counted\nx = 1", "essentials"),
-                nt.cell("markdown", "four five", "practitioner"),
-                nt.cell("markdown", "six", "deep-dive"),
-                nt.cell("markdown", "untagged words here", "essentials")]
+    nb.cells = [
+        nt.cell("markdown", "one two three", "essentials"),
+        nt.cell("code", "# not prose: code cells are not counted\nx = 1", "essentials"),
+        nt.cell("markdown", "four five", "practitioner"),
+        nt.cell("markdown", "six", "deep-dive"),
+        nt.cell("markdown", "untagged words here", "essentials"),
+    ]
     nb.cells[-1].metadata["tags"] = []  # no tier: on no path
     for i, c in enumerate(nb.cells):
         c["id"] = f"cell-{i:03d}"
@@ -58,18 +72,23 @@ def test_reading_minutes_divides_words_by_the_reading_speed(tmp_path):
 def test_reading_minutes_finds_a_course_notebook_by_name():
     first = nt.notebooks()[0]
     by_path = reading_minutes(first, "essentials")
-    assert by_path > 0 and reading_minutes(first.stem, "essentials") == by_path == reading_minutes(first.name, "essentials")
+    assert by_path > 0 and reading_minutes(first.stem, "essentials") == by_path == reading_minutes(
+        first.name, "essentials"
+    )
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"path": "expert"}, ValueError, "not one of"),
-    ({"path": 1}, TypeError, "path must be a str"),
-    ({"words_per_minute": True}, TypeError, "must be a number > 0, got bool"),
-    ({"words_per_minute": "200"}, TypeError, "must be a number > 0, got str"),
-    ({"words_per_minute": 0}, ValueError, "is too small: use a number > 0"),
-    ({"notebook": "99_nowhere"}, FileNotFoundError, "no notebook"),
-    ({"notebook": 3}, TypeError, "notebook must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"path": "expert"}, ValueError, "not one of"),
+        ({"path": 1}, TypeError, "path must be a str"),
+        ({"words_per_minute": True}, TypeError, "must be a number > 0, got bool"),
+        ({"words_per_minute": "200"}, TypeError, "must be a number > 0, got str"),
+        ({"words_per_minute": 0}, ValueError, "is too small: use a number > 0"),
+        ({"notebook": "99_nowhere"}, FileNotFoundError, "no notebook"),
+        ({"notebook": 3}, TypeError, "notebook must be"),
+    ],
+)
 def test_reading_minutes_bad_arguments(kwargs, error, match):
     args = {"notebook": lesson(), "path": "essentials", **kwargs}
     with pytest.raises(error, match=match):

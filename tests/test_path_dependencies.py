@@ -6,52 +6,79 @@ that every name a kept cell reads is bound by an earlier kept cell."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from course_utils import instructor
 from course_utils import notebook_tools as nt
-from course_utils.instructor import (DEPENDENCY_TAG, MAGIC, PY, R, RSyntaxError, cell_names, notebook_needs, path_cells,
-                                     path_copy, python_names, r_names, relink, write_paths)
+from course_utils.instructor import (
+    DEPENDENCY_TAG,
+    MAGIC,
+    PY,
+    R,
+    RSyntaxError,
+    cell_names,
+    notebook_needs,
+    path_cells,
+    path_copy,
+    python_names,
+    r_names,
+    relink,
+    write_paths,
+)
 from course_utils.r_bridge import r_check
 
 R_OK, R_REASON = r_check(("stats",))
-needs_r = pytest.mark.skipif(not R_OK and os.environ.get("COURSE_REQUIRE_R") != "1",
-                             reason=f"R/rpy2 not usable here: {R_REASON}")
+needs_r = pytest.mark.skipif(
+    not R_OK and os.environ.get("COURSE_REQUIRE_R") != "1", reason=f"R/rpy2 not usable here: {R_REASON}"
+)
 
 
 # ---------------------------------------------------------------------------------------------- R names
-@pytest.mark.parametrize("code, defined, used", [
-    ("x <- 1", {"x"}, set()),
-    ("x = y + 1", {"x"}, {"y"}),
-    ("y + 1 -> x", {"x"}, {"y"}),
-    ("x <<- 2; z ->> w", {"x", "w"}, {"z"}),
-    ('assign("x", y)', {"x"}, {"assign", "y"}),
-    ("f(a = b)", set(), {"f", "b"}),                                  # an argument name is not a binding
-    ("d$col <- 1", {"d"}, {"d"}),                                     # a replacement reads and rebinds d
-    ("names(d)[2] <- 'b'", {"d"}, {"d"}),
-    ("levels(d$f) <- c('a', 'b')", {"d"}, {"d", "c"}),
-    ("x <- 1\ny <- x", {"x", "y"}, set()),                            # bound before it is read: not free
-    ("y <- x\nx <- 1", {"x", "y"}, {"x"}),
-    ("f <- function(a, b = k) { t <- a + b + g; t }", {"f"}, {"k", "g"}),  # formals and locals are not global
-    ("f <- \\(a) a * s", {"f"}, {"s"}),
-    ("g <- function() { h <<- 1 }", {"g", "h"}, set()),
-    ("for (i in seq_len(n)) total <- total + i", {"i", "total"}, {"seq_len", "n", "total"}),
-    ("stats::lm(y ~ x, data = d)", set(), {"y", "x", "d"}),           # pkg::name reads nothing
-    ("d$total + d@slot", set(), {"d"}),                                # members are not names
-    ('library(dplyr); suppressPackageStartupMessages(library("lme4"))', set(), set()),
-    ("`my var` <- 1\nprint(`my var`)", {"my var"}, {"print"}),
-    ('s <- "a <- b # c"  # x <- y', {"s"}, set()),                   # strings and comments hold no names
-    ("if (a > 0) {\n  b <- 1\n} else {\n  b <- 2\n}", {"b"}, {"a"}),
-    ("p <- ggplot(d, aes(x, y)) +\n  geom_point()\nprint(p)", {"p"}, {"ggplot", "d", "aes", "x", "y", "geom_point",
-                                                                     "print"}),
-    ("m <- x[1, , drop = FALSE][[2]]\nk <- -2^2:3 %in% v |> sum()", {"m", "k"}, {"x", "%in%", "v", "sum"}),
-    ('r <- r"(a "quoted" <- thing)"', {"r"}, set()),
-    ("`%+%` <- function(a, b) paste(a, b)\n'a' %+% 'b'", {"%+%"}, {"paste"}),   # an infix function, called
-    ("d %>% filter(a == 1)", set(), {"%>%", "d", "filter", "a"}),
-])
+@pytest.mark.parametrize(
+    "code, defined, used",
+    [
+        ("x <- 1", {"x"}, set()),
+        ("x = y + 1", {"x"}, {"y"}),
+        ("y + 1 -> x", {"x"}, {"y"}),
+        ("x <<- 2; z ->> w", {"x", "w"}, {"z"}),
+        ('assign("x", y)', {"x"}, {"assign", "y"}),
+        ("f(a = b)", set(), {"f", "b"}),  # an argument name is not a binding
+        ("d$col <- 1", {"d"}, {"d"}),  # a replacement reads and rebinds d
+        ("names(d)[2] <- 'b'", {"d"}, {"d"}),
+        ("levels(d$f) <- c('a', 'b')", {"d"}, {"d", "c"}),
+        ("x <- 1\ny <- x", {"x", "y"}, set()),  # bound before it is read: not free
+        ("y <- x\nx <- 1", {"x", "y"}, {"x"}),
+        (
+            "f <- function(a, b = k) { t <- a + b + g; t }",
+            {"f"},
+            {"k", "g"},
+        ),  # formals and locals are not global
+        ("f <- \\(a) a * s", {"f"}, {"s"}),
+        ("g <- function() { h <<- 1 }", {"g", "h"}, set()),
+        ("for (i in seq_len(n)) total <- total + i", {"i", "total"}, {"seq_len", "n", "total"}),
+        ("stats::lm(y ~ x, data = d)", set(), {"y", "x", "d"}),  # pkg::name reads nothing
+        ("d$total + d@slot", set(), {"d"}),  # members are not names
+        ('library(dplyr); suppressPackageStartupMessages(library("lme4"))', set(), set()),
+        ("`my var` <- 1\nprint(`my var`)", {"my var"}, {"print"}),
+        ('s <- "a <- b # c"  # x <- y', {"s"}, set()),  # strings and comments hold no names
+        ("if (a > 0) {\n  b <- 1\n} else {\n  b <- 2\n}", {"b"}, {"a"}),
+        (
+            "p <- ggplot(d, aes(x, y)) +\n  geom_point()\nprint(p)",
+            {"p"},
+            {"ggplot", "d", "aes", "x", "y", "geom_point", "print"},
+        ),
+        (
+            "m <- x[1, , drop = FALSE][[2]]\nk <- -2^2:3 %in% v |> sum()",
+            {"m", "k"},
+            {"x", "%in%", "v", "sum"},
+        ),
+        ('r <- r"(a "quoted" <- thing)"', {"r"}, set()),
+        ("`%+%` <- function(a, b) paste(a, b)\n'a' %+% 'b'", {"%+%"}, {"paste"}),  # an infix function, called
+        ("d %>% filter(a == 1)", set(), {"%>%", "d", "filter", "a"}),
+    ],
+)
 def test_r_names_finds_bindings_and_free_reads(code, defined, used):
     assert r_names(code) == (defined, used)
 
@@ -68,15 +95,20 @@ def test_r_names_bad_type():
 
 
 def test_r_cell_magic_moves_names_between_python_and_r():
-    defined, used = python_names("%%R -i frame,w -o coefs -w 7 -h 3.4 --units in -r 110\n"
-                                 "fit <- lm(y ~ x, data = frame, weights = w)\ncoefs <- coef(fit)\nprint(d)")
+    defined, used = python_names(
+        "%%R -i frame,w -o coefs -w 7 -h 3.4 --units in -r 110\n"
+        "fit <- lm(y ~ x, data = frame, weights = w)\ncoefs <- coef(fit)\nprint(d)"
+    )
     assert defined == {(R, "frame"), (R, "w"), (R, "fit"), (R, "coefs"), (PY, "coefs")}
     assert (PY, "frame") in used and (PY, "w") in used and (R, "d") in used and (MAGIC, "R") in used
     assert (R, "frame") not in used and (R, "coefs") not in used  # bound by -i / by the cell itself
     assert not {n for n in used if n[1] in {"7", "3.4", "in", "110"}}  # plot options are not names
     defined, used = python_names("%%R --input=rname=py_frame -o out\nprint(rname)")
     assert (R, "rname") in defined and (PY, "py_frame") in used and (R, "rname") not in used
-    assert (R, "out") in used and (PY, "out") in defined  # -o of an R object the cell did not bind: read from R
+    assert (R, "out") in used and (
+        PY,
+        "out",
+    ) in defined  # -o of an R object the cell did not bind: read from R
 
 
 def test_r_line_magics():
@@ -92,30 +124,36 @@ def py(source: str) -> tuple[set[str], set[str]]:
     return {n for k, n in defined if k == PY}, {n for k, n in used if k == PY}
 
 
-@pytest.mark.parametrize("source, defined, used", [
-    ("import numpy as np\n!pip install x\nx = np.zeros(y)", {"np", "x"}, {"y"}),
-    ("x = x + 1", {"x"}, {"x"}),
-    ("total += step", {"total"}, {"total", "step"}),
-    ("squares = [v * v for v in values if v > cut]", {"squares"}, {"values", "cut"}),
-    ("f = lambda a: a + offset", {"f"}, {"offset"}),
-    ("def g(a, b=default):\n    local = a + b\n    return local * scale", {"g"}, {"default", "scale"}),
-    ("class K(Base):\n    attr = 1\n    def m(self):\n        return self.attr", {"K"}, {"Base"}),
-    ("frame['z'] = frame['x'] * k", {"frame"}, {"frame", "k"}),      # changed in place: read and rebound
-    ("model.name = 'm'", {"model"}, {"model"}),
-    ("items.append(3)", {"items"}, {"items"}),
-    ("frame.sort_values('x', inplace=True)", {"frame"}, {"frame"}),
-    ("frame.head()", set(), {"frame"}),                             # a plain method call changes nothing
-    ("for i, row in rows.iterrows():\n    print(i, row)", {"i", "row"}, {"rows", "print"}),
-    ("with open(p) as fh:\n    text = fh.read()", {"fh", "text"}, {"open", "p"}),
-    ("try:\n    v = risky()\nexcept ValueError as err:\n    v = str(err)", {"v", "err"}, {"risky", "ValueError",
-                                                                                        "str"}),
-    ("%%time\nresult = slow(n)", {"result"}, {"slow", "n"}),
-    ("%%capture out\nnoisy(x)", {"out"}, {"noisy", "x"}),
-    ("%time fast = quick(m)", {"fast"}, {"quick", "m"}),
-    ("files = !ls data", {"files"}, set()),
-    ("del cache", set(), {"cache"}),
-    ("if (n := len(xs)) > 3:\n    big = n", {"n", "big"}, {"len", "xs"}),
-])
+@pytest.mark.parametrize(
+    "source, defined, used",
+    [
+        ("import numpy as np\n!pip install x\nx = np.zeros(y)", {"np", "x"}, {"y"}),
+        ("x = x + 1", {"x"}, {"x"}),
+        ("total += step", {"total"}, {"total", "step"}),
+        ("squares = [v * v for v in values if v > cut]", {"squares"}, {"values", "cut"}),
+        ("f = lambda a: a + offset", {"f"}, {"offset"}),
+        ("def g(a, b=default):\n    local = a + b\n    return local * scale", {"g"}, {"default", "scale"}),
+        ("class K(Base):\n    attr = 1\n    def m(self):\n        return self.attr", {"K"}, {"Base"}),
+        ("frame['z'] = frame['x'] * k", {"frame"}, {"frame", "k"}),  # changed in place: read and rebound
+        ("model.name = 'm'", {"model"}, {"model"}),
+        ("items.append(3)", {"items"}, {"items"}),
+        ("frame.sort_values('x', inplace=True)", {"frame"}, {"frame"}),
+        ("frame.head()", set(), {"frame"}),  # a plain method call changes nothing
+        ("for i, row in rows.iterrows():\n    print(i, row)", {"i", "row"}, {"rows", "print"}),
+        ("with open(p) as fh:\n    text = fh.read()", {"fh", "text"}, {"open", "p"}),
+        (
+            "try:\n    v = risky()\nexcept ValueError as err:\n    v = str(err)",
+            {"v", "err"},
+            {"risky", "ValueError", "str"},
+        ),
+        ("%%time\nresult = slow(n)", {"result"}, {"slow", "n"}),
+        ("%%capture out\nnoisy(x)", {"out"}, {"noisy", "x"}),
+        ("%time fast = quick(m)", {"fast"}, {"quick", "m"}),
+        ("files = !ls data", {"files"}, set()),
+        ("del cache", set(), {"cache"}),
+        ("if (n := len(xs)) > 3:\n    big = n", {"n", "big"}, {"len", "xs"}),
+    ],
+)
 def test_python_names_binds_and_free_reads(source, defined, used):
     got_defined, got_used = py(source)
     assert got_defined == defined and got_used - {"get_ipython"} == used
@@ -153,16 +191,35 @@ def r_lesson() -> nbformat.NotebookNode:
     practitioner/deep-dive R cells bind, without `-i`/`-o` naming them; the R magic comes from a
     practitioner `setup_r` cell."""
     return notebook(
-        ("code", "practitioner", "from course_utils.r_bridge import setup_r\nR_READY = setup_r(('stats',))"),  # 2
-        ("code", "essentials", "import pandas as pd\ntable = pd.DataFrame({'x': [1.0, 2, 3, 4], 'y': [2.1, 3.9, 6.2, 7.8]})"),
-        ("code", "practitioner", "%%R -i table,SEED\nset.seed(SEED)\nd <- transform(table, x2 = x * 2)\n"
-                                 "fit <- lm(y ~ x, data = d)"),                                                # 4
-        ("code", "deep-dive", "%%R -o lm_total\nlm_total <- data.frame(term = names(coef(fit)), "
-                              "estimate = unname(coef(fit)))"),                                             # 5
-        ("code", "deep-dive", "%%R\nunrelated <- 42"),                                                      # 6
-        ("markdown", "essentials", "## 🟢 The slope\n\nThe slope is about 2."),                             # 7
-        ("code", "essentials", "%%R\nstopifnot(nrow(lm_total) == 2, nrow(d) == 4)\n"
-                               "stopifnot(abs(lm_total$estimate[2] - 1.94) < 1e-9)\nprint(lm_total)"),       # 8
+        (
+            "code",
+            "practitioner",
+            "from course_utils.r_bridge import setup_r\nR_READY = setup_r(('stats',))",
+        ),  # 2
+        (
+            "code",
+            "essentials",
+            "import pandas as pd\ntable = pd.DataFrame({'x': [1.0, 2, 3, 4], 'y': [2.1, 3.9, 6.2, 7.8]})",
+        ),
+        (
+            "code",
+            "practitioner",
+            "%%R -i table,SEED\nset.seed(SEED)\nd <- transform(table, x2 = x * 2)\n"
+            "fit <- lm(y ~ x, data = d)",
+        ),  # 4
+        (
+            "code",
+            "deep-dive",
+            "%%R -o lm_total\nlm_total <- data.frame(term = names(coef(fit)), estimate = unname(coef(fit)))",
+        ),  # 5
+        ("code", "deep-dive", "%%R\nunrelated <- 42"),  # 6
+        ("markdown", "essentials", "## 🟢 The slope\n\nThe slope is about 2."),  # 7
+        (
+            "code",
+            "essentials",
+            "%%R\nstopifnot(nrow(lm_total) == 2, nrow(d) == 4)\n"
+            "stopifnot(abs(lm_total$estimate[2] - 1.94) < 1e-9)\nprint(lm_total)",
+        ),  # 8
     )
 
 
@@ -172,8 +229,16 @@ def kept(nb: nbformat.NotebookNode, path: str) -> dict[int, str]:
 
 def test_path_copy_keeps_r_cells_that_bind_r_objects_a_kept_cell_uses():
     k = kept(r_lesson(), "essentials")
-    assert k == {0: "path", 1: "path", 2: "dependency", 3: "path", 4: "dependency", 5: "dependency", 7: "path",
-                 8: "path"}  # 6 (an R cell nobody needs) is dropped
+    assert k == {
+        0: "path",
+        1: "path",
+        2: "dependency",
+        3: "path",
+        4: "dependency",
+        5: "dependency",
+        7: "path",
+        8: "path",
+    }  # 6 (an R cell nobody needs) is dropped
     assert kept(r_lesson(), "practitioner") == {**k, 2: "path", 4: "path"}
     assert len(kept(r_lesson(), "deep-dive")) == len(r_lesson().cells)
 
@@ -188,17 +253,17 @@ def test_static_check_flags_a_copy_by_tags_alone():
 
 def python_chain() -> nbformat.NotebookNode:
     return notebook(
-        ("code", "deep-dive", "import math\nbase = 3"),                                       # 2 needed via 4
-        ("code", "deep-dive", "noise = [v for v in range(5)]"),                               # 3 not needed
-        ("code", "practitioner", "radius = base * 2\nv = 0"),                                 # 4 needed via 5
-        ("code", "deep-dive", "def area(r):\n    return math.pi * r ** 2 * SCALE"),           # 5 needed via 9
-        ("code", "deep-dive", "SCALE = 1.0"),                                                 # 6 needed: read by area
-        ("code", "practitioner", "frame = {'a': 1}"),                                         # 7 needed via 8, 9
-        ("code", "deep-dive", "frame['b'] = radius"),                                         # 8 changes frame
+        ("code", "deep-dive", "import math\nbase = 3"),  # 2 needed via 4
+        ("code", "deep-dive", "noise = [v for v in range(5)]"),  # 3 not needed
+        ("code", "practitioner", "radius = base * 2\nv = 0"),  # 4 needed via 5
+        ("code", "deep-dive", "def area(r):\n    return math.pi * r ** 2 * SCALE"),  # 5 needed via 9
+        ("code", "deep-dive", "SCALE = 1.0"),  # 6 needed: read by area
+        ("code", "practitioner", "frame = {'a': 1}"),  # 7 needed via 8, 9
+        ("code", "deep-dive", "frame['b'] = radius"),  # 8 changes frame
         ("code", "essentials", "result = area(radius) + frame['b']\nassert result > 100"),  # 9
-        ("code", "practitioner", "shown = sorted(frame)\nshown", "shows-output"),           # 10 tagged
-        ("markdown", "essentials", "The keys are `a` and `b`, shown above."),                 # 11
-        ("code", "deep-dive", "frame['c'] = 0"),                                              # 12 after every use
+        ("code", "practitioner", "shown = sorted(frame)\nshown", "shows-output"),  # 10 tagged
+        ("markdown", "essentials", "The keys are `a` and `b`, shown above."),  # 11
+        ("code", "deep-dive", "frame['c'] = 0"),  # 12 after every use
     )
 
 
@@ -211,28 +276,30 @@ def test_path_copy_follows_python_chains_transitively():
 
 def test_a_function_needs_its_global_names_where_it_is_called():
     nb = notebook(
-        ("code", "deep-dive", "def scaled(v):\n    return v * FACTOR"),                   # 2
-        ("code", "deep-dive", "%%R\nf <- function() k * 2"),                                # 3
-        ("code", "deep-dive", "FACTOR = 3"),                                                  # 4: after the def
-        ("code", "deep-dive", "%%R\nk <- 3"),                                               # 5
+        ("code", "deep-dive", "def scaled(v):\n    return v * FACTOR"),  # 2
+        ("code", "deep-dive", "%%R\nf <- function() k * 2"),  # 3
+        ("code", "deep-dive", "FACTOR = 3"),  # 4: after the def
+        ("code", "deep-dive", "%%R\nk <- 3"),  # 5
         ("code", "essentials", "from course_utils.r_bridge import setup_r\nsetup_r(('stats',))"),
-        ("code", "essentials", "assert scaled(2) == 6"),                                     # 7
-        ("code", "essentials", "%%R\nstopifnot(f() == 6)"),                                 # 8
-        ("code", "deep-dive", "FACTOR = 0"),                                                  # 9: after the call
+        ("code", "essentials", "assert scaled(2) == 6"),  # 7
+        ("code", "essentials", "%%R\nstopifnot(f() == 6)"),  # 8
+        ("code", "deep-dive", "FACTOR = 0"),  # 9: after the call
     )
     needs = notebook_needs(nb.cells)
     assert (PY, "FACTOR") not in needs[2][1] and (PY, "FACTOR") in needs[7][1]
     assert (R, "k") not in needs[3][1] and (R, "k") in needs[8][1]
     assert sorted(kept(nb, "essentials")) == [0, 1, 2, 3, 4, 5, 6, 7, 8]
-    assert (PY, "FACTOR") in cell_names(nb.cells[2])[1]  # the simple view counts it where the function is defined
+    assert (PY, "FACTOR") in cell_names(nb.cells[2])[
+        1
+    ]  # the simple view counts it where the function is defined
 
 
 def test_shows_output_cells_are_kept_on_every_path_with_their_needs():
     nb = notebook(
-        ("code", "deep-dive", "counts = {'a': 3}"),                                           # 2
-        ("code", "deep-dive", "counts", "shows-output"),                                      # 3
-        ("markdown", "essentials", "Three a's, as the table above shows."),                   # 4
-        ("code", "deep-dive", "counts"),                                                      # 5 not tagged
+        ("code", "deep-dive", "counts = {'a': 3}"),  # 2
+        ("code", "deep-dive", "counts", "shows-output"),  # 3
+        ("markdown", "essentials", "Three a's, as the table above shows."),  # 4
+        ("code", "deep-dive", "counts"),  # 5 not tagged
     )
     assert kept(nb, "essentials") == {0: "path", 1: "path", 2: "dependency", 3: "shows-output", 4: "path"}
     nb.cells[5].metadata["tags"] = ["deep-dive", "shows-output"]
@@ -284,10 +351,18 @@ def test_relink_points_relative_links_at_the_same_files_from_the_copy(tmp_path):
     (tmp_path / "figures" / "ig.svg").write_text("<svg/>")
     (tmp_path / "notebooks").mkdir()
     nb = notebook(
-        ("markdown", "essentials", "![the path](../figures/ig.svg) and [notebook 03](03_x.ipynb#top), "
-                                   "[gone](../figures/missing.png), [web](https://example.org/a.png), "
-                                   "<img src=\"../figures/ig.svg\" width=300>\n\n[ref]: ../figures/ig.svg"),
-        ("code", "essentials", "Image('../figures/ig path.png'); open(\"../figures/ig.svg\"); s = '../nowhere'"),
+        (
+            "markdown",
+            "essentials",
+            "![the path](../figures/ig.svg) and [notebook 03](03_x.ipynb#top), "
+            "[gone](../figures/missing.png), [web](https://example.org/a.png), "
+            '<img src="../figures/ig.svg" width=300>\n\n[ref]: ../figures/ig.svg',
+        ),
+        (
+            "code",
+            "essentials",
+            "Image('../figures/ig path.png'); open(\"../figures/ig.svg\"); s = '../nowhere'",
+        ),
     )
     nbformat.write(nb, str(tmp_path / "notebooks" / "03_x.ipynb"))
     written = write_paths(tmp_path / "notebooks", tmp_path / "build" / "paths")
@@ -295,8 +370,16 @@ def test_relink_points_relative_links_at_the_same_files_from_the_copy(tmp_path):
     md, code = copy.cells[2].source, copy.cells[3].source
     assert "](../../../figures/ig.svg)" in md and 'src="../../../figures/ig.svg"' in md
     assert "[ref]: ../../../figures/ig.svg" in md
-    assert "](03_x.ipynb#top)" in md and "](../figures/missing.png)" in md and "](https://example.org/a.png)" in md
-    assert "'../../../figures/ig path.png'" in code and '"../../../figures/ig.svg"' in code and "'../nowhere'" in code
+    assert (
+        "](03_x.ipynb#top)" in md
+        and "](../figures/missing.png)" in md
+        and "](https://example.org/a.png)" in md
+    )
+    assert (
+        "'../../../figures/ig path.png'" in code
+        and '"../../../figures/ig.svg"' in code
+        and "'../nowhere'" in code
+    )
     out = written[0].parent
     for target in ("../../../figures/ig.svg", "../../../figures/ig path.png"):
         assert (out / target).is_file()
@@ -334,7 +417,9 @@ NOTEBOOKS = nt.notebooks()
 def test_every_name_a_kept_cell_reads_is_bound_by_an_earlier_kept_cell(nb_path, path):
     nb = nbformat.read(str(nb_path), as_version=4)
     copy = path_copy(nb, path)
-    assert unmet_names(nb, copy.cells) == {}, f"{nb_path.name}, {path} copy: names read before any kept cell binds them"
+    assert unmet_names(nb, copy.cells) == {}, (
+        f"{nb_path.name}, {path} copy: names read before any kept cell binds them"
+    )
     ids = [c["id"] for c in copy.cells]
     assert ids == [c["id"] for c in nb.cells if c["id"] in set(ids)]  # notebook order kept
 

@@ -46,15 +46,18 @@ class _Recorder:
 def _missing_sequence(monkeypatch, *answers):
     """missing_packages() answers ``answers`` in turn (the packages still missing at each check)."""
     calls = iter(answers)
-    monkeypatch.setattr(r_bridge, "missing_packages", lambda packages: [p for p in next(calls) if p in packages])
+    monkeypatch.setattr(
+        r_bridge, "missing_packages", lambda packages: [p for p in next(calls) if p in packages]
+    )
 
 
 def test_install_r_packages_takes_apt_binaries(monkeypatch, capsys):
     run = _Recorder(0)
     _missing_sequence(monkeypatch, [])
     assert r_bridge.install_r_packages(["lme4", "broom.mixed"], run=run) == []
-    assert run.commands == [["apt-get", "install", "-y", "-q", "--no-install-recommends", "r-cran-lme4",
-                             "r-cran-broom.mixed"]]
+    assert run.commands == [
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "r-cran-lme4", "r-cran-broom.mixed"]
+    ]
     out = capsys.readouterr().out
     assert "Installing the R package(s) ['lme4', 'broom.mixed']" in out and "R packages ready." in out
 
@@ -64,7 +67,11 @@ def test_install_r_packages_updates_apt_then_falls_back_to_cran(monkeypatch, cap
     installed = []
     _missing_sequence(monkeypatch, ["broom.mixed"], [])
     assert r_bridge.install_r_packages(["lme4", "broom.mixed"], run=run, cran=installed.append) == []
-    assert [c[:2] for c in run.commands] == [["apt-get", "install"], ["apt-get", "update"], ["apt-get", "install"]]
+    assert [c[:2] for c in run.commands] == [
+        ["apt-get", "install"],
+        ["apt-get", "update"],
+        ["apt-get", "install"],
+    ]
     assert installed == [["broom.mixed"]]
     assert "installing them from CRAN" in capsys.readouterr().out
 
@@ -83,7 +90,9 @@ def test_setup_r_in_colab_installs_missing_packages_first(monkeypatch):
     asked = []
     monkeypatch.setattr(r_bridge, "in_colab", lambda: True)
     monkeypatch.setattr(r_bridge, "r_status", lambda: (True, "ready"))
-    monkeypatch.setattr(r_bridge, "missing_packages", lambda packages: ["lme4", "sandwich"] if not asked else [])
+    monkeypatch.setattr(
+        r_bridge, "missing_packages", lambda packages: ["lme4", "sandwich"] if not asked else []
+    )
     monkeypatch.setattr(r_bridge, "install_r_packages", lambda packages: asked.append(list(packages)) or [])
     assert r_bridge.setup_r(("ggplot2", "lme4"), optional=("sandwich",), ipython=None) is True
     assert asked == [["lme4", "sandwich"]]  # required and optional alike, once
@@ -92,7 +101,9 @@ def test_setup_r_in_colab_installs_missing_packages_first(monkeypatch):
 def test_setup_r_outside_colab_never_installs(monkeypatch, capsys):
     monkeypatch.setattr(r_bridge, "r_status", lambda: (True, "ready"))
     monkeypatch.setattr(r_bridge, "missing_packages", lambda packages: ["lme4"])
-    monkeypatch.setattr(r_bridge, "install_r_packages", lambda packages: pytest.fail("installed outside Colab"))
+    monkeypatch.setattr(
+        r_bridge, "install_r_packages", lambda packages: pytest.fail("installed outside Colab")
+    )
     assert r_bridge.setup_r(("lme4",), ipython=None) is False
     assert "R package(s) ['lme4'] not installed" in capsys.readouterr().out
 
@@ -105,9 +116,16 @@ def _run(shell, source: str):
 
 @needs_r
 def test_setup_r_present_loads_rmagic(shell):
-    assert r_bridge.setup_r(("stats", "ggplot2", "lme4", "broom", "broom.mixed", "dplyr"), ipython=shell) is True
-    shell.user_ns["frame"] = pd.DataFrame({"x": [1.0, 2.0, 3.0], "flag": [True, False, True], "g": ["a", "b", "a"]})
-    _run(shell, "%%R -i frame -o out\nout <- data.frame(n = nrow(frame), s = sum(frame$x), cls = class(frame$flag))")
+    assert (
+        r_bridge.setup_r(("stats", "ggplot2", "lme4", "broom", "broom.mixed", "dplyr"), ipython=shell) is True
+    )
+    shell.user_ns["frame"] = pd.DataFrame(
+        {"x": [1.0, 2.0, 3.0], "flag": [True, False, True], "g": ["a", "b", "a"]}
+    )
+    _run(
+        shell,
+        "%%R -i frame -o out\nout <- data.frame(n = nrow(frame), s = sum(frame$x), cls = class(frame$flag))",
+    )
     out = shell.user_ns["out"]
     assert int(out["n"].iloc[0]) == 3 and float(out["s"].iloc[0]) == 6.0
     assert out["cls"].iloc[0] == "logical"  # bool columns arrive as R logical
@@ -122,7 +140,9 @@ def test_setup_r_present_replaces_a_stand_in(shell, monkeypatch, capsys):
     capsys.readouterr()
     _run(shell, "%%R -o y\ny <- 40 + 2")
     out = capsys.readouterr().out
-    assert r_bridge.SKIPPED not in out and "Warning" not in out  # the package check leaves no R warnings behind
+    assert (
+        r_bridge.SKIPPED not in out and "Warning" not in out
+    )  # the package check leaves no R warnings behind
     assert float(np.asarray(shell.user_ns["y"])[0]) == 42.0
 
 
@@ -182,20 +202,30 @@ def test_setup_r_outside_ipython_only_checks(monkeypatch, capsys):
     assert "will be skipped" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("required, match", [
-    (42, "sequence of R package names"),
-    (["ggplot2", ""], "sequence of R package names"),
-    ([None], "sequence of R package names"),
-])
+@pytest.mark.parametrize(
+    "required, match",
+    [
+        (42, "sequence of R package names"),
+        (["ggplot2", ""], "sequence of R package names"),
+        ([None], "sequence of R package names"),
+    ],
+)
 def test_setup_r_bad_required(required, match):
     with pytest.raises(TypeError, match=match):
         r_bridge.setup_r(required, ipython=None)
 
 
 def test_r_friendly_converts_nullable_and_rejects_objects():
-    frame = pd.DataFrame({"i": pd.array([1, None, 3], dtype="Int64"), "j": pd.array([1, 2, 3], dtype="Int64"),
-                          "b": pd.array([True, None, False], dtype="boolean"), "c": pd.Categorical(["a", "b", "a"]),
-                          "o": pd.Series(["x", None, "z"], dtype=object)}, index=[5, 6, 7])
+    frame = pd.DataFrame(
+        {
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "j": pd.array([1, 2, 3], dtype="Int64"),
+            "b": pd.array([True, None, False], dtype="boolean"),
+            "c": pd.Categorical(["a", "b", "a"]),
+            "o": pd.Series(["x", None, "z"], dtype=object),
+        },
+        index=[5, 6, 7],
+    )
     out = r_bridge.r_friendly(frame)
     assert out["i"].dtype == np.float64 and np.isnan(out["i"].iloc[1])
     assert out["j"].dtype == np.int64 and out["b"].dtype == np.float64
@@ -214,7 +244,9 @@ def test_from_r_repairs_na_sentinels():
     from rpy2.robjects.conversion import localconverter
 
     with localconverter(ro.default_converter + pandas2ri.converter):
-        raw = ro.conversion.get_conversion().rpy2py(ro.r("data.frame(a = c(1L, NA), b = c(TRUE, NA), s = c('x', NA), f = c(1.5, NA))"))
+        raw = ro.conversion.get_conversion().rpy2py(
+            ro.r("data.frame(a = c(1L, NA), b = c(TRUE, NA), s = c('x', NA), f = c(1.5, NA))")
+        )
     assert (raw["a"] == r_bridge.R_INT_NA).any()  # the problem from_r exists to fix
     out = r_bridge.from_r(raw)
     assert out["a"].iloc[0] == 1.0 and np.isnan(out["a"].iloc[1])
@@ -229,7 +261,9 @@ def test_r_friendly_round_trip_keeps_missing_values():
     from rpy2.robjects import pandas2ri
     from rpy2.robjects.conversion import localconverter
 
-    frame = pd.DataFrame({"year": pd.array([1982, None], dtype="Int64"), "ok": [True, False], "s": ["a", "b"]})
+    frame = pd.DataFrame(
+        {"year": pd.array([1982, None], dtype="Int64"), "ok": [True, False], "s": ["a", "b"]}
+    )
     with localconverter(ro.default_converter + pandas2ri.converter):
         r_frame = ro.conversion.get_conversion().py2rpy(r_bridge.r_friendly(frame))
         n_na = ro.r("function(d) sum(is.na(d$year))")(r_frame)[0]

@@ -17,25 +17,42 @@ import torch
 
 from course_utils import corpus
 
-distributed = pytest.importorskip("distributed", reason="the scale extra: pip install 'explaining-bert[scale]'")
+distributed = pytest.importorskip(
+    "distributed", reason="the scale extra: pip install 'explaining-bert[scale]'"
+)
 
-TEXTS = ["We will cut taxes for working families.", "Our armed forces are the finest in the world.",
-         "Health care is a right.", "The budget must be balanced.", "We thank our teachers tonight.",
-         "Freedom is on the march.", "Let us build a better future together.", "Crime is down and jobs are up."]
+TEXTS = [
+    "We will cut taxes for working families.",
+    "Our armed forces are the finest in the world.",
+    "Health care is a right.",
+    "The budget must be balanced.",
+    "We thank our teachers tonight.",
+    "Freedom is on the march.",
+    "Let us build a better future together.",
+    "Crime is down and jobs are up.",
+]
 
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=40) as cluster, distributed.Client(cluster) as c:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
         yield c
 
 
 @pytest.fixture
 def frame():
     n = 12
-    return pd.DataFrame({"paragraph_id": [f"p{i:02d}" for i in range(n)],
-                         "text": [TEXTS[i % len(TEXTS)] + f" Point {i}." for i in range(n)]})
+    return pd.DataFrame(
+        {
+            "paragraph_id": [f"p{i:02d}" for i in range(n)],
+            "text": [TEXTS[i % len(TEXTS)] + f" Point {i}." for i in range(n)],
+        }
+    )
 
 
 def _in_process(model, tokenizer, frame, folder, **kw):
@@ -55,27 +72,52 @@ def _assert_same(a, b):
 def test_dask_gives_the_in_process_tables(tiny_classifier, frame, client, tmp_path):
     tokenizer, model = tiny_classifier
     local = _in_process(model, tokenizer, frame, tmp_path / "local", chunk_size=3, n_steps=8)
-    dask = corpus.explain_corpus(model, tokenizer, frame, folder=tmp_path / "dask", chunk_size=3, progress=False,
-                                 client=client, n_steps=8)
+    dask = corpus.explain_corpus(
+        model,
+        tokenizer,
+        frame,
+        folder=tmp_path / "dask",
+        chunk_size=3,
+        progress=False,
+        client=client,
+        n_steps=8,
+    )
     _assert_same(dask, local)
     assert dask.cache["computed"] == 4 and dask.cache["key"] == local.cache["key"]
     # both workers did work, each with the model from the plugin (sent once per worker, not per task)
     name = f"explaining-bert-model-{corpus.model_fingerprint(model)['weights']}"
     holders = client.run(lambda dask_worker: name in dask_worker.plugins)
     assert list(holders.values()) == [True, True]
-    again = corpus.explain_corpus(model, tokenizer, frame, folder=tmp_path / "dask", chunk_size=3, progress=False,
-                                  client=client, n_steps=8)
+    again = corpus.explain_corpus(
+        model,
+        tokenizer,
+        frame,
+        folder=tmp_path / "dask",
+        chunk_size=3,
+        progress=False,
+        client=client,
+        n_steps=8,
+    )
     assert (again.cache["loaded"], again.cache["computed"]) == (4, 0)
     _assert_same(again, local)
 
 
 def test_dask_window_mode_matches_in_process(tiny_classifier, client, tmp_path):
     tokenizer, model = tiny_classifier
-    frame = pd.DataFrame({"paragraph_id": ["a", "b", "c"],
-                          "text": ["Short text.", " ".join(TEXTS * 4), "Another short text."]})
+    frame = pd.DataFrame(
+        {"paragraph_id": ["a", "b", "c"], "text": ["Short text.", " ".join(TEXTS * 4), "Another short text."]}
+    )
     local = _in_process(model, tokenizer, frame, tmp_path / "local", chunk_size=1, method="loo")
-    dask = corpus.explain_corpus(model, tokenizer, frame, folder=tmp_path / "dask", chunk_size=1, progress=False,
-                                 client=client, method="loo")
+    dask = corpus.explain_corpus(
+        model,
+        tokenizer,
+        frame,
+        folder=tmp_path / "dask",
+        chunk_size=1,
+        progress=False,
+        client=client,
+        method="loo",
+    )
     _assert_same(dask, local)
     pd.testing.assert_frame_equal(dask.windows, local.windows)
 
@@ -100,8 +142,9 @@ def test_a_worker_killed_mid_run_loses_only_its_chunk(tiny_classifier, frame, cl
 
     killer = threading.Thread(target=kill_one_worker)
     killer.start()
-    table = corpus.explain_corpus(model, tokenizer, frame, folder=folder, chunk_size=1, progress=False,
-                                  client=client, n_steps=48)
+    table = corpus.explain_corpus(
+        model, tokenizer, frame, folder=folder, chunk_size=1, progress=False, client=client, n_steps=48
+    )
     killer.join()
     assert killed.get("pid") and killed["chunks_then"] < len(frame)  # it died while chunks were still missing
     _assert_same(table, reference)
@@ -119,8 +162,17 @@ def test_command_line_scheduler_gives_the_same_tables(tiny_classifier, client, t
     tokenizer.save_pretrained(model_dir)
     csv = tmp_path / "corpus.csv"
     pd.DataFrame({"id": np.arange(6), "text": TEXTS[:6]}).to_csv(csv, index=False)
-    common = ["explain", str(csv), "--model", str(model_dir), "--chunk-size", "2", "--option", "n_steps=8",
-              "--no-progress"]
+    common = [
+        "explain",
+        str(csv),
+        "--model",
+        str(model_dir),
+        "--chunk-size",
+        "2",
+        "--option",
+        "n_steps=8",
+        "--no-progress",
+    ]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -129,8 +181,10 @@ def test_command_line_scheduler_gives_the_same_tables(tiny_classifier, client, t
         torch.set_num_threads(threads)
     assert main([*common, "--out", str(tmp_path / "dask"), "--scheduler", client.scheduler.address]) == 0
     for name in ("tokens", "words", "documents"):
-        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask" / f"{name}.parquet"),
-                                      pd.read_parquet(tmp_path / "local" / f"{name}.parquet"))
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "dask" / f"{name}.parquet"),
+            pd.read_parquet(tmp_path / "local" / f"{name}.parquet"),
+        )
     import json
 
     run = json.loads((tmp_path / "dask" / "run.json").read_text())
@@ -148,8 +202,26 @@ def test_command_line_workers_starts_and_closes_a_local_cluster(tiny_classifier,
     csv = tmp_path / "corpus.csv"
     pd.DataFrame({"id": np.arange(3), "text": TEXTS[:3]}).to_csv(csv, index=False)
     out = tmp_path / "out"
-    assert main(["explain", str(csv), "--model", str(model_dir), "--out", str(out), "--chunk-size", "1",
-                 "--method", "loo", "--workers", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(csv),
+                "--model",
+                str(model_dir),
+                "--out",
+                str(out),
+                "--chunk-size",
+                "1",
+                "--method",
+                "loo",
+                "--workers",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     import json
 
     run = json.loads((out / "run.json").read_text())

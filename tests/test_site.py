@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-
 from browser_support import require_site_extra
+
 from course_utils import notebook_tools as nt
 from course_utils import site
 
@@ -18,13 +18,20 @@ def _notebook(cells, widgets=None):
         c["id"] = f"cell-{i:03d}"
     nb = nbformat.v4.new_notebook(cells=cells)
     if widgets is not None:
-        nb.metadata["widgets"] = {site.WIDGET_STATE: {"state": widgets, "version_major": 2, "version_minor": 0}}
+        nb.metadata["widgets"] = {
+            site.WIDGET_STATE: {"state": widgets, "version_major": 2, "version_minor": 0}
+        }
     return nb
 
 
 def _view(model_id):
-    return nbformat.v4.new_output("display_data", data={site.WIDGET_VIEW: {"model_id": model_id, "version_major": 2},
-                                                        "text/plain": "HBox(children=(...))"})
+    return nbformat.v4.new_output(
+        "display_data",
+        data={
+            site.WIDGET_VIEW: {"model_id": model_id, "version_major": 2},
+            "text/plain": "HBox(children=(...))",
+        },
+    )
 
 
 def test_site_notebook_drops_the_badge_and_marks_tiers():
@@ -35,7 +42,9 @@ def test_site_notebook_drops_the_badge_and_marks_tiers():
     first, second, third = (c.source for c in page.cells)
     assert "colab.research.google.com" not in first and first.startswith("# 03 · Title\n\n")
     assert first.split("\n\n")[1] == '<div class="course-tier" data-tier="essentials"></div>'
-    assert second.startswith('## 🟣 Maths\n\n<div class="course-tier" data-tier="deep-dive"></div>\n\nThe integral.')
+    assert second.startswith(
+        '## 🟣 Maths\n\n<div class="course-tier" data-tier="deep-dive"></div>\n\nThe integral.'
+    )
     assert third == '<div class="course-tier" data-tier="practitioner"></div>\n\nSome prose.'
 
 
@@ -55,7 +64,10 @@ def test_site_notebook_collapses_solutions():
 
 def test_site_notebook_makes_a_progress_bar_static():
     state = {
-        "box": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_left", "IPY_MODEL_bar", "IPY_MODEL_right"]}},
+        "box": {
+            "model_name": "HBoxModel",
+            "state": {"children": ["IPY_MODEL_left", "IPY_MODEL_bar", "IPY_MODEL_right"]},
+        },
         "left": {"model_name": "HTMLModel", "state": {"value": "explain: 100%"}},
         "bar": {"model_name": "FloatProgressModel", "state": {"value": 3, "max": 3}},
         "right": {"model_name": "HTMLModel", "state": {"value": " 3/3 [00:01&lt;00:00]"}},
@@ -65,13 +77,17 @@ def test_site_notebook_makes_a_progress_bar_static():
     page = site.site_notebook(_notebook([code], state))
     (out,) = page.cells[0].outputs
     assert site.WIDGET_VIEW not in out.data and "widgets" not in page.metadata
-    assert out.data["text/html"] == ('<div class="course-progress">explain: 100%<progress value="3" max="3"></progress>'
-                                     " 3/3 [00:01&lt;00:00]</div>")
+    assert out.data["text/html"] == (
+        '<div class="course-progress">explain: 100%<progress value="3" max="3"></progress>'
+        " 3/3 [00:01&lt;00:00]</div>"
+    )
 
 
 def test_site_notebook_replaces_an_interactive_widget_by_a_note():
-    state = {"vbox": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_button"]}},
-             "button": {"model_name": "ButtonModel", "state": {"description": "Explain"}}}
+    state = {
+        "vbox": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_button"]}},
+        "button": {"model_name": "ButtonModel", "state": {"description": "Explain"}},
+    }
     code = nt.cell("code", "widgets.explorer(model, tokenizer)", "essentials")
     code.outputs = [_view("vbox")]
     (out,) = site.site_notebook(_notebook([code], state)).cells[0].outputs
@@ -98,7 +114,9 @@ def test_prepare_writes_sources_in_reading_order(tmp_path):
     assert (tmp_path / "src" / "_static" / "course-paths.js").exists()
     assert (tmp_path / "src" / "glossary.md").exists() and (tmp_path / "src" / "cheatsheet.md").exists()
     mathjax = tmp_path / "src" / "_static" / "mathjax"
-    assert (mathjax / "tex-chtml.js").stat().st_size > 100_000 and (mathjax / "output" / "chtml" / "fonts").is_dir()
+    assert (mathjax / "tex-chtml.js").stat().st_size > 100_000 and (
+        mathjax / "output" / "chtml" / "fonts"
+    ).is_dir()
     assert not (mathjax / "sre").exists()  # only the parts the pages load
     conf = {}
     exec((tmp_path / "src" / "conf.py").read_text(), conf)
@@ -116,4 +134,7 @@ def test_sphinx_conf_points_launch_buttons_at_the_repository():
     assert options["repository_branch"] == "teaching" and options["path_to_docs"] == ""
     assert options["launch_buttons"] == {"colab_url": "https://colab.research.google.com"}
     default = site.sphinx_conf()["html_theme_options"]
-    assert default["repository_url"] == f"https://github.com/{nt.REPO}" and default["repository_branch"] == nt.BRANCH
+    assert (
+        default["repository_url"] == f"https://github.com/{nt.REPO}"
+        and default["repository_branch"] == nt.BRANCH
+    )

@@ -20,8 +20,8 @@ from urllib.parse import unquote, urlparse
 
 import nbformat
 import pytest
-
 from browser_support import chromium, require_browser
+
 from course_utils import notebook_tools as nt
 from course_utils import site
 
@@ -36,21 +36,35 @@ PAGE_03 = "notebooks/03_integrated_gradients.html"
 
 def _fixture_notebook() -> nbformat.NotebookNode:
     cells = [
-        nt.cell("markdown", "# 08 · Site fixture\n\nA page the browser tests write and execute.", "essentials"),
-        nt.cell("code", "import io\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
-                        "from IPython.display import Image\nfig, ax = plt.subplots(figsize=(3, 2))\n"
-                        "ax.plot([0, 1, 2], [0, 1, 4])\npng = io.BytesIO()\nfig.savefig(png, format='png')\n"
-                        "Image(png.getvalue())", "essentials"),  # a PNG output whatever the kernel's backend
-        nt.cell("markdown", "## 🔵 Code to adapt\n\nA progress bar, as `explain()` shows one.", "practitioner"),
-        nt.cell("code", "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='fixture'):\n    pass", "practitioner"),
+        nt.cell(
+            "markdown", "# 08 · Site fixture\n\nA page the browser tests write and execute.", "essentials"
+        ),
+        nt.cell(
+            "code",
+            "import io\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+            "from IPython.display import Image\nfig, ax = plt.subplots(figsize=(3, 2))\n"
+            "ax.plot([0, 1, 2], [0, 1, 4])\npng = io.BytesIO()\nfig.savefig(png, format='png')\n"
+            "Image(png.getvalue())",
+            "essentials",
+        ),  # a PNG output whatever the kernel's backend
+        nt.cell(
+            "markdown", "## 🔵 Code to adapt\n\nA progress bar, as `explain()` shows one.", "practitioner"
+        ),
+        nt.cell(
+            "code",
+            "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='fixture'):\n    pass",
+            "practitioner",
+        ),
         nt.cell("markdown", "## 🟣 The maths\n\n$$\\int_0^1 \\alpha \\, d\\alpha = \\tfrac12$$", "deep-dive"),
         nt.cell("code", "import ipywidgets\nipywidgets.Button(description='interactive')", "deep-dive"),
     ]
     for i, c in enumerate(cells):
         c["id"] = f"cell-{i:03d}"
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                   "language_info": {"name": "python"}}
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
     return nb
 
 
@@ -93,7 +107,8 @@ def _url(root: Path, page: str) -> str:
 def test_every_page_loads_without_console_errors_or_external_requests(built, browser):
     pages = _pages(built)
     assert {"index.html", "glossary.html", "cheatsheet.html", "search.html", PAGE_03} <= {
-        p.relative_to(built).as_posix() for p in pages}
+        p.relative_to(built).as_posix() for p in pages
+    }
     for page in pages:
         browser.page.goto(page.as_uri())
         browser.page.wait_for_load_state("load")
@@ -107,7 +122,9 @@ def test_every_image_has_a_size(built, browser):
         browser.page.goto(page.as_uri())
         browser.page.wait_for_load_state("load")
         sizes = browser.page.eval_on_selector_all(
-            "img", "els => els.map(e => [e.getAttribute('src'), e.complete ? e.naturalWidth : -1, e.naturalHeight])")
+            "img",
+            "els => els.map(e => [e.getAttribute('src'), e.complete ? e.naturalWidth : -1, e.naturalHeight])",
+        )
         bad = [s for s in sizes if s[1] <= 0 or s[2] <= 0]
         assert bad == [], f"{page.name}: images without a size {bad}"
         images += len(sizes)
@@ -184,7 +201,9 @@ def test_path_switcher_hides_and_shows_the_cells_of_each_path(built, browser):
 
     page.click(".course-paths button[data-path='essentials']")
     shown = _tiers_shown(page)
-    assert shown["essentials"] == everything["essentials"] and shown["practitioner"] == shown["deep-dive"] == 0
+    assert (
+        shown["essentials"] == everything["essentials"] and shown["practitioner"] == shown["deep-dive"] == 0
+    )
     deep_heading = page.locator("article.bd-article h2", has_text="🟣").first
     assert not deep_heading.is_visible() and page.locator("article.bd-article h1").is_visible()
     toc_deep = page.locator(".bd-sidebar-secondary a", has_text="🟣")
@@ -192,7 +211,10 @@ def test_path_switcher_hides_and_shows_the_cells_of_each_path(built, browser):
 
     page.click(".course-paths button[data-path='practitioner']")
     shown = _tiers_shown(page)
-    assert shown["essentials"] == everything["essentials"] and shown["practitioner"] == everything["practitioner"]
+    assert (
+        shown["essentials"] == everything["essentials"]
+        and shown["practitioner"] == everything["practitioner"]
+    )
     assert shown["deep-dive"] == 0
 
     page.goto(_url(built, "notebooks/04_masking_attribution.html"))  # remembered on the next page
@@ -232,7 +254,9 @@ def test_search_finds_completeness(built, browser):
     page = browser.page
     page.goto(_url(built, "search.html") + "?q=completeness")
     page.wait_for_selector("#search-results ul.search li", timeout=30000)
-    hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.getAttribute('href'))")
+    hits = page.eval_on_selector_all(
+        "#search-results ul.search li a", "els => els.map(e => e.getAttribute('href'))"
+    )
     assert any("03_integrated_gradients" in h for h in hits)
     assert any("glossary" in h for h in hits)
 

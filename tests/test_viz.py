@@ -9,14 +9,15 @@ import pytest
 
 matplotlib.use("Agg")
 
-from matplotlib.colors import to_rgb  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
 
-from course_utils import viz  # noqa: E402
+from course_utils import viz
 
 
-def make_table(tokens, scores, doc_id=0, method="ig", target_label="Republican", prediction="Democratic",
-               probability=0.7) -> pd.DataFrame:
+def make_table(
+    tokens, scores, doc_id=0, method="ig", target_label="Republican", prediction="Democratic", probability=0.7
+) -> pd.DataFrame:
     """A tidy attribution table as ``explain`` returns it, with word ids from the ``##`` continuation marks."""
     word_ids, words, w = [], [], -1
     for tok in tokens:
@@ -30,11 +31,22 @@ def make_table(tokens, scores, doc_id=0, method="ig", target_label="Republican",
         if wid >= 0:
             pieces[wid] = pieces.get(wid, "") + tok.removeprefix("##")
     words = [pieces[wid] if wid >= 0 else tok for tok, wid in zip(tokens, word_ids)]
-    return pd.DataFrame({
-        "doc_id": doc_id, "position": range(len(tokens)), "token": tokens, "word_id": word_ids, "word": words,
-        "score": np.asarray(scores, dtype=float), "method": method, "target": 1, "target_label": target_label,
-        "prediction": prediction, "probability": probability, "special": [wid < 0 for wid in word_ids],
-    })
+    return pd.DataFrame(
+        {
+            "doc_id": doc_id,
+            "position": range(len(tokens)),
+            "token": tokens,
+            "word_id": word_ids,
+            "word": words,
+            "score": np.asarray(scores, dtype=float),
+            "method": method,
+            "target": 1,
+            "target_label": target_label,
+            "prediction": prediction,
+            "probability": probability,
+            "special": [wid < 0 for wid in word_ids],
+        }
+    )
 
 
 TOKENS = ["[CLS]", "cut", "tax", "##es", "now", "[SEP]"]
@@ -48,7 +60,9 @@ def table():
 
 def spans(html: str) -> dict[str, str]:
     """``{token text: style}`` of the token boxes (the spans with a title)."""
-    return {text: style for style, text in re.findall(r'<span style="([^"]*)" title="[^"]*">([^<]*)</span>', html)}
+    return {
+        text: style for style, text in re.findall(r'<span style="([^"]*)" title="[^"]*">([^<]*)</span>', html)
+    }
 
 
 # ------------------------------------------------------------------------------------------- colours
@@ -79,7 +93,9 @@ def test_heatmap_html_escapes_tokens():
 
 def test_heatmap_html_has_no_javascript_or_remote_resources(table):
     html = viz.heatmap_html(table).lower()
-    assert not any(s in html for s in ("<script", "javascript:", "http://", "https://", "<link", "@import", "<style"))
+    assert not any(
+        s in html for s in ("<script", "javascript:", "http://", "https://", "<link", "@import", "<style")
+    )
 
 
 def test_heatmap_html_colour_and_sign_marks_follow_the_score(table):
@@ -218,8 +234,13 @@ def test_compare_methods_figure_shared_scale_keeps_units(table):
 
 
 def test_completeness_figure_one_line_pair_per_rule():
-    errors = pd.DataFrame({"quadrature": ["gauss_legendre"] * 4 + ["riemann_trapezoid"] * 4,
-                           "n_steps": [8, 8, 16, 16] * 2, "relative_error": [0.3, 0.1, 1e-3, 1e-4, 0.2, 0.1, 0.05, 0.01]})
+    errors = pd.DataFrame(
+        {
+            "quadrature": ["gauss_legendre"] * 4 + ["riemann_trapezoid"] * 4,
+            "n_steps": [8, 8, 16, 16] * 2,
+            "relative_error": [0.3, 0.1, 1e-3, 1e-4, 0.2, 0.1, 0.05, 0.01],
+        }
+    )
     fig = viz.completeness_figure(errors)
     assert len(fig.axes[0].get_lines()) == 5  # median + worst per rule, and the tolerance line
     with pytest.raises(ValueError, match="missing the column"):
@@ -235,14 +256,23 @@ def test_heatmaps_of_explain_tables_for_several_methods():
 
     tokenizer = AutoTokenizer.from_pretrained(models.model_source(None))
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, num_labels=2, id2label={0: "Democratic", 1: "Republican"},
-                        label2id={"Democratic": 0, "Republican": 1})
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        num_labels=2,
+        id2label={0: "Democratic", 1: "Republican"},
+        label2id={"Democratic": 0, "Republican": 1},
+    )
     model = BertForSequenceClassification(config).eval()
     texts = ["Taxpayers deserve <b>better</b> schools.", "We will defend freedom."]
-    tables = {m: attribution.explain(model, tokenizer, texts, method=m, **({"n_steps": 8} if m == "ig" else {}))
-              for m in ("ig", "loo")}
-    for name, t in tables.items():
+    tables = {
+        m: attribution.explain(model, tokenizer, texts, method=m, **({"n_steps": 8} if m == "ig" else {}))
+        for m in ("ig", "loo")
+    }
+    for t in tables.values():
         html = viz.heatmap_html(t, level="word")
         assert "&lt;b&gt;better&lt;/b&gt;" in html or "better" in html
         assert "<b>better" not in html and html.count("document <b>") == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import types
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,6 +20,7 @@ def _html_display(monkeypatch):
     if InteractiveShell.initialized():
         formatter = InteractiveShell.instance().display_formatter
         monkeypatch.setattr(formatter, "active_types", sorted({*formatter.active_types, "text/html"}))
+
 
 TEXT = "We will cut taxes and strengthen our families."
 
@@ -88,7 +88,9 @@ def test_explain_for_widget_bad_input_raises_clear_error(tiny_classifier, text, 
 
 
 @pytest.mark.parametrize("text,method,target,error,match", BAD_INPUTS)
-def test_render_explanation_bad_input_gives_message_not_traceback(tiny_classifier, text, method, target, error, match):
+def test_render_explanation_bad_input_gives_message_not_traceback(
+    tiny_classifier, text, method, target, error, match
+):
     tokenizer, model = tiny_classifier
     page = widgets.render_explanation(model, tokenizer, text, method, target)
     assert "explaining-bert-error" in page and "Could not explain" in page
@@ -120,20 +122,29 @@ def test_prediction_bar_html_highlights_the_target():
     assert bold_label.startswith('">Democratic')
 
 
-@pytest.mark.parametrize("probabilities,error,match", [
-    ({}, TypeError, "non-empty mapping"),
-    ([0.5, 0.5], TypeError, "non-empty mapping"),
-    ({"a": 1.5}, ValueError, r"\[0, 1\]"),
-    ({"a": -0.1}, ValueError, r"\[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "probabilities,error,match",
+    [
+        ({}, TypeError, "non-empty mapping"),
+        ([0.5, 0.5], TypeError, "non-empty mapping"),
+        ({"a": 1.5}, ValueError, r"\[0, 1\]"),
+        ({"a": -0.1}, ValueError, r"\[0, 1\]"),
+    ],
+)
 def test_prediction_bar_html_bad_input(probabilities, error, match):
     with pytest.raises(error, match=match):
         widgets.prediction_bar_html(probabilities)
 
 
 def test_examples_from_frame_describes_rows():
-    df = pd.DataFrame({"text": [f"paragraph number {i} with several words in it for the menu" for i in range(20)],
-                       "president": "A. Person", "year": 2000, "party": "Democratic"})
+    df = pd.DataFrame(
+        {
+            "text": [f"paragraph number {i} with several words in it for the menu" for i in range(20)],
+            "president": "A. Person",
+            "year": 2000,
+            "party": "Democratic",
+        }
+    )
     out = widgets.examples_from(df, n=5, seed=1)
     assert len(out) == 5 and set(out.values()) <= set(df["text"])
     assert all("A. Person, 2000, Democratic:" in k for k in out)
@@ -147,12 +158,15 @@ def test_examples_from_list_and_dict():
     assert len(widgets.examples_from([f"t {i}" for i in range(30)], n=4)) == 4
 
 
-@pytest.mark.parametrize("data,error,match", [
-    (42, TypeError, "DataFrame, a list"),
-    ("one text", TypeError, "DataFrame, a list"),
-    ([], ValueError, "empty"),
-    (pd.DataFrame({"body": ["x"]}), ValueError, "no column 'text'"),
-])
+@pytest.mark.parametrize(
+    "data,error,match",
+    [
+        (42, TypeError, "DataFrame, a list"),
+        ("one text", TypeError, "DataFrame, a list"),
+        ([], ValueError, "empty"),
+        (pd.DataFrame({"body": ["x"]}), ValueError, "no column 'text'"),
+    ],
+)
 def test_examples_from_bad_input(data, error, match):
     with pytest.raises(error, match=match):
         widgets.examples_from(data)
@@ -220,7 +234,9 @@ def test_explorer_click_on_empty_text_shows_message(tiny_classifier):
 
 def test_explorer_passes_each_method_its_options(tiny_classifier):
     tokenizer, model = tiny_classifier
-    box = widgets.explorer(model, tokenizer, [TEXT], options={"ig": {"n_steps": 2}, "atman": {"multiplier": 0.5}})
+    box = widgets.explorer(
+        model, tokenizer, [TEXT], options={"ig": {"n_steps": 2}, "atman": {"multiplier": 0.5}}
+    )
     menu, textbox, method, target, button, out = _parts(box)
     for name in ("ig", "loo", "atman"):  # LOO must not receive IG's n_steps
         method.value = name
@@ -244,6 +260,7 @@ def test_explorer_offers_shap_and_lime_with_small_budgets(tiny_classifier):
     assert {"shap", "lime"} <= set(widgets.METHODS.values())
     assert set(widgets.DEFAULT_OPTIONS) <= set(widgets.METHODS.values())
     for method in ("shap", "lime"):
-        result = widgets.explain_for_widget(model, tokenizer, "Taxes must be cut now.", method,
-                                            **widgets.DEFAULT_OPTIONS[method])
+        result = widgets.explain_for_widget(
+            model, tokenizer, "Taxes must be cut now.", method, **widgets.DEFAULT_OPTIONS[method]
+        )
         assert (result.table["method"] == method).all() and result.table["score"].abs().sum() > 0

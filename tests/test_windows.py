@@ -13,8 +13,10 @@ import pytest
 from course_utils import corpus
 from course_utils.windows import explain_windows, window_spans
 
-WORDS = ("the budget must be balanced and our schools deserve support while families work hard for a better "
-         "future in every state of this great nation").split()
+WORDS = (
+    "the budget must be balanced and our schools deserve support while families work hard for a better "
+    "future in every state of this great nation"
+).split()
 FAST = {"ig": {"n_steps": 4}, "loo": {}, "atman": {}, "shap": {"max_evals": 24}, "lime": {"num_samples": 30}}
 STRIDE = 50
 
@@ -33,7 +35,7 @@ def test_window_spans_cover_the_document_at_word_boundaries(width, stride):
     spans = window_spans(word_ids, width, stride)
     starts_of_words = {0} | {i for i in range(1, len(word_ids)) if word_ids[i] != word_ids[i - 1]}
     assert spans[0][0] == 0 and spans[-1][1] == len(word_ids)
-    for (a, b), (c, d) in zip(spans, spans[1:]):
+    for (a, b), (c, _d) in zip(spans, spans[1:]):
         assert a < c <= b  # in order, no gap (overlap when stride < width)
     for a, b in spans:
         assert 0 < b - a <= width and a in starts_of_words and (b == len(word_ids) or b in starts_of_words)
@@ -48,11 +50,21 @@ def test_a_word_longer_than_a_window_is_an_error():
 
 
 @pytest.mark.parametrize("method", list(FAST))
-def test_3000_token_document_every_token_one_score_and_a_planted_word_moves_only_its_windows(tiny_classifier, method):
+def test_3000_token_document_every_token_one_score_and_a_planted_word_moves_only_its_windows(
+    tiny_classifier, method
+):
     tokenizer, model = tiny_classifier
     text = _long_text(tokenizer, 3000)
-    table = explain_windows(model, tokenizer, [text, "A short one."], method, "Republican", stride=STRIDE,
-                            progress=False, **FAST[method])
+    table = explain_windows(
+        model,
+        tokenizer,
+        [text, "A short one."],
+        method,
+        "Republican",
+        stride=STRIDE,
+        progress=False,
+        **FAST[method],
+    )
     long = table.tokens[table.tokens["doc_id"] == 0]
     assert long["position"].tolist() == list(range(3002))  # every token exactly once, in order
     assert np.isfinite(long["score"]).all() and long["token"].tolist() == tokenizer(text).tokens()
@@ -60,22 +72,34 @@ def test_3000_token_document_every_token_one_score_and_a_planted_word_moves_only
     assert docs["n_windows"].tolist() == [len(window_spans(list(range(3000)), 62, STRIDE)), 1]
     assert docs["n_dropped"].tolist() == [0, 0] and len(windows) == docs["n_windows"].sum()
     # document probability = mean of its windows' probabilities (target fixed: Republican)
-    assert docs.loc[0, "probability"] == pytest.approx(windows.loc[windows["doc_id"] == 0, "probability"].mean(), abs=1e-12)
+    assert docs.loc[0, "probability"] == pytest.approx(
+        windows.loc[windows["doc_id"] == 0, "probability"].mean(), abs=1e-12
+    )
 
     # plant "republican" in the middle of window k: only the windows containing it change
-    spans = list(zip(windows.loc[windows["doc_id"] == 0, "start"], windows.loc[windows["doc_id"] == 0, "stop"]))
+    spans = list(
+        zip(windows.loc[windows["doc_id"] == 0, "start"], windows.loc[windows["doc_id"] == 0, "stop"])
+    )
     k = len(spans) // 2
     spot = (spans[k][0] + spans[k][1]) // 2  # content-token index = word index here
     words = text.split()
     words[spot] = "republican"
-    planted = explain_windows(model, tokenizer, [" ".join(words), "A short one."], method, "Republican",
-                              stride=STRIDE, progress=False, **FAST[method])
+    planted = explain_windows(
+        model,
+        tokenizer,
+        [" ".join(words), "A short one."],
+        method,
+        "Republican",
+        stride=STRIDE,
+        progress=False,
+        **FAST[method],
+    )
     after = planted.tokens.loc[planted.tokens["doc_id"] == 0, "score"].to_numpy()
     before = long["score"].to_numpy()
     touched = np.zeros(3002, bool)
     for a, b in spans:
         if a <= spot < b:
-            touched[1 + a: 1 + b] = True
+            touched[1 + a : 1 + b] = True
     content = np.arange(3002)[1:-1]
     assert np.array_equal(after[content][~touched[content]], before[content][~touched[content]])
     assert not np.allclose(after[touched], before[touched])  # the scores moved where the word was planted
@@ -101,8 +125,14 @@ def test_overlapping_scores_are_averaged(tiny_classifier):
     windows = table.windows
     from course_utils.attribution import explain
 
-    parts = explain(model, tokenizer, [" ".join(text.split()[a:b]) for a, b in zip(windows["start"], windows["stop"])],
-                    "loo", "Democratic", progress=False)
+    parts = explain(
+        model,
+        tokenizer,
+        [" ".join(text.split()[a:b]) for a, b in zip(windows["start"], windows["stop"])],
+        "loo",
+        "Democratic",
+        progress=False,
+    )
     total, count = np.zeros(102), np.zeros(102)
     for w, (a, b) in enumerate(zip(windows["start"], windows["stop"])):
         s = parts.tokens.loc[parts.tokens["doc_id"] == w, "score"].to_numpy()
@@ -116,8 +146,12 @@ def test_overlapping_scores_are_averaged(tiny_classifier):
 def test_explain_corpus_windows_long_documents_by_default(tiny_classifier, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
     tokenizer, model = tiny_classifier
-    frame = pd.DataFrame({"paragraph_id": ["a", "b", "c"],
-                          "text": ["Short text.", _long_text(tokenizer, 300), "Another short text."]})
+    frame = pd.DataFrame(
+        {
+            "paragraph_id": ["a", "b", "c"],
+            "text": ["Short text.", _long_text(tokenizer, 300), "Another short text."],
+        }
+    )
     table = corpus.explain_corpus(model, tokenizer, frame, chunk_size=2, progress=False, n_steps=4)
     assert capsys.readouterr().out.count("longer than the model's window") == 1
     assert (table.tokens["doc_id"] == "b").sum() == 302 and table.windows["doc_id"].eq("b").sum() > 1
@@ -125,23 +159,35 @@ def test_explain_corpus_windows_long_documents_by_default(tiny_classifier, tmp_p
     assert again.cache["loaded"] == 2  # the windows table is cached too
     pd.testing.assert_frame_equal(again.windows, table.windows)
     with pytest.warns(UserWarning, match="truncated"):
-        truncated = corpus.explain_corpus(model, tokenizer, frame, chunk_size=2, progress=False, n_steps=4,
-                                          long="truncate")
+        truncated = corpus.explain_corpus(
+            model, tokenizer, frame, chunk_size=2, progress=False, n_steps=4, long="truncate"
+        )
     assert truncated.cache["key"] != table.cache["key"] and (truncated.tokens["doc_id"] == "b").sum() == 64
     short = frame.drop(index=1)  # no long document: window and truncate are the same run (same key)
-    keys = {corpus.explain_corpus(model, tokenizer, short, progress=False, n_steps=4, long=mode).cache["key"]
-            for mode in ("window", "truncate")}
+    keys = {
+        corpus.explain_corpus(model, tokenizer, short, progress=False, n_steps=4, long=mode).cache["key"]
+        for mode in ("window", "truncate")
+    }
     assert len(keys) == 1
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    ({"long": "wrap"}, ValueError, r"long='wrap' is not supported; choose one of \['window', 'truncate'\]"),
-    ({"long": None}, ValueError, "long=None is not supported; choose one of"),
-    ({"stride": True}, TypeError, "stride must be an int"),
-    ({"stride": 2.5}, TypeError, "stride must be an int"),
-    ({"stride": 0}, ValueError, "stride=0 is too small: use an integer ≥ 1"),
-])
-def test_explain_corpus_rejects_bad_long_and_stride(tiny_classifier, tmp_path, monkeypatch, kwargs, error, match):
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (
+            {"long": "wrap"},
+            ValueError,
+            r"long='wrap' is not supported; choose one of \['window', 'truncate'\]",
+        ),
+        ({"long": None}, ValueError, "long=None is not supported; choose one of"),
+        ({"stride": True}, TypeError, "stride must be an int"),
+        ({"stride": 2.5}, TypeError, "stride must be an int"),
+        ({"stride": 0}, ValueError, "stride=0 is too small: use an integer ≥ 1"),
+    ],
+)
+def test_explain_corpus_rejects_bad_long_and_stride(
+    tiny_classifier, tmp_path, monkeypatch, kwargs, error, match
+):
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
     tokenizer, model = tiny_classifier
     frame = pd.DataFrame({"paragraph_id": [0], "text": ["Hello there."]})

@@ -51,7 +51,9 @@ class RandomScores(Method):
             ids = batch["input_ids"][d, : int(mask[d].sum())].cpu().numpy()
             rng = np.random.default_rng([options.seed, target, zlib.crc32(ids.astype(np.int64).tobytes())])
             n = int(content[d].sum())
-            scores[d, content[d]] = torch.as_tensor(rng.standard_normal(n) * options.scale, dtype=torch.float32)
+            scores[d, content[d]] = torch.as_tensor(
+                rng.standard_normal(n) * options.scale, dtype=torch.float32
+            )
         return scores, Diagnostics.of({"n_scored": content.sum(1), "seed": [options.seed] * len(targets)})
 
 

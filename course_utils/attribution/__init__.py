@@ -49,16 +49,24 @@ from tqdm.auto import tqdm
 
 from .. import _inference
 from . import _inputs, _masking, _method
-from ._atman import (AtMan, atman_attention, atman_attention_forward, attention_weights, concept_similarity,
-                     suppression_factors)
+
+# ``name as name``: a building block re-exported for the notebooks (BUILDING_BLOCKS below)
+from ._atman import AtMan
+from ._atman import atman_attention as atman_attention
+from ._atman import atman_attention_forward as atman_attention_forward
+from ._atman import attention_weights as attention_weights
+from ._atman import concept_similarity as concept_similarity
+from ._atman import suppression_factors as suppression_factors
 from ._ig import IntegratedGradients
 from ._inputs import TABLE_COLUMNS, check_target, check_texts, label_names
 from ._lime import LIME
 from ._loo import LeaveOneOut
 from ._method import Diagnostics, Method, register, unregister
 from ._result import Explanations, word_scores
-from ._shap import SHAP, coalitions, exact_shapley
-from ._words import TextClassifier
+from ._shap import SHAP
+from ._shap import coalitions as coalitions
+from ._shap import exact_shapley as exact_shapley
+from ._words import TextClassifier as TextClassifier
 
 # the methods of explain(), in the order error messages list them: adding a method is one line here
 register(IntegratedGradients)
@@ -71,16 +79,41 @@ register(LIME)
 SUPPORTED_METHODS: Mapping[str, type[Method]] = _method.METHODS
 
 #: building blocks the notebooks teach with, importable from here
-BUILDING_BLOCKS = ("atman_attention", "atman_attention_forward", "attention_weights", "concept_similarity",
-                   "suppression_factors", "exact_shapley", "coalitions", "TextClassifier")
+BUILDING_BLOCKS = (
+    "atman_attention",
+    "atman_attention_forward",
+    "attention_weights",
+    "concept_similarity",
+    "suppression_factors",
+    "exact_shapley",
+    "coalitions",
+    "TextClassifier",
+)
 
-__all__ = ["explain", "integrated_gradients", "Explanations", "word_scores", "documents", "concat",
-           "SUPPORTED_METHODS",
-           "TABLE_COLUMNS", "check_texts", "check_target", "label_names", "method_options", "Method", "Diagnostics",
-           "register", "unregister", *BUILDING_BLOCKS]
+__all__ = [
+    "explain",
+    "integrated_gradients",
+    "Explanations",
+    "word_scores",
+    "documents",
+    "concat",
+    "SUPPORTED_METHODS",
+    "TABLE_COLUMNS",
+    "check_texts",
+    "check_target",
+    "label_names",
+    "method_options",
+    "Method",
+    "Diagnostics",
+    "register",
+    "unregister",
+    *BUILDING_BLOCKS,
+]
 
 AUTO_PROGRESS = 20  # progress=None shows a bar above this many texts …
-AUTO_PROGRESS_TOKENS = 1000  # … or above this many tokens in all (two 800-token texts with AtMan take minutes)
+AUTO_PROGRESS_TOKENS = (
+    1000  # … or above this many tokens in all (two 800-token texts with AtMan take minutes)
+)
 
 
 def method_options(method: str) -> dict[str, object]:
@@ -93,13 +126,25 @@ def _options(cls: type[Method], options: dict):
     allowed = cls.defaults()
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise TypeError(f"explain(method={cls.name!r}) got unknown option(s) {unknown}; "
-                        f"the options of {cls.name!r} are {sorted(allowed)}")
+        raise TypeError(
+            f"explain(method={cls.name!r}) got unknown option(s) {unknown}; "
+            f"the options of {cls.name!r} are {sorted(allowed)}"
+        )
     return cls.Options(**options)
 
 
-def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_size: int = 16,
-            progress: bool | None = None, max_length: int | None = None, **options) -> Explanations:
+def explain(
+    model,
+    tokenizer,
+    texts,
+    method: str = "ig",
+    target=None,
+    *,
+    batch_size: int = 16,
+    progress: bool | None = None,
+    max_length: int | None = None,
+    **options,
+) -> Explanations:
     """Attribute each text's prediction to its tokens, with any method of the course, as a tidy table.
 
     Args:
@@ -145,7 +190,9 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
     n = len(docs)
     scores: list[np.ndarray | None] = [None] * n
     chosen, predicted, probability = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.float64)
-    diagnostics: dict[str, list] = {} if cls.granularity == "token" else {"granularity": [cls.granularity] * n}
+    diagnostics: dict[str, list] = (
+        {} if cls.granularity == "token" else {"granularity": [cls.granularity] * n}
+    )
     n_tokens = sum(len(d) for d in docs)
     show = (n > AUTO_PROGRESS or n_tokens > AUTO_PROGRESS_TOKENS) if progress is None else bool(progress)
     bar = tqdm(total=n, desc=f"explain ({method})", unit="doc", disable=not show)
@@ -153,17 +200,26 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
     def passes(done: int, total: int) -> None:  # forward passes inside the current batch (LOO, AtMan)
         bar.set_postfix_str(f"forward passes {done}/{total} in this batch")
 
-    with _inference.eval_mode(model), bar:  # the model's mode is restored and the bar closed, even after an error
+    with (
+        _inference.eval_mode(model),
+        bar,
+    ):  # the model's mode is restored and the bar closed, even after an error
         for idx in batches:
             batch = _inputs.padded_batch([docs[i] for i in idx], tokenizer.pad_token_id, device)
             given = None if targets is None else torch.as_tensor(targets[idx])  # (b,)
             if cls.predicts:
-                batch_scores, diag = cls.attribute(model, batch, None if given is None else given.to(device), checked,
-                                                   given_tokenizer)
-                logits, tgt = torch.from_numpy(diag.logits).float(), torch.from_numpy(diag.target)  # (b, n_labels), (b,)
+                batch_scores, diag = cls.attribute(
+                    model, batch, None if given is None else given.to(device), checked, given_tokenizer
+                )
+                logits, tgt = (
+                    torch.from_numpy(diag.logits).float(),
+                    torch.from_numpy(diag.target),
+                )  # (b, n_labels), (b,)
             else:
                 with torch.inference_mode():
-                    logits = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}).logits
+                    logits = model(
+                        **{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+                    ).logits
                 logits = logits.float().cpu()  # (b, n_labels)
                 tgt = logits.argmax(1) if given is None else given  # (b,)
                 with _masking.reporting_rows(passes) if show else contextlib.nullcontext():
@@ -182,16 +238,32 @@ def explain(model, tokenizer, texts, method: str = "ig", target=None, *, batch_s
             bar.update(len(idx))
     return Explanations(
         tokens=_inputs.build_table(docs, doc_ids, scores, method, chosen, predicted, probability, labels),
-        documents=_inputs.diagnostics_table(doc_ids, docs, chosen, predicted, probability, labels, method,
-                                            diagnostics),
-        options={"method": method, "batch_size": batch_size, **cls.defaults(), **options})
+        documents=_inputs.diagnostics_table(
+            doc_ids, docs, chosen, predicted, probability, labels, method, diagnostics
+        ),
+        options={"method": method, "batch_size": batch_size, **cls.defaults(), **options},
+    )
 
 
-def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str | int = "pad",
-                         n_steps: int | str = "auto", quadrature: str | None = None, output: str = "prob",
-                         tolerance: float = 0.01, atol: float = 1e-4, max_steps: int = 256, normalize: str | None = None,
-                         internal_batch_size: int | None = None, batch_size: int = 16, progress: bool | None = None,
-                         max_length: int | None = None) -> Explanations:
+def integrated_gradients(
+    model,
+    tokenizer,
+    texts,
+    target=None,
+    *,
+    baseline: str | int = "pad",
+    n_steps: int | str = "auto",
+    quadrature: str | None = None,
+    output: str = "prob",
+    tolerance: float = 0.01,
+    atol: float = 1e-4,
+    max_steps: int = 256,
+    normalize: str | None = None,
+    internal_batch_size: int | None = None,
+    batch_size: int = 16,
+    progress: bool | None = None,
+    max_length: int | None = None,
+) -> Explanations:
     """Integrated gradients on the word-embedding layer: :func:`explain` with ``method="ig"``.
 
     Args:
@@ -210,24 +282,42 @@ def integrated_gradients(model, tokenizer, texts, target=None, *, baseline: str 
         max_steps: the most points auto mode uses per document.
         normalize: None (default) or ``"l2"`` (each text's scores divided by their L2 norm, as Transformers
             Interpret does: scores then no longer sum to f(x) − f(x′) and cannot be compared across texts).
-        internal_batch_size: (document, point) rows per forward/backward pass (None: about 2,048 tokens' worth).
+        internal_batch_size: (document, point) rows per forward/backward pass (None: about 2,048 tokens' worth
+            on a CPU, what half the free memory holds on a CUDA device).
         batch_size, progress, max_length: as in :func:`explain`.
 
     Returns:
         the :class:`Explanations` of :func:`explain`; scores sum per document to f(x) − f(x′) up to
         ``result.documents["completeness_error"]`` (unless normalised).
     """
-    return explain(model, tokenizer, texts, "ig", target, batch_size=batch_size, progress=progress,
-                   max_length=max_length, baseline=baseline, n_steps=n_steps, quadrature=quadrature, output=output,
-                   tolerance=tolerance, atol=atol, max_steps=max_steps, normalize=normalize,
-                   internal_batch_size=internal_batch_size)
+    return explain(
+        model,
+        tokenizer,
+        texts,
+        "ig",
+        target,
+        batch_size=batch_size,
+        progress=progress,
+        max_length=max_length,
+        baseline=baseline,
+        n_steps=n_steps,
+        quadrature=quadrature,
+        output=output,
+        tolerance=tolerance,
+        atol=atol,
+        max_steps=max_steps,
+        normalize=normalize,
+        internal_batch_size=internal_batch_size,
+    )
 
 
 def documents(result: Explanations) -> pd.DataFrame:
     """The per-document table of an :func:`explain` result: ``result.documents`` (kept for older code)."""
     if not isinstance(result, Explanations):
-        raise ValueError("documents() needs the Explanations returned by explain(), got "
-                         f"{type(result).__name__}; a plain token DataFrame carries no per-document diagnostics")
+        raise ValueError(
+            "documents() needs the Explanations returned by explain(), got "
+            f"{type(result).__name__}; a plain token DataFrame carries no per-document diagnostics"
+        )
     return result.documents
 
 

@@ -74,7 +74,9 @@ def atman_attention_forward(
             real = scores if attention_mask is None else scores - attention_mask  # (b, heads, q, k)
             row_min = real.amin(dim=-1, keepdim=True)  # (b, heads, q, 1)
             del real  # one (b, heads, q, k) temporary at a time: memory stays near eager attention's
-            scores = torch.addcmul(scores, scores - row_min, factors - 1)  # S − (1 − f)(S − min)  (b, heads, q, k)
+            scores = torch.addcmul(
+                scores, scores - row_min, factors - 1
+            )  # S − (1 − f)(S − min)  (b, heads, q, k)
         else:
             scores = scores * factors  # (b, heads, q, k) — the sign trap: negative scores move up
     if attention_mask is not None:
@@ -97,7 +99,9 @@ def atman_attention(model):
     attention implementation (eager, sdpa, …) is restored on exit, also when the block raises.
     """
     if not hasattr(model, "set_attn_implementation") or not model._can_set_attn_implementation():
-        raise TypeError(f"AtMan needs a transformers model built on AttentionInterface (e.g. BERT); got {type(model).__name__}")
+        raise TypeError(
+            f"AtMan needs a transformers model built on AttentionInterface (e.g. BERT); got {type(model).__name__}"
+        )
     previous = model.config._attn_implementation
     model.set_attn_implementation(ATTENTION_NAME)
     try:
@@ -143,17 +147,27 @@ def suppression_factors(
         if suppressible is not None:
             concept = torch.where(suppressible[None, :].to(factors.device), concept, torch.ones_like(concept))
         # a unit's factor for column j: the strongest suppression from any of its positions i
-        per_unit = torch.where(units[:, :, None], concept[None], torch.ones_like(concept)[None]).amin(1)  # (n_units, n)
+        per_unit = torch.where(units[:, :, None], concept[None], torch.ones_like(concept)[None]).amin(
+            1
+        )  # (n_units, n)
         factors = torch.minimum(factors, per_unit)
     return factors
 
 
 def check_options(multiplier: float, kappa: float) -> None:
     """Raise a clear error for a multiplier outside [0, 1] or a kappa outside (0, 1]."""
-    check_scalar(multiplier, "multiplier", float, min_val=0, max_val=1,
-                 hint="(paper: 0.1; 1.0 = no suppression)")
-    check_scalar(kappa, "kappa", float, min_val=0, max_val=1, include_boundaries="right",
-                 hint="(paper: 0.7); it is a cosine-similarity threshold")
+    check_scalar(
+        multiplier, "multiplier", float, min_val=0, max_val=1, hint="(paper: 0.1; 1.0 = no suppression)"
+    )
+    check_scalar(
+        kappa,
+        "kappa",
+        float,
+        min_val=0,
+        max_val=1,
+        include_boundaries="right",
+        hint="(paper: 0.7); it is a cosine-similarity threshold",
+    )
 
 
 def attribute(
@@ -200,8 +214,9 @@ def attribute(
         units = groups(row["attention_mask"], word_ids, level)  # (n_units, n_d)
         content = units.any(0)  # (n_d,) suppressible positions: real, non-special
         similarity = concept_similarity(model, row["input_ids"]) if conceptual else None
-        factors = suppression_factors(units, multiplier=multiplier, similarity=similarity, kappa=kappa,
-                                      suppressible=content)  # (n_units, n_d)
+        factors = suppression_factors(
+            units, multiplier=multiplier, similarity=similarity, kappa=kappa, suppressible=content
+        )  # (n_units, n_d)
         ones = torch.ones(len(row["input_ids"]), device=row["input_ids"].device)  # (n_d,)
         rows.append({**row, "atman_factors": ones})
         rows.extend({**row, "atman_factors": f} for f in factors.to(ones.device))
@@ -209,8 +224,14 @@ def attribute(
         extra = ((factors < 1) & ~units).sum(1).float().mean() if len(units) else torch.tensor(0.0)
         docs.append((positions, units, float(extra)))
     with atman_attention(model):
-        log_p = target_log_probs(model, rows, row_targets, internal_batch_size=internal_batch_size,
-                                 pad_values={"atman_factors": 1.0}, call_kwargs={"atman_shift": shift})  # (n_rows,)
+        log_p = target_log_probs(
+            model,
+            rows,
+            row_targets,
+            internal_batch_size=internal_batch_size,
+            pad_values={"atman_factors": 1.0},
+            call_kwargs={"atman_shift": shift},
+        )  # (n_rows,)
     scores = torch.zeros(batch["input_ids"].shape)  # (b, s)
     diagnostics = {"forward_passes": [], "n_units": [], "target_probability": [], "co_suppressed": []}
     start = 0
@@ -250,7 +271,9 @@ class AtMan(Method):
 
 
 @torch.inference_mode()
-def attention_weights(model, batch: dict[str, torch.Tensor], factors: torch.Tensor | None = None, *, shift: bool = True):
+def attention_weights(
+    model, batch: dict[str, torch.Tensor], factors: torch.Tensor | None = None, *, shift: bool = True
+):
     """The attention weights of every layer under a suppression pattern (for figures).
 
     Args:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +28,7 @@ from .. import _inference
 
 Logits = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 CHECK_ATOL = 1e-4  # largest logit difference from the model's own forward pass accepted for the shortcut
-_checked: "weakref.WeakKeyDictionary[torch.nn.Module, bool]" = weakref.WeakKeyDictionary()
+_checked: weakref.WeakKeyDictionary[torch.nn.Module, bool] = weakref.WeakKeyDictionary()
 
 
 def logits_function(model) -> Logits:
@@ -77,19 +77,26 @@ def _cls_logits(model, emb, mask, token_type_ids):
         heads, size = attn.num_attention_heads, attn.attention_head_size
         last = i == len(layers) - 1
         projections = (attn.key, attn.value) if last else (attn.query, attn.key, attn.value)
-        packed = F.linear(hidden, torch.cat([p.weight for p in projections]),
-                          torch.cat([p.bias for p in projections]))  # (n, k·h): k = 2 or 3 projections at once
+        packed = F.linear(
+            hidden, torch.cat([p.weight for p in projections]), torch.cat([p.bias for p in projections])
+        )  # (n, k·h): k = 2 or 3 projections at once
         padded = packed.new_zeros(r * s, packed.shape[1]).index_copy(0, real, packed)  # (r * s, k·h)
-        split = padded.view(r, s, len(projections), heads, size).transpose(1, 3).unbind(2)  # k × (r, heads, s, size)
+        split = (
+            padded.view(r, s, len(projections), heads, size).transpose(1, 3).unbind(2)
+        )  # k × (r, heads, s, size)
         asking = hidden.index_select(0, cls) if last else hidden  # (r, h) or (n, h)
-        query = attn.query(asking).view(r, 1, heads, size).transpose(1, 2) if last else split[0]  # (r, heads, q, size)
+        query = (
+            attn.query(asking).view(r, 1, heads, size).transpose(1, 2) if last else split[0]
+        )  # (r, heads, q, size)
         key, value = split[-2], split[-1]  # (r, heads, s, size)
         context = F.scaled_dot_product_attention(query, key, value, attn_mask=additive, scale=attn.scaling)
         context = context.transpose(1, 2).reshape(-1, heads * size)  # (r * q, h)
         if not last:
             context = context.index_select(0, real)  # (n, h)
         out = layer.attention.output(context, asking)  # projection, residual, layer norm
-        hidden = layer.output(layer.intermediate(out), out)  # feed-forward block: (n, h), (r, h) after the last layer
+        hidden = layer.output(
+            layer.intermediate(out), out
+        )  # feed-forward block: (n, h), (r, h) after the last layer
     return model.classifier(model.dropout(bert.pooler(hidden[:, None])))  # (r, n_labels)
 
 
@@ -98,11 +105,24 @@ def _shortcut_applies(model) -> bool:
     try:
         bert, config = model.bert, model.config
         last = bert.encoder.layer[-1]
-        parts = (bert.embeddings, bert.pooler, model.classifier, model.dropout, last.attention.self.query,
-                 last.attention.self.scaling, last.attention.output, last.intermediate, last.output)
+        parts = (
+            bert.embeddings,
+            bert.pooler,
+            model.classifier,
+            model.dropout,
+            last.attention.self.query,
+            last.attention.self.scaling,
+            last.attention.output,
+            last.intermediate,
+            last.output,
+        )
     except (AttributeError, IndexError, TypeError):
         return False
-    if any(p is None for p in parts) or getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
+    if (
+        any(p is None for p in parts)
+        or getattr(config, "is_decoder", False)
+        or getattr(config, "add_cross_attention", False)
+    ):
         return False
     if getattr(config, "position_embedding_type", "absolute") != "absolute":
         return False
@@ -121,10 +141,14 @@ def _warn_full(model, why: str) -> None:
     and what it costs."""
     layers = getattr(model.config, "num_hidden_layers", None)
     share = f"about 1/{layers} more work" if layers else "more work"
-    warnings.warn(f"{type(model).__name__} looks like BERT, but the [CLS]-only forward pass of integrated gradients "
-                  f"{why}; using the model's full forward pass instead. Scores are the same, but every forward and "
-                  f"backward pass computes the last layer at every position ({share} per pass: integrated "
-                  "gradients runs slower).", RuntimeWarning, stacklevel=4)
+    warnings.warn(
+        f"{type(model).__name__} looks like BERT, but the [CLS]-only forward pass of integrated gradients "
+        f"{why}; using the model's full forward pass instead. Scores are the same, but every forward and "
+        f"backward pass computes the last layer at every position ({share} per pass: integrated "
+        "gradients runs slower).",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def _agrees(model) -> bool:

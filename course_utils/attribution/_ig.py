@@ -42,17 +42,25 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._validation import check_choice, check_scalar
 from . import _cls_forward, _ig_passes, _quadrature
 from ._ig_adaptive import AUTO_PIECES, AUTO_SCAN, AUTO_START, adaptive
 from ._ig_passes import TOKEN_BUDGET, same_baseline
 from ._ig_path import Paths, baseline_embeddings, fixed, frozen_parameters, select
-from .._validation import check_choice, check_scalar
 from ._method import Diagnostics, Method, as_kwargs
 
 BASELINES = ("pad", "mask", "zero")
 OUTPUTS = ("prob", "logit")
 ATOL = 1e-4  # default absolute completeness error accepted in auto mode (when f(x) ≈ f(x′) relative error means little)
-__all__ = ["attribute", "IntegratedGradients", "ATOL", "AUTO_PIECES", "AUTO_SCAN", "AUTO_START", "TOKEN_BUDGET"]
+__all__ = [
+    "attribute",
+    "IntegratedGradients",
+    "ATOL",
+    "AUTO_PIECES",
+    "AUTO_SCAN",
+    "AUTO_START",
+    "TOKEN_BUDGET",
+]
 
 
 def attribute(
@@ -134,7 +142,9 @@ def attribute(
         chosen = torch.full((b,), -1, dtype=torch.long, device=device)
     else:  # a copy: the caller's tensor is never filled in
         chosen = targets.to(device).long().clone()
-    budget = _ig_passes.token_budget(device, model.config, mask.shape[1], x.dtype)  # tokens per pass (CUDA: memory)
+    budget = _ig_passes.token_budget(
+        device, model.config, mask.shape[1], x.dtype
+    )  # tokens per pass (CUDA: memory)
     run = Paths(forward, x_base, diff, mask, token_type_ids, chosen, output, internal_batch_size, budget)
     with frozen_parameters(model):  # gradients with respect to the inputs only
         # the unaltered texts (α = 1): the prediction and f(x); in auto mode with the gradient there, the rule's
@@ -145,7 +155,9 @@ def attribute(
         same = same_baseline(base_ids, mask, token_type_ids, targets)  # (b,)
         if auto:  # f(x′) comes with the gradient at α = 0, the rule's first point
             g_base, f_base = run.at_baseline(same)  # (b, s), (b,)
-            scores, used, passes = adaptive(run, f_input, f_base, g_base, g_input, rule, tolerance, atol, max_steps)
+            scores, used, passes = adaptive(
+                run, f_input, f_base, g_base, g_input, rule, tolerance, atol, max_steps
+            )
         else:
             with torch.inference_mode():
                 _, f_base = run.at_baseline(same, grad=False)  # (b,)
@@ -156,9 +168,13 @@ def attribute(
     error = (scores.sum(1) - delta).abs()  # (b,)
     ok = (error <= tolerance * delta.abs()) | (error <= atol)  # (b,)
     if auto and not ok.all():
-        warnings.warn(f"{int((~ok).sum())} document(s) kept a completeness error above tolerance={tolerance} after "
-                      f"max_steps={max_steps} steps; their scores are less exact (see relative_error). "
-                      "Raise max_steps to go further.", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{int((~ok).sum())} document(s) kept a completeness error above tolerance={tolerance} after "
+            f"max_steps={max_steps} steps; their scores are less exact (see relative_error). "
+            "Raise max_steps to go further.",
+            UserWarning,
+            stacklevel=3,
+        )
     sum_scores = scores.sum(1)  # (b,)
     if normalize == "l2":
         scores = scores / scores.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (b, s)
@@ -198,8 +214,14 @@ class IntegratedGradients(Method):
 
         def __post_init__(self):
             _check_rule(self.quadrature, _check_steps(self.n_steps, self.max_steps))
-            _check_choices(self.baseline, self.output, self.normalize, self.tolerance, self.atol,
-                           self.internal_batch_size)
+            _check_choices(
+                self.baseline,
+                self.output,
+                self.normalize,
+                self.tolerance,
+                self.atol,
+                self.internal_batch_size,
+            )
 
     @staticmethod
     def attribute(model, batch, targets, options, tokenizer=None) -> tuple[torch.Tensor, Diagnostics]:
@@ -226,9 +248,11 @@ def _check_rule(quadrature, auto: bool) -> str:
         return "clenshaw_curtis" if auto else "gauss_legendre"
     rule = _quadrature.check_rule(quadrature)
     if auto and rule not in _quadrature.NESTED:
-        raise ValueError(f"n_steps='auto' refines its rule by adding points between the ones it has, which needs a "
-                         f"nested rule: quadrature='clenshaw_curtis' (its default) or 'riemann_trapezoid'. "
-                         f"{rule!r} moves every point when their number changes; use it with an integer n_steps.")
+        raise ValueError(
+            f"n_steps='auto' refines its rule by adding points between the ones it has, which needs a "
+            f"nested rule: quadrature='clenshaw_curtis' (its default) or 'riemann_trapezoid'. "
+            f"{rule!r} moves every point when their number changes; use it with an integer n_steps."
+        )
     return rule
 
 
@@ -237,8 +261,20 @@ def _check_choices(baseline, output, normalize, tolerance, atol, internal_batch_
         check_choice(baseline, "baseline", BASELINES, hint=f"choose one of {list(BASELINES)} or a token id")
     check_choice(output, "output", OUTPUTS)
     check_choice(normalize, "normalize", (None, "l2"), hint="use None (default) or 'l2'")
-    check_scalar(tolerance, "tolerance", float, min_val=0, include_boundaries="neither",
-                 hint="(0.01 = 1 % completeness error)")
+    check_scalar(
+        tolerance,
+        "tolerance",
+        float,
+        min_val=0,
+        include_boundaries="neither",
+        hint="(0.01 = 1 % completeness error)",
+    )
     check_scalar(atol, "atol", float, min_val=0, hint="(absolute completeness error accepted)")
-    check_scalar(internal_batch_size, "internal_batch_size", int, min_val=1, allow_none=True,
-                 hint=f"(rows per pass; None: rows chosen to fill about {TOKEN_BUDGET} tokens per pass)")
+    check_scalar(
+        internal_batch_size,
+        "internal_batch_size",
+        int,
+        min_val=1,
+        allow_none=True,
+        hint=f"(rows per pass; None: rows chosen to fill about {TOKEN_BUDGET} tokens per pass)",
+    )

@@ -25,8 +25,12 @@ SPREAD = 0.7  # … each stretch's change |Δf| becomes a bell curve with sd SPR
 FLOOR = 0.1  # … plus this share spread evenly: the density of points along the path (Warp)
 AUTO_PIECES = 2  # the warped path is cut into this many pieces …
 AUTO_LEVEL = 4  # … each with a nested rule of this many intervals at first …
-AUTO_START = AUTO_PIECES * AUTO_LEVEL + 1  # … 9 gradient points per document (also the smallest max_steps allowed)
-REFINE_SHARE = 0.9  # auto mode refines the worst pieces until the others hold at most this share of the allowed error
+AUTO_START = (
+    AUTO_PIECES * AUTO_LEVEL + 1
+)  # … 9 gradient points per document (also the smallest max_steps allowed)
+REFINE_SHARE = (
+    0.9  # auto mode refines the worst pieces until the others hold at most this share of the allowed error
+)
 
 
 class Warp:
@@ -129,23 +133,31 @@ def adaptive(run: Paths, f_input, f_base, g_base, g_input, rule, tolerance, atol
     device = f_input.device
     b, s = len(f_input), run.diff.shape[1]
     k = AUTO_SCAN
-    inner = torch.tensor([(j + 1) / (k + 1) for j in range(k)] * b, dtype=torch.float64, device=device)  # (b * k,)
+    inner = torch.tensor(
+        [(j + 1) / (k + 1) for j in range(k)] * b, dtype=torch.float64, device=device
+    )  # (b * k,)
     f_inner = run(torch.arange(b, device=device).repeat_interleave(k), inner, grad=False).view(b, k)
-    f_scan = torch.cat([f_base[:, None], f_inner.to(f_base.dtype), f_input[:, None]], 1).double().cpu().numpy()
+    f_scan = (
+        torch.cat([f_base[:, None], f_inner.to(f_base.dtype), f_input[:, None]], 1).double().cpu().numpy()
+    )
     cuts = np.linspace(0.0, 1.0, AUTO_PIECES + 1)
-    pieces = [[Piece(d, cuts[j], cuts[j + 1], AUTO_LEVEL, rule, warp) for j in range(AUTO_PIECES)]
-              for d, warp in ((d, Warp(f_scan[d])) for d in range(b))]
+    pieces = [
+        [Piece(d, cuts[j], cuts[j + 1], AUTO_LEVEL, rule, warp) for j in range(AUTO_PIECES)]
+        for d, warp in ((d, Warp(f_scan[d])) for d in range(b))
+    ]
     # first round: every point of every piece but α = 0 and α = 1 (done: g_base, g_input); a piece's first
     # point is its left neighbour's last
     for d, row in enumerate(pieces):
         row[0].g, row[0].f = g_base[d : d + 1], f_base[d : d + 1].to(torch.float32)
-    requests = [(p, list(range(1, AUTO_LEVEL if p is row[-1] else AUTO_LEVEL + 1))) for row in pieces for p in row]
+    requests = [
+        (p, list(range(1, AUTO_LEVEL if p is row[-1] else AUTO_LEVEL + 1))) for row in pieces for p in row
+    ]
     spent = [AUTO_START] * b
     delta = (f_input - f_base).tolist()
     first_round = True
     while requests:
         new = evaluate_points(run, requests, device, first_round)  # one batched job for all documents
-        for (p, idx), (g, f) in zip(requests, new):
+        for (p, _idx), (g, f) in zip(requests, new):
             if first_round:  # the first point is α = 0 (piece 0) or the last point of the piece on the left
                 row = pieces[p.doc]
                 left = p if p.g is not None else row[row.index(p) - 1]
@@ -172,13 +184,17 @@ def adaptive(run: Paths, f_input, f_base, g_base, g_input, rule, tolerance, atol
                 if spent[d] + p.m > max_steps:
                     break
                 spent[d] += p.m
-                requests.append((p, list(range(1, 2 * p.m, 2))))  # the new (odd) points of the 2m-interval rule
+                requests.append(
+                    (p, list(range(1, 2 * p.m, 2)))
+                )  # the new (odd) points of the 2m-interval rule
     scores = torch.stack([sum(p.integral() for p in row) for row in pieces])  # (b, s)
     used = torch.tensor(spent)
     return scores, used, used + k  # + the scan (f(x′) and f(x) came with the gradients at α = 0 and 1)
 
 
-def evaluate_points(run: Paths, requests, device, first_round: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def evaluate_points(
+    run: Paths, requests, device, first_round: bool
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Gradient rows for ``requests`` [(piece, point indices on its first rule, or on its refined rule)] in one
     batched job; per request the integrands ``(len(idx), s)`` and f ``(len(idx),)``."""
     docs, alpha, sizes = [], [], []
@@ -187,12 +203,16 @@ def evaluate_points(run: Paths, requests, device, first_round: bool) -> list[tup
         docs += [p.doc] * len(idx)
         alpha.append(p.nodes(m)[0][idx])
         sizes.append(len(idx))
-    g, f = run(torch.tensor(docs, device=device), torch.tensor(np.concatenate(alpha), dtype=torch.float64, device=device))
+    g, f = run(
+        torch.tensor(docs, device=device),
+        torch.tensor(np.concatenate(alpha), dtype=torch.float64, device=device),
+    )
     return list(zip(g.split(sizes), f.split(sizes)))
 
 
 def pieces_to_refine(mine: list[int], errors: dict[int, float], allowed: float) -> list[int]:
-    """The fewest pieces, worst first, whose refinement leaves at most ``REFINE_SHARE × allowed`` (90 %) of error in the others.
+    """The fewest pieces, worst first, whose refinement leaves at most ``REFINE_SHARE × allowed`` (90 %) of
+    error in the others.
 
     A refined piece's error typically shrinks many-fold (twice the intervals), so the document's total
     error should end below ``allowed``; pieces already accurate are not refined.

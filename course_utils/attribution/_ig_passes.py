@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-TOKEN_BUDGET = 2048  # internal_batch_size=None: rows per pass up to this many tokens (2 CPU cores: 1,500–2,500 fastest)
+TOKEN_BUDGET = (
+    2048  # internal_batch_size=None: rows per pass up to this many tokens (2 CPU cores: 1,500–2,500 fastest)
+)
 GPU_MEMORY_FRACTION = 0.5  # on CUDA: the share of the free memory one pass's activations may take
 
 
@@ -34,8 +36,13 @@ def activation_bytes_per_token(config, seq_len: int, element_size: int = 4) -> i
     return int(layers * per_layer + 2 * h * element_size)
 
 
-def token_budget(device: torch.device, config, seq_len: int, dtype: torch.dtype = torch.float32,
-                 free_bytes: int | None = None) -> int:
+def token_budget(
+    device: torch.device,
+    config,
+    seq_len: int,
+    dtype: torch.dtype = torch.float32,
+    free_bytes: int | None = None,
+) -> int:
     """Tokens per forward/backward pass when ``internal_batch_size`` is None.
 
     On a CPU (and any device but CUDA): ``TOKEN_BUDGET``, where passes run fastest per token on a few cores.
@@ -63,7 +70,9 @@ def passes(lengths: torch.Tensor, rows_per_pass: int | None, budget: int = TOKEN
         return []
     ends = np.cumsum(lengths.cpu().numpy())  # (rows,) tokens up to and including each row
     n_passes = -(-int(ends[-1]) // int(budget))
-    starts = np.searchsorted(ends, ends[-1] * np.arange(1, n_passes) / n_passes) + 1  # first row of passes 2, 3, …
+    starts = (
+        np.searchsorted(ends, ends[-1] * np.arange(1, n_passes) / n_passes) + 1
+    )  # first row of passes 2, 3, …
     bounds = [0, *sorted({int(i) for i in starts if 0 < i < len(lengths)}), len(lengths)]
     return [slice(a, c) for a, c in zip(bounds[:-1], bounds[1:])]
 
@@ -75,6 +84,8 @@ def same_baseline(base_ids, mask, token_type_ids, targets) -> torch.Tensor:
     lengths = mask.sum(1).tolist()
     types = token_type_ids if token_type_ids is not None else torch.zeros_like(base_ids)
     seen: dict[tuple, int] = {}
-    same = [seen.setdefault((n, int(t), tuple(ids[:n]), tuple(tt[:n])), d)
-            for d, (n, t, ids, tt) in enumerate(zip(lengths, targets.tolist(), base_ids.tolist(), types.tolist()))]
+    same = [
+        seen.setdefault((n, int(t), tuple(ids[:n]), tuple(tt[:n])), d)
+        for d, (n, t, ids, tt) in enumerate(zip(lengths, targets.tolist(), base_ids.tolist(), types.tolist()))
+    ]
     return torch.tensor(same, dtype=torch.long, device=base_ids.device)

@@ -23,8 +23,18 @@ from . import _ig_passes, _quadrature
 class Paths:
     """Evaluate points γ(α) = x′ + α(x − x′) on the straight paths of a batch, many (document, α) rows at once."""
 
-    def __init__(self, forward, x_base, diff, mask, token_type_ids, targets, output, chunk,
-                 budget: int = _ig_passes.TOKEN_BUDGET):
+    def __init__(
+        self,
+        forward,
+        x_base,
+        diff,
+        mask,
+        token_type_ids,
+        targets,
+        output,
+        chunk,
+        budget: int = _ig_passes.TOKEN_BUDGET,
+    ):
         self.forward = forward  # logits from word embeddings (_cls_forward: [CLS]-only last layer for BERT)
         self.x_base, self.diff, self.mask = x_base, diff, mask  # (b, s, h), (b, s, h), (b, s)
         self.token_type_ids, self.targets, self.output, self.chunk = token_type_ids, targets, output, chunk
@@ -49,7 +59,9 @@ class Paths:
                     emb.requires_grad_(True)
                 logits = self.forward(emb, self.mask[d, :s], tt).float()  # (r, n_labels)
                 if predict:
-                    self.targets[d] = torch.where(self.targets[d] < 0, logits.detach().argmax(1), self.targets[d])
+                    self.targets[d] = torch.where(
+                        self.targets[d] < 0, logits.detach().argmax(1), self.targets[d]
+                    )
                 f = select(logits, self.targets[d], self.output)  # (r,)
                 g = torch.autograd.grad(f.sum(), emb)[0] if grad else None  # (r, s, h); rows are independent
             yield d, s, logits.detach(), f.detach(), g
@@ -82,8 +94,9 @@ class Paths:
         """At α = 1 (the unaltered texts), one row per document: the integrands ``(b, s)`` (None without
         ``grad``) and the logits ``(b, n_labels)``. Fills in ``targets`` where it was -1 (the predicted class)."""
         docs = torch.arange(len(self.targets), device=self.targets.device)  # (b,)
-        integrands, _, logits = self._collect(docs, torch.ones(len(docs), dtype=torch.float64, device=docs.device),
-                                              grad, predict=True)
+        integrands, _, logits = self._collect(
+            docs, torch.ones(len(docs), dtype=torch.float64, device=docs.device), grad, predict=True
+        )
         return integrands, logits
 
     def at_baseline(self, same: torch.Tensor, grad: bool = True):
@@ -95,14 +108,18 @@ class Paths:
         at = torch.full((len(same),), -1, dtype=torch.long, device=same.device)
         at[first] = torch.arange(len(first), device=same.device)
         values, grads = [], []
-        for d, s, _, f, g in self._rows(first, torch.zeros(len(first), dtype=torch.float64, device=same.device), grad):
+        for d, s, _, f, g in self._rows(
+            first, torch.zeros(len(first), dtype=torch.float64, device=same.device), grad
+        ):
             values.append(f)
             if grad:
                 grads += [g[r, :s] for r in range(len(d))]  # (s, h) each
         f_all = torch.cat(values)[at[same]]  # (b,)
         if not grad:
             return None, f_all
-        c = torch.zeros((len(same), self.diff.shape[1]), dtype=torch.float32, device=same.device)  # (b, s_max)
+        c = torch.zeros(
+            (len(same), self.diff.shape[1]), dtype=torch.float32, device=same.device
+        )  # (b, s_max)
         for doc in range(len(same)):
             g = grads[int(at[same[doc]])]  # (s, h)
             c[doc, : g.shape[0]] = (self.diff[doc, : g.shape[0]] * g).sum(-1).float()
@@ -114,7 +131,9 @@ def fixed(run: Paths, docs: torch.Tensor, n_steps: int, rule: str) -> torch.Tens
     device = docs.device
     alpha = torch.as_tensor(_quadrature.alphas(n_steps, rule), device=device)  # (m,)
     weight = torch.as_tensor(_quadrature.weights(n_steps, rule), dtype=torch.float32, device=device)  # (m,)
-    rows = torch.arange(len(docs), device=device).repeat_interleave(n_steps)  # (len(docs) * m,) document-major
+    rows = torch.arange(len(docs), device=device).repeat_interleave(
+        n_steps
+    )  # (len(docs) * m,) document-major
     step = torch.arange(n_steps, device=device).repeat(len(docs))  # (len(docs) * m,)
     g, _ = run(docs[rows], alpha[step])  # (rows, s)
     scores = torch.zeros((len(docs), g.shape[1]), dtype=torch.float32, device=device)  # (len(docs), s)
@@ -128,7 +147,8 @@ def select(logits: torch.Tensor, targets: torch.Tensor, output: str) -> torch.Te
 
 
 def special_mask(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """BoolTensor ``(b, s)``: True at ``[CLS]``/``[SEP]`` (from ``word_ids`` when given, else first and last real token)."""
+    """BoolTensor ``(b, s)``: True at ``[CLS]``/``[SEP]`` (from ``word_ids`` when given, else first and last
+    real token)."""
     mask = batch["attention_mask"].bool()  # (b, s)
     if batch.get("word_ids") is not None:
         return (batch["word_ids"].to(mask.device) < 0) & mask
@@ -153,15 +173,19 @@ def baseline_token_id(model, baseline, tokenizer) -> int:
     if not isinstance(baseline, str):
         n_vocab = model.get_input_embeddings().num_embeddings
         if not 0 <= baseline < n_vocab:
-            raise ValueError(f"baseline token id {baseline} is outside the model's vocabulary (0–{n_vocab - 1})")
+            raise ValueError(
+                f"baseline token id {baseline} is outside the model's vocabulary (0–{n_vocab - 1})"
+            )
         return int(baseline)
     name = "pad_token_id" if baseline == "pad" else "mask_token_id"
     token_id = getattr(tokenizer, name, None) if tokenizer is not None else None
     if token_id is None:
         token_id = getattr(model.config, name, None)
     if token_id is None:
-        raise ValueError(f"baseline={baseline!r} needs the tokenizer's {name}, and neither the tokenizer nor "
-                         f"model.config has one; pass tokenizer=..., or baseline=<token id>, or baseline='zero'")
+        raise ValueError(
+            f"baseline={baseline!r} needs the tokenizer's {name}, and neither the tokenizer nor "
+            f"model.config has one; pass tokenizer=..., or baseline=<token id>, or baseline='zero'"
+        )
     return int(token_id)
 
 

@@ -19,8 +19,20 @@ import torch
 from .. import _inference, _validation
 from .._inference import max_length_of  # noqa: F401  (its home is _inference; callers import it from here too)
 
-TABLE_COLUMNS = ("doc_id", "position", "token", "word_id", "word", "special", "score", "method", "target",
-                 "target_label", "prediction", "probability")
+TABLE_COLUMNS = (
+    "doc_id",
+    "position",
+    "token",
+    "word_id",
+    "word",
+    "special",
+    "score",
+    "method",
+    "target",
+    "target_label",
+    "prediction",
+    "probability",
+)
 
 
 # ------------------------------------------------------------------------------------------------ texts
@@ -42,8 +54,11 @@ def check_texts(texts) -> tuple[list[str], np.ndarray]:
     """
     doc_ids = None
     items = _validation.check_texts(texts, containers=(list, tuple, pd.Series, pd.Index))
-    if (isinstance(texts, pd.Series) and pd.api.types.is_integer_dtype(texts.index.dtype)
-            and texts.index.is_unique):
+    if (
+        isinstance(texts, pd.Series)
+        and pd.api.types.is_integer_dtype(texts.index.dtype)
+        and texts.index.is_unique
+    ):
         doc_ids = texts.index.to_numpy(dtype=np.int64)
     if doc_ids is None:
         doc_ids = np.arange(len(items), dtype=np.int64)
@@ -77,11 +92,15 @@ def check_target(target, model, n_texts: int) -> np.ndarray | None:
     if isinstance(target, (list, tuple, np.ndarray, pd.Series, pd.Index, torch.Tensor)):
         values = target.tolist() if hasattr(target, "tolist") else list(target)
         if len(values) != n_texts:
-            raise ValueError(f"target has {len(values)} entries but there are {n_texts} texts: give one per text, "
-                             "or a single label for all")
+            raise ValueError(
+                f"target has {len(values)} entries but there are {n_texts} texts: give one per text, "
+                "or a single label for all"
+            )
         return np.array([_one_target(t, labels) for t in values], dtype=np.int64)
-    raise TypeError(f"target must be None, a label name, a class index or one of those per text, "
-                    f"got {type(target).__name__} ({target!r}); the labels are {labels}")
+    raise TypeError(
+        f"target must be None, a label name, a class index or one of those per text, "
+        f"got {type(target).__name__} ({target!r}); the labels are {labels}"
+    )
 
 
 def _one_target(target, labels: list[str]) -> int:
@@ -90,11 +109,15 @@ def _one_target(target, labels: list[str]) -> int:
             raise ValueError(f"target {target!r} is not a label of this model; its labels are {labels}")
         return labels.index(target)
     if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
-        raise TypeError(f"target {target!r} is a {type(target).__name__}; give a label name or a class index "
-                        f"(the labels are {labels})")
+        raise TypeError(
+            f"target {target!r} is a {type(target).__name__}; give a label name or a class index "
+            f"(the labels are {labels})"
+        )
     if not 0 <= target < len(labels):
-        raise ValueError(f"target {target} is not a class index of this model; use 0–{len(labels) - 1} "
-                         f"(labels {labels}) or a label name")
+        raise ValueError(
+            f"target {target} is not a class index of this model; use 0–{len(labels) - 1} "
+            f"(labels {labels}) or a label name"
+        )
     return int(target)
 
 
@@ -118,38 +141,58 @@ def check_pair(model, tokenizer) -> None:
 
     fix = "load the tokenizer and the model from the same checkpoint (e.g. tokenizer, model = load_classifier())"
     if not getattr(tokenizer, "is_fast", False) or not callable(tokenizer):
-        raise TypeError(f"tokenizer must be a fast Hugging Face tokenizer (got {type(tokenizer).__name__}); {fix}")
+        raise TypeError(
+            f"tokenizer must be a fast Hugging Face tokenizer (got {type(tokenizer).__name__}); {fix}"
+        )
     n_rows = model.get_input_embeddings().num_embeddings
     n_tokens = len(tokenizer)
     if n_tokens > n_rows:
-        raise ValueError(f"the tokenizer knows {n_tokens} tokens but the model has only {n_rows} word "
-                         f"embeddings, so they do not belong together: {fix}")
+        raise ValueError(
+            f"the tokenizer knows {n_tokens} tokens but the model has only {n_rows} word "
+            f"embeddings, so they do not belong together: {fix}"
+        )
     for name in ("pad_token_id", "cls_token_id", "sep_token_id"):
         if getattr(tokenizer, name, None) is None:
-            raise ValueError(f"the tokenizer has no {name.removesuffix('_id')} ({name} is None), which BERT inputs "
-                             f"need: {fix}")
+            raise ValueError(
+                f"the tokenizer has no {name.removesuffix('_id')} ({name} is None), which BERT inputs "
+                f"need: {fix}"
+            )
     recorded = getattr(model.config, CONFIG_ATTRIBUTE, None)
     if isinstance(recorded, dict) and "vocab_sha256" in recorded:
         found = tokenizer_fingerprint(tokenizer)
         problems = []
         if recorded.get("size") != found["size"]:
-            problems.append(f"it has {found['size']} tokens where the model's tokenizer had {recorded.get('size')}")
+            problems.append(
+                f"it has {found['size']} tokens where the model's tokenizer had {recorded.get('size')}"
+            )
         for name, expected in sorted((recorded.get("special") or {}).items()):
             if found["special"].get(name) != expected:
                 problems.append(f"its {name} is {found['special'].get(name)} where the model's is {expected}")
         if not problems and recorded["vocab_sha256"] != found["vocab_sha256"]:
-            problems.append("it has the same size but other tokens at some ids (its vocabulary checksum differs)")
+            problems.append(
+                "it has the same size but other tokens at some ids (its vocabulary checksum differs)"
+            )
         if problems:
-            raise ValueError(f"this tokenizer is not the one the model was trained with: {'; '.join(problems)}. "
-                             f"Its ids would feed the model other words than the text's; {fix}")
+            raise ValueError(
+                f"this tokenizer is not the one the model was trained with: {'; '.join(problems)}. "
+                f"Its ids would feed the model other words than the text's; {fix}"
+            )
         return
     if n_tokens < n_rows and not (n_rows % 8 == 0 and n_rows - n_tokens < 128):
-        raise ValueError(f"the tokenizer knows {n_tokens} tokens but the model has {n_rows} word embeddings, so "
-                         f"they do not belong together (a tokenizer of another vocabulary): {fix}")
+        raise ValueError(
+            f"the tokenizer knows {n_tokens} tokens but the model has {n_rows} word embeddings, so "
+            f"they do not belong together (a tokenizer of another vocabulary): {fix}"
+        )
     config_pad = getattr(model.config, "pad_token_id", None)
-    if isinstance(config_pad, int) and not isinstance(config_pad, bool) and config_pad != tokenizer.pad_token_id:
-        raise ValueError(f"the tokenizer's pad_token_id is {tokenizer.pad_token_id} but the model's config says "
-                         f"{config_pad}, so they do not belong together: {fix}")
+    if (
+        isinstance(config_pad, int)
+        and not isinstance(config_pad, bool)
+        and config_pad != tokenizer.pad_token_id
+    ):
+        raise ValueError(
+            f"the tokenizer's pad_token_id is {tokenizer.pad_token_id} but the model's config says "
+            f"{config_pad}, so they do not belong together: {fix}"
+        )
 
 
 # ------------------------------------------------------------------------------------------- encoding
@@ -184,15 +227,26 @@ def encode(tokenizer, texts: list[str], max_length: int, stacklevel: int = 3) ->
         tokens = enc.tokens(i)
         words = [tok if w < 0 else text[slice(*enc.word_to_chars(i, w))] for tok, w in zip(tokens, word_ids)]
         types = enc["token_type_ids"][i] if "token_type_ids" in enc else [0] * len(ids)
-        docs.append(Document(list(ids), list(types), list(tokens), word_ids, words,
-                             dropped=max(0, int(lengths[i]) - max_length)))
+        docs.append(
+            Document(
+                list(ids),
+                list(types),
+                list(tokens),
+                word_ids,
+                words,
+                dropped=max(0, int(lengths[i]) - max_length),
+            )
+        )
     return docs
 
 
 def padded_batch(docs: list[Document], pad_id: int, device) -> dict[str, torch.Tensor]:
     """``input_ids``, ``attention_mask``, ``token_type_ids``, ``word_ids`` ``(b, s)`` on ``device``, right-padded."""
-    columns = {"input_ids": [d.input_ids for d in docs], "token_type_ids": [d.token_type_ids for d in docs],
-               "word_ids": [d.word_ids for d in docs]}
+    columns = {
+        "input_ids": [d.input_ids for d in docs],
+        "token_type_ids": [d.token_type_ids for d in docs],
+        "word_ids": [d.word_ids for d in docs],
+    }
     return _inference.pad(columns, {"input_ids": pad_id, "word_ids": -1}, device)
 
 
@@ -202,43 +256,63 @@ def sorted_batches(docs: list[Document], batch_size: int) -> list[list[int]]:
 
 
 # ------------------------------------------------------------------------------------------ the table
-def build_table(docs: list[Document], doc_ids: np.ndarray, scores: list[np.ndarray], method: str,
-                targets: np.ndarray, predictions: np.ndarray, probabilities: np.ndarray, labels: list[str]) -> pd.DataFrame:
+def build_table(
+    docs: list[Document],
+    doc_ids: np.ndarray,
+    scores: list[np.ndarray],
+    method: str,
+    targets: np.ndarray,
+    predictions: np.ndarray,
+    probabilities: np.ndarray,
+    labels: list[str],
+) -> pd.DataFrame:
     """One row per token (columns :data:`TABLE_COLUMNS`): int64 ids, str text columns, float64 scores."""
     n_tok = np.array([len(d) for d in docs])
     word_ids = np.concatenate([d.word_ids for d in docs]).astype(np.int64)
     per_doc = lambda values: np.repeat(np.asarray(values), n_tok)  # noqa: E731
-    table = pd.DataFrame({
-        "doc_id": per_doc(doc_ids).astype(np.int64),
-        "position": np.concatenate([np.arange(n) for n in n_tok]).astype(np.int64),
-        "token": pd.array([t for d in docs for t in d.tokens], dtype="str"),
-        "word_id": word_ids,
-        "word": pd.array([w for d in docs for w in d.words], dtype="str"),
-        "special": word_ids < 0,
-        "score": np.concatenate(scores).astype(np.float64),
-        "method": pd.array([method] * int(n_tok.sum()), dtype="str"),
-        "target": per_doc(targets).astype(np.int64),
-        "target_label": pd.array(per_doc([labels[t] for t in targets]), dtype="str"),
-        "prediction": pd.array(per_doc([labels[p] for p in predictions]), dtype="str"),
-        "probability": per_doc(probabilities).astype(np.float64),
-    })
+    table = pd.DataFrame(
+        {
+            "doc_id": per_doc(doc_ids).astype(np.int64),
+            "position": np.concatenate([np.arange(n) for n in n_tok]).astype(np.int64),
+            "token": pd.array([t for d in docs for t in d.tokens], dtype="str"),
+            "word_id": word_ids,
+            "word": pd.array([w for d in docs for w in d.words], dtype="str"),
+            "special": word_ids < 0,
+            "score": np.concatenate(scores).astype(np.float64),
+            "method": pd.array([method] * int(n_tok.sum()), dtype="str"),
+            "target": per_doc(targets).astype(np.int64),
+            "target_label": pd.array(per_doc([labels[t] for t in targets]), dtype="str"),
+            "prediction": pd.array(per_doc([labels[p] for p in predictions]), dtype="str"),
+            "probability": per_doc(probabilities).astype(np.float64),
+        }
+    )
     return table[list(TABLE_COLUMNS)]
 
 
-def diagnostics_table(doc_ids: np.ndarray, docs: list[Document], targets, predictions, probabilities,
-                      labels: list[str], method: str, diagnostics: dict[str, list]) -> pd.DataFrame:
+def diagnostics_table(
+    doc_ids: np.ndarray,
+    docs: list[Document],
+    targets,
+    predictions,
+    probabilities,
+    labels: list[str],
+    method: str,
+    diagnostics: dict[str, list],
+) -> pd.DataFrame:
     """One row per document: ``doc_id, n_tokens, n_dropped, method, target, target_label, prediction,
     probability`` and then the method's own diagnostics (for IG: f_input, f_baseline, completeness_error …)."""
-    table = pd.DataFrame({
-        "doc_id": doc_ids.astype(np.int64),
-        "n_tokens": np.array([len(d) for d in docs], dtype=np.int64),
-        "n_dropped": np.array([d.dropped for d in docs], dtype=np.int64),
-        "method": pd.array([method] * len(docs), dtype="str"),
-        "target": np.asarray(targets, dtype=np.int64),
-        "target_label": pd.array([labels[t] for t in targets], dtype="str"),
-        "prediction": pd.array([labels[p] for p in predictions], dtype="str"),
-        "probability": np.asarray(probabilities, dtype=np.float64),
-    })
+    table = pd.DataFrame(
+        {
+            "doc_id": doc_ids.astype(np.int64),
+            "n_tokens": np.array([len(d) for d in docs], dtype=np.int64),
+            "n_dropped": np.array([d.dropped for d in docs], dtype=np.int64),
+            "method": pd.array([method] * len(docs), dtype="str"),
+            "target": np.asarray(targets, dtype=np.int64),
+            "target_label": pd.array([labels[t] for t in targets], dtype="str"),
+            "prediction": pd.array([labels[p] for p in predictions], dtype="str"),
+            "probability": np.asarray(probabilities, dtype=np.float64),
+        }
+    )
     for name, values in diagnostics.items():
         if name not in table:
             column = np.asarray(values)

@@ -24,8 +24,9 @@ texts (≈12 ms per evaluation for a 40-word paragraph on one CPU thread). LIME'
 paragraphs of the course (≈40 words), two seeds ranked the words alike at median Spearman 0.69 (min 0.22)
 with 250 samples, 0.81 (0.58) with 500 and 0.88 (0.75) with 1000; on the 30 paragraphs of
 ``benchmarks/model_agnostic.py``, 0.84 (0.55) with 1000 — hence the default of 1000 (≈12–13 s per paragraph);
-use 2000+ when single words matter, 250 for a quick look. Determinism: LIME's sampler is seeded with ``seed`` for every document, so a document's scores do
-not depend on the other documents or on the batch size, and reruns are identical.
+use 2000+ when single words matter, 250 for a quick look. Determinism: LIME's sampler is seeded with
+``seed`` for every document, so a document's scores do not depend on the other documents or on the batch
+size, and reruns are identical.
 
 Taught in notebook 04 (masking attribution) beside leave-one-out and AtMan; evaluated in notebook 05.
 """
@@ -39,16 +40,30 @@ import torch
 
 from .._validation import check_scalar
 from ._method import Diagnostics, Method, as_kwargs
-from ._words import (TextClassifier, WordDocument, check_positive_int, check_seed, eval_mode, require_tokenizer,
-                     word_documents)
+from ._words import (
+    TextClassifier,
+    WordDocument,
+    check_positive_int,
+    check_seed,
+    eval_mode,
+    require_tokenizer,
+    word_documents,
+)
 
 MIN_SAMPLES = 10
 
 
 def check_kernel_width(kernel_width) -> None:
     """Raise a clear error unless ``kernel_width`` is a positive finite number."""
-    check_scalar(kernel_width, "kernel_width", float, min_val=0, include_boundaries="neither", finite=True,
-                 hint="(LIME's default is 25)")
+    check_scalar(
+        kernel_width,
+        "kernel_width",
+        float,
+        min_val=0,
+        include_boundaries="neither",
+        finite=True,
+        hint="(LIME's default is 25)",
+    )
 
 
 def split_words(text: str) -> list[str]:
@@ -57,22 +72,38 @@ def split_words(text: str) -> list[str]:
 
 
 def lime_explainer(tokenizer, seed: int, kernel_width: float):
-    """A ``LimeTextExplainer`` over space-separated BERT words, one feature per position, ``[MASK]`` for hidden words."""
+    """A ``LimeTextExplainer`` over space-separated BERT words, one feature per position, ``[MASK]`` for
+    hidden words."""
     from lime.lime_text import LimeTextExplainer
 
-    return LimeTextExplainer(kernel_width=kernel_width, split_expression=split_words, bow=False,
-                             mask_string=tokenizer.mask_token, feature_selection="none", random_state=seed)
+    return LimeTextExplainer(
+        kernel_width=kernel_width,
+        split_expression=split_words,
+        bow=False,
+        mask_string=tokenizer.mask_token,
+        feature_selection="none",
+        random_state=seed,
+    )
 
 
-def lime_words(doc: WordDocument, classifier: TextClassifier, target: int, num_samples: int, seed: int,
-               kernel_width: float) -> tuple[np.ndarray, float, float, float]:
+def lime_words(
+    doc: WordDocument,
+    classifier: TextClassifier,
+    target: int,
+    num_samples: int,
+    seed: int,
+    kernel_width: float,
+) -> tuple[np.ndarray, float, float, float]:
     """LIME coefficients ``(n_words,)`` of one document's words, the intercept, the R² and the local prediction."""
     explainer = lime_explainer(classifier.tokenizer, seed, kernel_width)
-    exp = explainer.explain_instance(doc.text, classifier, labels=(target,), num_features=len(doc),
-                                     num_samples=num_samples)
+    exp = explainer.explain_instance(
+        doc.text, classifier, labels=(target,), num_features=len(doc), num_samples=num_samples
+    )
     n_features = exp.domain_mapper.indexed_string.num_words()
     if n_features != len(doc):
-        raise RuntimeError(f"lime split the text into {n_features} words but it has {len(doc)}; please report this text")
+        raise RuntimeError(
+            f"lime split the text into {n_features} words but it has {len(doc)}; please report this text"
+        )
     coef = np.zeros(len(doc))
     for feature, weight in exp.local_exp[target]:
         coef[feature] = weight
@@ -118,13 +149,16 @@ def attribute(
     internal_batch_size = check_positive_int(internal_batch_size, "internal_batch_size")
     seed = check_seed(seed)
     scores = torch.zeros(batch["input_ids"].shape)  # (b, s)
-    diagnostics: dict[str, list] = {k: [] for k in ("n_words", "forward_passes", "model_calls",
-                                                    "intercept", "r2", "local_prediction")}
+    diagnostics: dict[str, list] = {
+        k: [] for k in ("n_words", "forward_passes", "model_calls", "intercept", "r2", "local_prediction")
+    }
     with eval_mode(model):
         for d, (doc, target) in enumerate(zip(word_documents(batch, tokenizer), targets.tolist())):
             doc.check_round_trip(tokenizer, "lime")
             classifier = TextClassifier(model, tokenizer, internal_batch_size=internal_batch_size)
-            coef, intercept, r2, local = lime_words(doc, classifier, int(target), num_samples, seed, float(kernel_width))
+            coef, intercept, r2, local = lime_words(
+                doc, classifier, int(target), num_samples, seed, float(kernel_width)
+            )
             scores[d] = doc.spread(coef, scores.shape[1])
             diagnostics["n_words"].append(len(doc))
             diagnostics["forward_passes"].append(classifier.n_texts)

@@ -17,9 +17,18 @@ from dataclasses import dataclass
 
 import torch
 
-from ._masking import (REPLACEMENTS, check_common, check_level, documents, groups, perturb, replacement_token_id, spread,
-                       target_log_probs)
 from .._validation import check_choice
+from ._masking import (
+    REPLACEMENTS,
+    check_common,
+    check_level,
+    documents,
+    groups,
+    perturb,
+    replacement_token_id,
+    spread,
+    target_log_probs,
+)
 from ._method import Diagnostics, Method, as_kwargs
 
 MEASURES = ("probability", "loss")
@@ -76,10 +85,19 @@ def attribute(
     rows, row_targets, docs = [], [], []
     for (positions, row, word_ids), target in zip(documents(batch), targets.tolist()):
         units = groups(row["attention_mask"], word_ids, level)  # (n_units, n_d)
-        copies = perturb(row["input_ids"], units, row["attention_mask"], row.get("token_type_ids"),
-                         replacement_id=token_id, pad_id=pad_id)  # each (n_units, n_d or less)
+        copies = perturb(
+            row["input_ids"],
+            units,
+            row["attention_mask"],
+            row.get("token_type_ids"),
+            replacement_id=token_id,
+            pad_id=pad_id,
+        )  # each (n_units, n_d or less)
         rows.append(row)
-        rows.extend({k: copies[k][u, : int(copies["attention_mask"][u].sum())] for k in copies} for u in range(len(units)))
+        rows.extend(
+            {k: copies[k][u, : int(copies["attention_mask"][u].sum())] for k in copies}
+            for u in range(len(units))
+        )
         row_targets += [target] * (len(units) + 1)
         docs.append((positions, units))
     log_p = target_log_probs(model, rows, row_targets, internal_batch_size=internal_batch_size)  # (n_rows,)

@@ -79,25 +79,38 @@ def perturb(
         with ``s' = s`` for replacement and ``s' ≤ s`` for deletion.
     """
     if remove.dtype != torch.bool:
-        raise TypeError(f"remove must be a bool tensor (True = remove the position), got dtype {remove.dtype}")
+        raise TypeError(
+            f"remove must be a bool tensor (True = remove the position), got dtype {remove.dtype}"
+        )
     remove = _as_batch(remove)  # (k, s)
     ids = _as_batch(input_ids)  # (1 or k, s)
     if ids.shape[-1] != remove.shape[-1]:
-        raise ValueError(f"remove has {remove.shape[-1]} positions but input_ids has {ids.shape[-1]}: give one flag per position")
+        raise ValueError(
+            f"remove has {remove.shape[-1]} positions but input_ids has {ids.shape[-1]}: give one flag per position"
+        )
     if ids.shape[0] not in (1, remove.shape[0]):
-        raise ValueError(f"input_ids has {ids.shape[0]} rows but remove has {remove.shape[0]}: use one row, or one per copy")
+        raise ValueError(
+            f"input_ids has {ids.shape[0]} rows but remove has {remove.shape[0]}: use one row, or one per copy"
+        )
     k = remove.shape[0]
     ids = ids.expand(k, -1)  # (k, s)
-    mask = torch.ones_like(ids) if attention_mask is None else _as_batch(attention_mask).expand(k, -1)  # (k, s)
+    mask = (
+        torch.ones_like(ids) if attention_mask is None else _as_batch(attention_mask).expand(k, -1)
+    )  # (k, s)
     types = None if token_type_ids is None else _as_batch(token_type_ids).expand(k, -1)  # (k, s)
     remove = remove.to(ids.device) & mask.bool()  # padding is never "removed"
     if replacement_id is not None:
-        out = {"input_ids": torch.where(remove, torch.full_like(ids, replacement_id), ids), "attention_mask": mask.clone()}
+        out = {
+            "input_ids": torch.where(remove, torch.full_like(ids, replacement_id), ids),
+            "attention_mask": mask.clone(),
+        }
         if types is not None:
             out["token_type_ids"] = types.clone()
         return out
     keep = mask.bool() & ~remove  # (k, s)
-    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)  # kept positions first, in order  (k, s)
+    order = torch.argsort(
+        (~keep).to(torch.int8), dim=1, stable=True
+    )  # kept positions first, in order  (k, s)
     lengths = keep.sum(1)  # (k,)
     width = max(int(lengths.max()), 1)
     order = order[:, :width]  # (k, s')
@@ -127,7 +140,9 @@ def special_positions(attention_mask: torch.Tensor, word_ids: torch.Tensor | Non
     return special if attention_mask.dim() == 2 else special[0]
 
 
-def groups(attention_mask: torch.Tensor, word_ids: torch.Tensor | None = None, level: str = "token") -> torch.Tensor:
+def groups(
+    attention_mask: torch.Tensor, word_ids: torch.Tensor | None = None, level: str = "token"
+) -> torch.Tensor:
     """The units to remove one at a time in ONE document, as rows of a BoolTensor ``(n_groups, s)``.
 
     Args:
@@ -142,7 +157,9 @@ def groups(attention_mask: torch.Tensor, word_ids: torch.Tensor | None = None, l
     if level not in ("token", "word"):
         raise ValueError(f"level={level!r} is not 'token' or 'word'")
     if attention_mask.dim() != 1:
-        raise ValueError(f"groups() takes one document: attention_mask must be (s,), got shape {tuple(attention_mask.shape)}")
+        raise ValueError(
+            f"groups() takes one document: attention_mask must be (s,), got shape {tuple(attention_mask.shape)}"
+        )
     content = attention_mask.bool() & ~special_positions(attention_mask, word_ids)  # (s,)
     if level == "token" or word_ids is None:
         where = content.nonzero().flatten()  # (n,)
@@ -158,7 +175,9 @@ def groups(attention_mask: torch.Tensor, word_ids: torch.Tensor | None = None, l
 PAD_VALUES = {"input_ids": 0, "attention_mask": 0, "token_type_ids": 0}
 
 
-def pad_rows(rows: list[dict[str, torch.Tensor]], pad_values: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
+def pad_rows(
+    rows: list[dict[str, torch.Tensor]], pad_values: dict[str, float] | None = None
+) -> dict[str, torch.Tensor]:
     """Stack 1-D tensors of different lengths into a right-padded batch, key by key.
 
     ``pad_values`` maps a key to its padding value (default :data:`PAD_VALUES`, 0 for unknown keys).
@@ -166,7 +185,9 @@ def pad_rows(rows: list[dict[str, torch.Tensor]], pad_values: dict[str, float] |
     """
     pad_values = {**PAD_VALUES, **(pad_values or {})}
     return {
-        key: torch.nn.utils.rnn.pad_sequence([r[key] for r in rows], batch_first=True, padding_value=pad_values.get(key, 0))
+        key: torch.nn.utils.rnn.pad_sequence(
+            [r[key] for r in rows], batch_first=True, padding_value=pad_values.get(key, 0)
+        )
         for key in rows[0]
     }  # each (n, longest)
 
@@ -209,7 +230,8 @@ def target_log_probs(
 
 #: called after every forward pass of :func:`target_log_probs` with (rows done, rows in this call)
 _ROW_PROGRESS: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
-    "row_progress", default=None)
+    "row_progress", default=None
+)
 
 
 @contextlib.contextmanager
@@ -235,19 +257,28 @@ def documents(batch: dict[str, torch.Tensor]):
     word_ids = batch.get("word_ids")
     for d in range(mask.shape[0]):
         positions = mask[d].nonzero().flatten()  # (n_d,)
-        row = {k: batch[k][d, positions] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+        row = {
+            k: batch[k][d, positions] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch
+        }
         yield positions, row, None if word_ids is None else word_ids[d, positions]
 
 
 def check_level(level: str, internal_batch_size: int) -> None:
     """Raise a clear error for a ``level`` other than "token"/"word" or an ``internal_batch_size`` below 1."""
-    check_choice(level, "level", ("token", "word"),
-                 hint="use 'token' (one pass per WordPiece) or 'word' (one pass per word)")
-    check_scalar(internal_batch_size, "internal_batch_size", int, min_val=1,
-                 hint="(sequences per forward pass)")
+    check_choice(
+        level,
+        "level",
+        ("token", "word"),
+        hint="use 'token' (one pass per WordPiece) or 'word' (one pass per word)",
+    )
+    check_scalar(
+        internal_batch_size, "internal_batch_size", int, min_val=1, hint="(sequences per forward pass)"
+    )
 
 
-def check_common(level: str, internal_batch_size: int, batch: dict[str, torch.Tensor], stacklevel: int = 3) -> str:
+def check_common(
+    level: str, internal_batch_size: int, batch: dict[str, torch.Tensor], stacklevel: int = 3
+) -> str:
     """Validate the options every masking method shares; return the level actually used.
 
     ``level="word"`` without ``batch["word_ids"]`` falls back to ``"token"`` with a UserWarning.
@@ -256,13 +287,18 @@ def check_common(level: str, internal_batch_size: int, batch: dict[str, torch.Te
 
     check_level(level, internal_batch_size)
     if level == "word" and batch.get("word_ids") is None:
-        warnings.warn("level='word' needs batch['word_ids']; none given, so scoring every token separately (level='token')",
-                      UserWarning, stacklevel=stacklevel)
+        warnings.warn(
+            "level='word' needs batch['word_ids']; none given, so scoring every token separately (level='token')",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
         return "token"
     return level
 
 
-def spread(group_rows: torch.Tensor, values: torch.Tensor, positions: torch.Tensor, width: int) -> torch.Tensor:
+def spread(
+    group_rows: torch.Tensor, values: torch.Tensor, positions: torch.Tensor, width: int
+) -> torch.Tensor:
     """Scores of groups written back to padded positions, shared equally by the positions of a group.
 
     A word's score is split evenly over its WordPieces, so summing the pieces of a word (as

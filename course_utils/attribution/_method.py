@@ -59,18 +59,25 @@ class Diagnostics:
     def __post_init__(self):
         for name, values in self.columns.items():
             if not isinstance(values, np.ndarray) or values.ndim != 1:
-                raise TypeError(f"diagnostic {name!r} must be a 1-D numpy array (one value per document), got "
-                                f"{type(values).__name__}; build diagnostics with Diagnostics.of(...)")
+                raise TypeError(
+                    f"diagnostic {name!r} must be a 1-D numpy array (one value per document), got "
+                    f"{type(values).__name__}; build diagnostics with Diagnostics.of(...)"
+                )
         for name in ("logits", "target"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, np.ndarray):
-                raise TypeError(f"Diagnostics.{name} must be a numpy array or None, got {type(value).__name__}")
+                raise TypeError(
+                    f"Diagnostics.{name} must be a numpy array or None, got {type(value).__name__}"
+                )
 
     @classmethod
     def of(cls, columns: Mapping[str, object], *, logits=None, target=None) -> Diagnostics:
         """Diagnostics from per-document values given as tensors, lists or arrays (converted to numpy)."""
-        return cls({name: _numpy(values) for name, values in columns.items()},
-                   None if logits is None else _numpy(logits), None if target is None else _numpy(target))
+        return cls(
+            {name: _numpy(values) for name, values in columns.items()},
+            None if logits is None else _numpy(logits),
+            None if target is None else _numpy(target),
+        )
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
@@ -114,27 +121,42 @@ class Method:
         if not isinstance(name, str) or not name:
             raise TypeError(f"{cls.__name__} must declare name = '<method name>' (a non-empty string)")
         if cls.granularity not in GRANULARITIES:
-            raise TypeError(f"{cls.__name__}.granularity={cls.granularity!r}; declare one of {list(GRANULARITIES)}")
+            raise TypeError(
+                f"{cls.__name__}.granularity={cls.granularity!r}; declare one of {list(GRANULARITIES)}"
+            )
         options = cls.__dict__.get("Options")
-        if not (isinstance(options, type) and dataclasses.is_dataclass(options)
-                and options.__dataclass_params__.frozen):
+        if not (
+            isinstance(options, type)
+            and dataclasses.is_dataclass(options)
+            and options.__dataclass_params__.frozen
+        ):
             raise TypeError(f"{cls.__name__} must declare Options, a @dataclass(frozen=True) of its options")
-        missing = [f.name for f in dataclasses.fields(options) if f.default is dataclasses.MISSING
-                   and f.default_factory is dataclasses.MISSING]
+        missing = [
+            f.name
+            for f in dataclasses.fields(options)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
         if missing:
-            raise TypeError(f"{cls.__name__}.Options fields {missing} need defaults (explain's options are optional)")
+            raise TypeError(
+                f"{cls.__name__}.Options fields {missing} need defaults (explain's options are optional)"
+            )
         if "attribute" not in cls.__dict__:
-            raise TypeError(f"{cls.__name__} must define attribute(model, batch, targets, options, tokenizer=None)")
+            raise TypeError(
+                f"{cls.__name__} must define attribute(model, batch, targets, options, tokenizer=None)"
+            )
 
     @classmethod
     def defaults(cls) -> dict[str, object]:
         """The options and their defaults, in declaration order."""
-        return {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
-                for f in dataclasses.fields(cls.Options)}
+        return {
+            f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+            for f in dataclasses.fields(cls.Options)
+        }
 
     @staticmethod
-    def attribute(model, batch: dict[str, torch.Tensor], targets: torch.Tensor | None, options,
-                  tokenizer=None) -> tuple[torch.Tensor, Diagnostics]:
+    def attribute(
+        model, batch: dict[str, torch.Tensor], targets: torch.Tensor | None, options, tokenizer=None
+    ) -> tuple[torch.Tensor, Diagnostics]:
         """Scores for a padded batch of b documents.
 
         Args:
@@ -173,8 +195,10 @@ def register(method: type[Method]) -> type[Method]:
         raise TypeError(f"register() takes a subclass of Method, got {method!r}")
     held = _REGISTRY.get(method.name)
     if held is not None and held is not method:
-        raise ValueError(f"a method named {method.name!r} is already registered ({held.__module__}.{held.__qualname__}); "
-                         "unregister it first or choose another name")
+        raise ValueError(
+            f"a method named {method.name!r} is already registered ({held.__module__}.{held.__qualname__}); "
+            "unregister it first or choose another name"
+        )
     _REGISTRY[method.name] = method
     return method
 

@@ -37,8 +37,9 @@ def check_rule(method: str) -> str:
 def _check_n(n: int, method: str) -> int:
     smallest = 1 if method == "gauss_legendre" else 2
     check_scalar(n, "n_steps", int, hint="(typical: 16–64)")
-    return check_scalar(n, "n_steps", int, min_val=smallest,
-                        hint=f"with quadrature={method!r} (typical: 16–64)")
+    return check_scalar(
+        n, "n_steps", int, min_val=smallest, hint=f"with quadrature={method!r} (typical: 16–64)"
+    )
 
 
 def alphas(n: int, method: str = "gauss_legendre") -> np.ndarray:
@@ -66,7 +67,8 @@ def weights(n: int, method: str = "gauss_legendre") -> np.ndarray:
 
 
 def _clenshaw_curtis_weights(m: int) -> np.ndarray:
-    """Weights ``(m + 1,)`` on [0, 1] of the Clenshaw–Curtis rule with m intervals (Trefethen, *Spectral Methods*, ch. 12)."""
+    """Weights ``(m + 1,)`` on [0, 1] of the Clenshaw–Curtis rule with m intervals (Trefethen, *Spectral
+    Methods*, ch. 12)."""
     theta = np.pi * np.arange(m + 1) / m  # (m + 1,)
     k = np.arange(1, m // 2 + 1)  # (m // 2,)
     b = np.where(2 * k == m, 1.0, 2.0)  # the last cosine term is halved when m is even

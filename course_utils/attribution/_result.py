@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SHIM_MESSAGE = ("explain() now returns an Explanations object; use .tokens for the token table "
-                "(or .to_frame()) — this shortcut goes away in the next release")
+SHIM_MESSAGE = (
+    "explain() now returns an Explanations object; use .tokens for the token table "
+    "(or .to_frame()) — this shortcut goes away in the next release"
+)
 
 TOKENS_FILE, DOCUMENTS_FILE = "tokens.parquet", "documents.parquet"
 WINDOWS_FILE, META_FILE = "windows.parquet", "explanations.json"
@@ -113,11 +115,13 @@ class Explanations:
         windows = [r.windows for r in results if r.windows is not None]
         options = [r.options for r in results]
         caches = [r.cache for r in results]
-        return cls(tokens=pd.concat([r.tokens for r in results], ignore_index=True),
-                   documents=pd.concat([r.documents for r in results], ignore_index=True),
-                   options=dict(options[0]) if all(o == options[0] for o in options) else {"parts": options},
-                   windows=pd.concat(windows, ignore_index=True) if windows else None,
-                   cache=caches[0] if all(c == caches[0] for c in caches) else None)
+        return cls(
+            tokens=pd.concat([r.tokens for r in results], ignore_index=True),
+            documents=pd.concat([r.documents for r in results], ignore_index=True),
+            options=dict(options[0]) if all(o == options[0] for o in options) else {"parts": options},
+            windows=pd.concat(windows, ignore_index=True) if windows else None,
+            cache=caches[0] if all(c == caches[0] for c in caches) else None,
+        )
 
     # ------------------------------------------------------------------------------------------- storing
     def to_parquet(self, path) -> Path:
@@ -141,21 +145,27 @@ class Explanations:
         folder = Path(path)
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
         windows = pd.read_parquet(folder / WINDOWS_FILE) if (folder / WINDOWS_FILE).exists() else None
-        return cls(tokens=pd.read_parquet(folder / TOKENS_FILE),
-                   documents=pd.read_parquet(folder / DOCUMENTS_FILE), options=_from_json(meta["options"]), windows=windows, cache=_from_json(meta["cache"]))
+        return cls(
+            tokens=pd.read_parquet(folder / TOKENS_FILE),
+            documents=pd.read_parquet(folder / DOCUMENTS_FILE),
+            options=_from_json(meta["options"]),
+            windows=windows,
+            cache=_from_json(meta["cache"]),
+        )
 
     # -------------------------------------------------------------------------------------------- display
     def __repr__(self) -> str:
         windows = "" if self.windows is None else f", {len(self.windows)} windows"
-        return (f"Explanations({self.n_documents} documents, {self.n_tokens} tokens{windows}, "
-                f"method{'s' if len(self.methods) != 1 else ''} {', '.join(self.methods)}; "
-                f".tokens, .documents, .words())")
+        return (
+            f"Explanations({self.n_documents} documents, {self.n_tokens} tokens{windows}, "
+            f"method{'s' if len(self.methods) != 1 else ''} {', '.join(self.methods)}; "
+            f".tokens, .documents, .words())"
+        )
 
     def _repr_html_(self) -> str:
         import html
 
-        return (f"<p><code>{html.escape(repr(self))}</code></p>"
-                + self.tokens.head(10)._repr_html_())
+        return f"<p><code>{html.escape(repr(self))}</code></p>" + self.tokens.head(10)._repr_html_()
 
     def __bool__(self) -> bool:  # so that ``if result:`` does not go through the __len__ shim
         return True
@@ -228,10 +238,17 @@ def word_scores(table: Explanations | pd.DataFrame, *, keep_special: bool = Fals
         rows.loc[last, "word_id"] = -2
     keys = [k for k in ("doc_id", "method", "target", "word_id") if k in rows]
     per_doc = [c for c in ("target_label", "prediction", "probability") if c in rows]
-    words = rows.groupby(keys, sort=True).agg(
-        word=("word", "first"), tokens=("token", " ".join), n_tokens=("token", "size"), score=("score", "sum"),
-        **{c: (c, "first") for c in per_doc},
-    ).reset_index()
+    words = (
+        rows.groupby(keys, sort=True)
+        .agg(
+            word=("word", "first"),
+            tokens=("token", " ".join),
+            n_tokens=("token", "size"),
+            score=("score", "sum"),
+            **{c: (c, "first") for c in per_doc},
+        )
+        .reset_index()
+    )
     words["n_tokens"] = words["n_tokens"].astype(np.int64)
     order = ["doc_id", "word_id", "word", "tokens", "n_tokens", "score", "method", "target"] + per_doc
     return words[[c for c in order if c in words]]

@@ -50,8 +50,15 @@ import numpy as np
 import torch
 
 from ._method import Diagnostics, Method, as_kwargs
-from ._words import (TextClassifier, WordDocument, check_positive_int, check_seed, eval_mode, require_tokenizer,
-                     word_documents)
+from ._words import (
+    TextClassifier,
+    WordDocument,
+    check_positive_int,
+    check_seed,
+    eval_mode,
+    require_tokenizer,
+    word_documents,
+)
 
 MIN_EVALS = 4
 MAX_EXACT_PLAYERS = 16  # 2**16 = 65,536 coalitions: the most an exact computation should attempt
@@ -83,12 +90,16 @@ def coalitions(n_players: int) -> np.ndarray:
     """
     n = check_positive_int(n_players, "n_players")
     if n > MAX_EXACT_PLAYERS:
-        raise ValueError(f"n_players={n} needs 2**{n} coalitions; exact Shapley values are for at most "
-                         f"{MAX_EXACT_PLAYERS} players (use explain(..., 'shap') for longer texts)")
+        raise ValueError(
+            f"n_players={n} needs 2**{n} coalitions; exact Shapley values are for at most "
+            f"{MAX_EXACT_PLAYERS} players (use explain(..., 'shap') for longer texts)"
+        )
     return ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1) == 1  # (2**n, n)
 
 
-def exact_shapley(payoff: Callable[[np.ndarray], np.ndarray], n_players: int) -> tuple[np.ndarray, np.ndarray]:
+def exact_shapley(
+    payoff: Callable[[np.ndarray], np.ndarray], n_players: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact Shapley values of a game with ``n_players`` (≤ 16), by enumerating every coalition.
 
     φ_i = Σ_{S ⊆ N∖{i}} |S|! (n − |S| − 1)! / n! · (v(S ∪ {i}) − v(S)): player i's marginal contribution
@@ -112,8 +123,10 @@ def exact_shapley(payoff: Callable[[np.ndarray], np.ndarray], n_players: int) ->
     n = masks.shape[1]
     payoffs = np.asarray(payoff(masks), dtype=np.float64).reshape(-1)  # (2**n,)
     if payoffs.shape != (2**n,) or not np.isfinite(payoffs).all():
-        raise ValueError(f"payoff must return {2**n} finite numbers (one per coalition), got shape "
-                         f"{np.shape(payoffs)}{'' if np.isfinite(payoffs).all() else ' with NaN/inf'}")
+        raise ValueError(
+            f"payoff must return {2**n} finite numbers (one per coalition), got shape "
+            f"{np.shape(payoffs)}{'' if np.isfinite(payoffs).all() else ' with NaN/inf'}"
+        )
     size = masks.sum(1)  # (2**n,) |S|
     weight = np.array([math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n) for k in range(n)])
     values = np.zeros(n)
@@ -124,8 +137,9 @@ def exact_shapley(payoff: Callable[[np.ndarray], np.ndarray], n_players: int) ->
     return values, payoffs
 
 
-def shap_words(doc: WordDocument, classifier: TextClassifier, masker, max_evals: int, batch_size: int,
-               seed: int) -> tuple[np.ndarray, float]:
+def shap_words(
+    doc: WordDocument, classifier: TextClassifier, masker, max_evals: int, batch_size: int, seed: int
+) -> tuple[np.ndarray, float]:
     """SHAP values ``(n_words,)`` of one document's words and the base value p(target | all masked)."""
     shap = import_shap()
     if len(doc) == 1:  # the Partition tree needs two words; with one, its value is f(x) − f([MASK])
@@ -140,8 +154,10 @@ def shap_words(doc: WordDocument, classifier: TextClassifier, masker, max_evals:
         np.random.set_state(state)
     values = np.asarray(result.values[0], dtype=np.float64).reshape(-1)  # (n_words,)
     if len(values) != len(doc):
-        raise RuntimeError(f"shap split the text into {len(values)} parts but it has {len(doc)} words; "
-                           "please report this text")
+        raise RuntimeError(
+            f"shap split the text into {len(values)} parts but it has {len(doc)} words; "
+            "please report this text"
+        )
     return values, float(np.asarray(result.base_values[0]).reshape(-1)[0])
 
 
@@ -183,12 +199,24 @@ def attribute(
     pair_batch = max(2, internal_batch_size - internal_batch_size % 2)  # shap adds coalitions two at a time
     masker = text_masker(tokenizer)
     scores = torch.zeros(batch["input_ids"].shape)  # (b, s)
-    diagnostics: dict[str, list] = {k: [] for k in ("n_words", "max_evals", "forward_passes",
-                                                    "model_calls", "base_value", "f_input", "additivity_error")}
+    diagnostics: dict[str, list] = {
+        k: []
+        for k in (
+            "n_words",
+            "max_evals",
+            "forward_passes",
+            "model_calls",
+            "base_value",
+            "f_input",
+            "additivity_error",
+        )
+    }
     with eval_mode(model):
         for d, (doc, target) in enumerate(zip(word_documents(batch, tokenizer), targets.tolist())):
             doc.check_round_trip(tokenizer, "shap")
-            classifier = TextClassifier(model, tokenizer, internal_batch_size=internal_batch_size, target=target)
+            classifier = TextClassifier(
+                model, tokenizer, internal_batch_size=internal_batch_size, target=target
+            )
             values, base = shap_words(doc, classifier, masker, max_evals, pair_batch, seed)
             used, calls = classifier.n_texts, classifier.n_calls
             f_input = float(classifier([doc.text])[0])

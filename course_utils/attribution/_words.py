@@ -28,8 +28,8 @@ import warnings
 import numpy as np
 import torch
 
-from .._inference import eval_mode  # noqa: F401  (the methods' eval mode, from the one inference module)
 from .. import _inference
+from .._inference import eval_mode  # noqa: F401  (the methods' eval mode, from the one inference module)
 from .._validation import check_positive_int, check_scalar  # noqa: F401  (re-exported to _shap, _lime)
 from ._masking import documents, spread
 
@@ -42,8 +42,10 @@ def check_seed(seed) -> int:
 def require_tokenizer(tokenizer, method: str):
     """The tokenizer, or a TypeError saying that this method needs it."""
     if tokenizer is None or not callable(tokenizer):
-        raise TypeError(f"method {method!r} perturbs text and needs the model's tokenizer: call it through "
-                        f"explain(model, tokenizer, texts, {method!r}) or pass tokenizer=")
+        raise TypeError(
+            f"method {method!r} perturbs text and needs the model's tokenizer: call it through "
+            f"explain(model, tokenizer, texts, {method!r}) or pass tokenizer="
+        )
     return tokenizer
 
 
@@ -57,22 +59,28 @@ class WordDocument:
         text: the words joined by single spaces (what SHAP and LIME perturb).
     """
 
-    def __init__(self, tokenizer, positions: torch.Tensor, row: dict[str, torch.Tensor], word_ids: torch.Tensor):
+    def __init__(
+        self, tokenizer, positions: torch.Tensor, row: dict[str, torch.Tensor], word_ids: torch.Tensor
+    ):
         ids = row["input_ids"].tolist()  # (n_d,)
         wids = word_ids.tolist()  # (n_d,) -1 at [CLS]/[SEP]
         order = sorted({w for w in wids if w >= 0})
         tokens = tokenizer.convert_ids_to_tokens(ids)
         self.positions = positions
-        self.words = [tokenizer.convert_tokens_to_string([t for t, w in zip(tokens, wids) if w == k]).strip()
-                      for k in order]
+        self.words = [
+            tokenizer.convert_tokens_to_string([t for t, w in zip(tokens, wids) if w == k]).strip()
+            for k in order
+        ]
         wid = torch.as_tensor(wids)
         self.groups = wid[None, :] == torch.as_tensor(order, dtype=wid.dtype)[:, None]  # (n_words, n_d)
         self.text = " ".join(self.words)
         self.input_ids = ids
         bad = [w for w in self.words if not w or any(c.isspace() for c in w)]
         if bad:
-            raise ValueError(f"cannot rebuild the words {bad!r} as space-free strings; SHAP and LIME need words "
-                             "without spaces (is the tokenizer a BERT WordPiece tokenizer?)")
+            raise ValueError(
+                f"cannot rebuild the words {bad!r} as space-free strings; SHAP and LIME need words "
+                "without spaces (is the tokenizer a BERT WordPiece tokenizer?)"
+            )
 
     def __len__(self) -> int:
         return len(self.words)
@@ -82,22 +90,29 @@ class WordDocument:
         again = tokenizer(self.text, add_special_tokens=True)["input_ids"]
         if list(again) == self.input_ids:
             return True
-        warnings.warn(f"{method}: the text rebuilt from the words of a document does not tokenize back into the same "
-                      f"WordPieces ({len(again)} vs {len(self.input_ids)} tokens); {method} explains the rebuilt text "
-                      "(its f(x) is in the per-document table)", UserWarning, stacklevel=4)
+        warnings.warn(
+            f"{method}: the text rebuilt from the words of a document does not tokenize back into the same "
+            f"WordPieces ({len(again)} vs {len(self.input_ids)} tokens); {method} explains the rebuilt text "
+            "(its f(x) is in the per-document table)",
+            UserWarning,
+            stacklevel=4,
+        )
         return False
 
     def spread(self, word_values: np.ndarray, width: int) -> torch.Tensor:
         """Word scores ``(n_words,)`` → ``(width,)`` padded-position scores, each word's shared by its pieces."""
-        return spread(self.groups, torch.as_tensor(np.asarray(word_values), dtype=torch.float32), self.positions,
-                      width)
+        return spread(
+            self.groups, torch.as_tensor(np.asarray(word_values), dtype=torch.float32), self.positions, width
+        )
 
 
 def word_documents(batch: dict[str, torch.Tensor], tokenizer) -> list[WordDocument]:
     """Each document of a padded batch as a :class:`WordDocument` (needs ``batch["word_ids"]``)."""
     if batch.get("word_ids") is None:
         raise ValueError("SHAP and LIME explain words: the batch needs 'word_ids' (explain() provides them)")
-    return [WordDocument(tokenizer, positions, row, word_ids) for positions, row, word_ids in documents(batch)]
+    return [
+        WordDocument(tokenizer, positions, row, word_ids) for positions, row, word_ids in documents(batch)
+    ]
 
 
 class TextClassifier:
@@ -111,8 +126,15 @@ class TextClassifier:
     Counts ``n_texts`` (sequences evaluated) and ``n_calls`` (forward passes) as it goes.
     """
 
-    def __init__(self, model, tokenizer, *, internal_batch_size: int = 32, target: int | None = None,
-                 max_length: int | None = None):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        internal_batch_size: int = 32,
+        target: int | None = None,
+        max_length: int | None = None,
+    ):
         self.model, self.tokenizer, self.target = model, tokenizer, target
         self.internal_batch_size = internal_batch_size
         self.max_length = max_length or _inference.model_max_length(model)
@@ -125,11 +147,21 @@ class TextClassifier:
         probs = np.zeros((0, n_labels))  # (n, n_labels)
         if texts:
             enc, _ = _inference.encode(self.tokenizer, texts, self.max_length, warn=False)
-            probs = _inference.forward_rows(
-                self.model, lambda batch: torch.softmax(self.model(**batch).logits.float(), dim=-1),
-                enc["input_ids"], self.internal_batch_size, self.tokenizer.pad_token_id, width=n_labels,
-                order="input", side=self.tokenizer.padding_side, token_type_ids=enc.get("token_type_ids"),
-            ).double().numpy()  # (n, n_labels): the order (and so the padding) of SHAP's and LIME's calls
+            probs = (
+                _inference.forward_rows(
+                    self.model,
+                    lambda batch: torch.softmax(self.model(**batch).logits.float(), dim=-1),
+                    enc["input_ids"],
+                    self.internal_batch_size,
+                    self.tokenizer.pad_token_id,
+                    width=n_labels,
+                    order="input",
+                    side=self.tokenizer.padding_side,
+                    token_type_ids=enc.get("token_type_ids"),
+                )
+                .double()
+                .numpy()
+            )  # (n, n_labels): the order (and so the padding) of SHAP's and LIME's calls
             self.n_calls += -(-len(texts) // self.internal_batch_size)
         self.n_texts += len(texts)
         return probs if self.target is None else probs[:, self.target]

@@ -38,7 +38,9 @@ def _failing_cell(nb: nbformat.NotebookNode) -> tuple[int, str]:
     return 0, ""
 
 
-def execute_notebook(path: Path, out_dir: Path, *, timeout: int = 1800, kernel_name: str = "python3") -> NotebookRun:
+def execute_notebook(
+    path: Path, out_dir: Path, *, timeout: int = 1800, kernel_name: str = "python3"
+) -> NotebookRun:
     """Execute ``path`` with its folder as working directory; write ``out_dir/<name>.ipynb`` and ``.html``.
 
     Raises:
@@ -50,8 +52,13 @@ def execute_notebook(path: Path, out_dir: Path, *, timeout: int = 1800, kernel_n
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(path), as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, resources={"metadata": {"path": str(path.parent)}},
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel start-up chatter in the log
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(path.parent)}},
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+    )  # no kernel start-up chatter in the log
     start = time.perf_counter()
     error = None
     try:
@@ -60,7 +67,9 @@ def execute_notebook(path: Path, out_dir: Path, *, timeout: int = 1800, kernel_n
         index, first_line = _failing_cell(nb)
         ename = getattr(exc, "ename", type(exc).__name__)
         evalue = getattr(exc, "evalue", str(exc)).strip().splitlines()
-        error = f"{path.name}: code cell {index} ({first_line!r}) raised {ename}: {evalue[-1] if evalue else ''}"
+        error = (
+            f"{path.name}: code cell {index} ({first_line!r}) raised {ename}: {evalue[-1] if evalue else ''}"
+        )
     seconds = time.perf_counter() - start
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(out_dir / path.name))
@@ -83,7 +92,8 @@ def write_index(runs: list[NotebookRun], out_dir: Path) -> Path:
         "<style>body{font-family:sans-serif;max-width:48em;margin:2em auto}td{padding:.3em 1em}</style></head><body>"
         "<h1>Explaining BERT — executed course</h1>"
         f"<p>Built {time.strftime('%Y-%m-%d %H:%M')}; total {sum(r.seconds for r in runs):.0f} s.</p>"
-        "<p>The course as a website (search, reading paths, Colab buttons): <a href='site/index.html'>site/index.html</a>"
+        "<p>The course as a website (search, reading paths, Colab buttons): "
+        "<a href='site/index.html'>site/index.html</a>"
         " (the last step of <code>make course</code>).</p>"
         f"<table><tr><th>notebook</th><th>executed</th><th>run time</th></tr>{rows}</table></body></html>"
     )
@@ -92,7 +102,9 @@ def write_index(runs: list[NotebookRun], out_dir: Path) -> Path:
     return path
 
 
-def build(out_dir: str | Path = "build", folder: str | Path = NOTEBOOK_DIR, *, timeout: int = 1800) -> list[NotebookRun]:
+def build(
+    out_dir: str | Path = "build", folder: str | Path = NOTEBOOK_DIR, *, timeout: int = 1800
+) -> list[NotebookRun]:
     """Execute every notebook in reading order; print one line per notebook; stop at the first failure."""
     out_dir = Path(out_dir).resolve()
     runs: list[NotebookRun] = []

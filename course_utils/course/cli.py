@@ -21,6 +21,7 @@ import argparse
 import subprocess
 import sys
 
+
 def requirements() -> list[str]:
     """The course's own requirements as its metadata states them: ranges that admit Colab's versions."""
     from importlib.metadata import requires
@@ -34,35 +35,53 @@ def colab_install() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_build = sub.add_parser("build", help="execute every notebook into build/")
     p_build.add_argument("--out", default="build")
     p_build.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     p_fig = sub.add_parser("figures", help="regenerate figures/")
     p_fig.add_argument("--out", default="figures")
-    p_fig.add_argument("--no-classifier", action="store_true",
-                       help="skip the figures drawn from the fine-tuned classifier (they need it cached or trained)")
+    p_fig.add_argument(
+        "--no-classifier",
+        action="store_true",
+        help="skip the figures drawn from the fine-tuned classifier (they need it cached or trained)",
+    )
     sub.add_parser("datasheet", help="print the counts for data/DATASHEET.md")
     sub.add_parser("colab-install", help="install what Colab lacks")
-    for name, default in (("student", "build/student"), ("solutions", "build/solutions"), ("paths", "build/paths")):
+    for name, default in (
+        ("student", "build/student"),
+        ("solutions", "build/solutions"),
+        ("paths", "build/paths"),
+    ):
         p = sub.add_parser(name, help=f"write copies of the notebooks into {default}")
         p.add_argument("--out", default=default)
-        p.add_argument("--notebooks", default=None, help="folder of the source notebooks (default: notebooks/)")
+        p.add_argument(
+            "--notebooks", default=None, help="folder of the source notebooks (default: notebooks/)"
+        )
     p_badges = sub.add_parser("badges", help="point badges and install URLs at a fork/branch")
     p_badges.add_argument("--repo", required=True, help="OWNER/NAME of the fork on GitHub")
     p_badges.add_argument("--branch", default="main")
     from ..corpus_cli import add_arguments as explain_arguments  # light: imports nothing heavy
 
-    explain_arguments(sub.add_parser("explain", help="explain a corpus file into a folder of tidy Parquet tables"))
+    explain_arguments(
+        sub.add_parser("explain", help="explain a corpus file into a folder of tidy Parquet tables")
+    )
     p_site = sub.add_parser("site", help="the course website from the executed notebooks (build/site)")
     p_site.add_argument("--build", default="build", help="folder of the executed notebooks (default: build)")
     p_site.add_argument("--out", default=None, help="the site's folder (default: <build>/site)")
     p_explorer = sub.add_parser("explorer", help="serve notebook 07's explorer on localhost")
-    p_explorer.add_argument("--model", default=None, help="a save_pretrained folder (default: the cached classifier)")
+    p_explorer.add_argument(
+        "--model", default=None, help="a save_pretrained folder (default: the cached classifier)"
+    )
     p_explorer.add_argument("--port", type=int, default=8866)
-    p_explorer.add_argument("--examples", type=int, default=8, help="example paragraphs in the menu (0: none)")
+    p_explorer.add_argument(
+        "--examples", type=int, default=8, help="example paragraphs in the menu (0: none)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "build":
@@ -71,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             build(args.out, timeout=args.timeout)
         except NotebookFailed as exc:
-            print(f"make course stopped: {exc}\nThe partly executed notebook is in {args.out}/.", file=sys.stderr)
+            print(
+                f"make course stopped: {exc}\nThe partly executed notebook is in {args.out}/.",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if args.command == "figures":
@@ -127,4 +149,3 @@ def main(argv: list[str] | None = None) -> int:
             print(f"course_utils explorer: {exc}", file=sys.stderr)
             return 1
     return 2  # pragma: no cover
-

@@ -20,9 +20,14 @@ def counts_markdown(df: pd.DataFrame) -> str:
     lines = ["| split | Democratic | Republican | Republican share |", "|---|---:|---:|---:|"]
     for split in SPLITS:
         part = df[df["split"] == split]
-        cells = [f"{(part['party'] == p).sum():,} ({part.loc[part['party'] == p, 'speech_id'].nunique()})" for p in LABELS]
+        cells = [
+            f"{(part['party'] == p).sum():,} ({part.loc[part['party'] == p, 'speech_id'].nunique()})"
+            for p in LABELS
+        ]
         lines.append(f"| {split} | {cells[0]} | {cells[1]} | {(part['label'] == 1).mean():.3f} |")
-    lines.append(f"| all | {(df['label'] == 0).sum():,} | {(df['label'] == 1).sum():,} | {(df['label'] == 1).mean():.3f} |")
+    lines.append(
+        f"| all | {(df['label'] == 0).sum():,} | {(df['label'] == 1).sum():,} | {(df['label'] == 1).mean():.3f} |"
+    )
     return "\n".join(lines)
 
 

@@ -66,7 +66,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def setup(seed: int = 42, *, check_r: bool = True, check_hub: bool = True, verbose: bool = True) -> EnvironmentReport:
+def setup(
+    seed: int = 42, *, check_r: bool = True, check_hub: bool = True, verbose: bool = True
+) -> EnvironmentReport:
     """Prepare a notebook: seeds, device, Colab/offline/R detection, the cache folder; print a short report.
 
     Args:
@@ -105,4 +107,3 @@ def setup(seed: int = 42, *, check_r: bool = True, check_hub: bool = True, verbo
     if verbose:
         print(report)
     return report
-

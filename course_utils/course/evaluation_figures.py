@@ -29,8 +29,9 @@ def bin_sizes(n_units: int, bins: Sequence[float] = ERASER_BINS) -> list[int]:
     return [int(min(n_units, np.ceil(f * n_units - 1e-9))) for f in bins]
 
 
-def toy_deletion_curve(message: Sequence[str] = TOY_MESSAGE, weights: Mapping[str, float] = TOY_WEIGHTS,
-                       bias: float = TOY_BIAS) -> tuple[list[str], np.ndarray]:
+def toy_deletion_curve(
+    message: Sequence[str] = TOY_MESSAGE, weights: Mapping[str, float] = TOY_WEIGHTS, bias: float = TOY_BIAS
+) -> tuple[list[str], np.ndarray]:
     """The deletion curve of the toy filter, words removed in the order of their leave-one-out scores.
 
     Returns:
@@ -39,14 +40,20 @@ def toy_deletion_curve(message: Sequence[str] = TOY_MESSAGE, weights: Mapping[st
     """
     score = lambda words: 1 / (1 + np.exp(bias - sum(weights.get(w, 0.0) for w in words)))  # noqa: E731
     words = list(message)
-    loo = [score(words) - score(words[:i] + words[i + 1:]) for i in range(len(words))]
+    loo = [score(words) - score(words[:i] + words[i + 1 :]) for i in range(len(words))]
     order = [words[i] for i in np.argsort(-np.asarray(loo), kind="stable")]
     p = np.array([score(order[k:]) for k in range(len(order) + 1)])
     return order, p
 
 
-def deletion_aopc_figure(p_removed: Sequence[float], *, labels: Sequence[str] | None = None,
-                         bins: Sequence[float] = ERASER_BINS, target: str = "target", width: float = 8.0):
+def deletion_aopc_figure(
+    p_removed: Sequence[float],
+    *,
+    labels: Sequence[str] | None = None,
+    bins: Sequence[float] = ERASER_BINS,
+    target: str = "target",
+    width: float = 8.0,
+):
     """A deletion curve with the drops that AOPC comprehensiveness averages.
 
     Args:
@@ -79,19 +86,36 @@ def deletion_aopc_figure(p_removed: Sequence[float], *, labels: Sequence[str] | 
     aopc = float(np.mean(drops))
     fig = Figure(figsize=(width, width * 0.6))
     ax = fig.add_axes((0.1, 0.3, 0.86, 0.6))
-    x, level = np.arange(n + 2), np.append(p, p[-1])          # p[k] is drawn over [k, k + 1)
-    ax.fill_between(x, level, p[0], step="post", color=OKABE_ITO["sky_blue"], alpha=0.35,
-                    label="area over the curve: probability lost")
+    x, level = np.arange(n + 2), np.append(p, p[-1])  # p[k] is drawn over [k, k + 1)
+    ax.fill_between(
+        x,
+        level,
+        p[0],
+        step="post",
+        color=OKABE_ITO["sky_blue"],
+        alpha=0.35,
+        label="area over the curve: probability lost",
+    )
     ax.step(x, level, where="post", color=OKABE_ITO["blue"], linewidth=2, label="deletion curve")
     ax.axhline(p[0], color=OKABE_ITO["black"], linestyle="--", linewidth=1, label=f"p({target} | whole text)")
-    for k, f in sorted({k: f for f, k in zip(bins, ks)}.items()):   # one arrow per distinct k, its smallest bin
+    for k in sorted(set(ks)):  # one arrow per distinct k
         shown = [f"{b:.0%}" for b, kk in zip(bins, ks) if kk == k]
-        ax.annotate("", xy=(k + 0.5, p[k]), xytext=(k + 0.5, p[0]),
-                    arrowprops={"arrowstyle": "->", "color": OKABE_ITO["vermillion"], "linewidth": 1.6})
-        ax.text(k + 0.55, (p[0] + p[k]) / 2, f" {'/'.join(shown)}: top {k} out\n drop {p[0] - p[k]:.2f}",
-                fontsize=8, color=OKABE_ITO["vermillion"], va="center")
+        ax.annotate(
+            "",
+            xy=(k + 0.5, p[k]),
+            xytext=(k + 0.5, p[0]),
+            arrowprops={"arrowstyle": "->", "color": OKABE_ITO["vermillion"], "linewidth": 1.6},
+        )
+        ax.text(
+            k + 0.55,
+            (p[0] + p[k]) / 2,
+            f" {'/'.join(shown)}: top {k} out\n drop {p[0] - p[k]:.2f}",
+            fontsize=8,
+            color=OKABE_ITO["vermillion"],
+            va="center",
+        )
     ticks = [str(k) for k in range(n + 1)]
-    if labels is not None:                                    # tick k: the k-th unit has just been removed
+    if labels is not None:  # tick k: the k-th unit has just been removed
         ticks = ["0"] + [f"{k}\n−{lab}" for k, lab in enumerate(labels, start=1)]
     ax.set_xticks(range(n + 1), ticks, fontsize=8)
     ax.set_xlim(0, n + 1)
@@ -99,8 +123,11 @@ def deletion_aopc_figure(p_removed: Sequence[float], *, labels: Sequence[str] | 
     ax.set_xlabel("top-ranked units removed (k)")
     ax.set_ylabel(f"p({target})")
     ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3)
-    ax.set_title(f"AOPC comprehensiveness = mean of the drops over the bins {', '.join(f'{b:.0%}' for b in bins)}"
-                 f" = {aopc:.2f}", fontsize=10)
+    ax.set_title(
+        f"AOPC comprehensiveness = mean of the drops over the bins {', '.join(f'{b:.0%}' for b in bins)}"
+        f" = {aopc:.2f}",
+        fontsize=10,
+    )
     return fig
 
 

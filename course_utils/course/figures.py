@@ -54,7 +54,13 @@ __all__ = [
 ]
 
 # Pale tints of the same hues as box fills (text stays black and readable in greyscale print).
-_FILL = {"input": "#FFFFFF", "token": "#F8F3A8", "segment_a": "#F5D38C", "segment_b": "#B3DCF5", "position": "#9ED9C5"}
+_FILL = {
+    "input": "#FFFFFF",
+    "token": "#F8F3A8",
+    "segment_a": "#F5D38C",
+    "segment_b": "#B3DCF5",
+    "position": "#9ED9C5",
+}
 DIAGRAM_PAIR = ("The state of our Union is strong.", "We need bipartisan cooperation.")
 
 enable_notebook_display()  # a cell that ends with one of these figures shows it
@@ -81,7 +87,8 @@ _MATH = MathTextParser("path")
 
 
 def _subscript(symbol: str, token: str) -> str:
-    """``E`` with ``token`` as a subscript in mathtext (``$E_{\\#\\#\\mathrm{ing}}$``); plain ``E(token)`` if mathtext fails."""
+    """``E`` with ``token`` as a subscript in mathtext (``$E_{\\#\\#\\mathrm{ing}}$``); plain ``E(token)`` if
+    mathtext fails."""
     hashes, rest = ("\\#\\#", token[2:]) if token.startswith("##") and len(token) > 2 else ("", token)
     text = f"${symbol}_{{{hashes}\\mathrm{{{rest}}}}}$"
     try:
@@ -91,18 +98,53 @@ def _subscript(symbol: str, token: str) -> str:
     return text
 
 
-def _box(ax, x: float, y: float, text: str, fill: str, *, hatch: str | None = None, width: float = 0.86,
-         height: float = 0.62, fontsize: float = 10.5) -> None:
-    ax.add_patch(make_patch(FancyBboxPatch, (x - width / 2, y - height / 2), width, height,
-                            boxstyle="round,pad=0.02,rounding_size=0.08", facecolor=fill, edgecolor="#333333",
-                            linewidth=0.9, hatch=hatch, hatchcolor="#6A9BBE"))
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, color="black",
-            bbox={"boxstyle": "round,pad=0.1", "facecolor": fill, "edgecolor": "none"} if hatch else None)
+def _box(
+    ax,
+    x: float,
+    y: float,
+    text: str,
+    fill: str,
+    *,
+    hatch: str | None = None,
+    width: float = 0.86,
+    height: float = 0.62,
+    fontsize: float = 10.5,
+) -> None:
+    ax.add_patch(
+        make_patch(
+            FancyBboxPatch,
+            (x - width / 2, y - height / 2),
+            width,
+            height,
+            boxstyle="round,pad=0.02,rounding_size=0.08",
+            facecolor=fill,
+            edgecolor="#333333",
+            linewidth=0.9,
+            hatch=hatch,
+            hatchcolor="#6A9BBE",
+        )
+    )
+    ax.text(
+        x,
+        y,
+        text,
+        ha="center",
+        va="center",
+        fontsize=fontsize,
+        color="black",
+        bbox={"boxstyle": "round,pad=0.1", "facecolor": fill, "edgecolor": "none"} if hatch else None,
+    )
 
 
-def bert_input_diagram(text_a: str = DIAGRAM_PAIR[0], text_b: str | None = DIAGRAM_PAIR[1], *, tokenizer=None,
-                       max_tokens: int = 24, out_dir: str | os.PathLike | None = None,
-                       name: str = "bert_input_embeddings") -> Figure:
+def bert_input_diagram(
+    text_a: str = DIAGRAM_PAIR[0],
+    text_b: str | None = DIAGRAM_PAIR[1],
+    *,
+    tokenizer=None,
+    max_tokens: int = 24,
+    out_dir: str | os.PathLike | None = None,
+    name: str = "bert_input_embeddings",
+) -> Figure:
     """The classic BERT input diagram: tokens, and under each its token, segment and position embedding.
 
     Rows from top to bottom: the WordPieces (with ``[CLS]``/``[SEP]``), the token embeddings
@@ -129,8 +171,10 @@ def bert_input_diagram(text_a: str = DIAGRAM_PAIR[0], text_b: str | None = DIAGR
     tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"])
     types = enc.get("token_type_ids", [0] * len(tokens))
     if len(tokens) > max_tokens:
-        raise ValueError(f"the input has {len(tokens)} WordPieces, more than max_tokens={max_tokens}: "
-                         "use shorter sentences (or raise max_tokens)")
+        raise ValueError(
+            f"the input has {len(tokens)} WordPieces, more than max_tokens={max_tokens}: "
+            "use shorter sentences (or raise max_tokens)"
+        )
     widths = [max(0.86, 0.095 * len(t) + 0.15) for t in tokens]  # long WordPieces get wider columns
     centres = np.cumsum([0.0] + [(a + b) / 2 + 0.1 for a, b in zip(widths, widths[1:])])
     right = centres[-1] + widths[-1] / 2
@@ -145,13 +189,26 @@ def bert_input_diagram(text_a: str = DIAGRAM_PAIR[0], text_b: str | None = DIAGR
     for i, (tok, seg, x, w) in enumerate(zip(tokens, types, centres, widths)):
         _box(ax, x, rows["Input"], tok, _FILL["input"], width=w)
         _box(ax, x, rows["Token\nembeddings"], _subscript("E", tok), _FILL["token"], width=w)
-        _box(ax, x, rows["Segment\nembeddings"], _subscript("E", "AB"[seg]), _FILL["segment_b" if seg else "segment_a"],
-             hatch="//" if seg else None, width=w)
+        _box(
+            ax,
+            x,
+            rows["Segment\nembeddings"],
+            _subscript("E", "AB"[seg]),
+            _FILL["segment_b" if seg else "segment_a"],
+            hatch="//" if seg else None,
+            width=w,
+        )
         _box(ax, x, rows["Position\nembeddings"], _subscript("E", str(i)), _FILL["position"], width=w)
         for y in (2.3, 1.1):
             ax.text(x, y, "+", ha="center", va="center", fontsize=13, fontweight="bold")
-    fig.text(0.5, 0.955, "BERT's input: token + segment + position embeddings, summed and layer-normalised",
-             ha="center", va="center", fontsize=11)
+    fig.text(
+        0.5,
+        0.955,
+        "BERT's input: token + segment + position embeddings, summed and layer-normalised",
+        ha="center",
+        va="center",
+        fontsize=11,
+    )
     if out_dir is not None:
         save_figure(fig, name, out_dir)
     return fig
@@ -180,9 +237,16 @@ def component_heatmaps(components, index: int = 0, n_dims: int = 32) -> Figure:
     """
     keep = components.attention_mask[index].bool().cpu()  # (seq,)
     tokens = [t for t, k in zip(components.tokens[index], keep.tolist()) if k]
-    parts = {"token": components.token, "segment": components.segment, "position": components.position,
-             "sum": components.summed, "after LayerNorm": components.combined}
-    mats = {k: v[index][keep][:, :n_dims].detach().cpu().numpy() for k, v in parts.items()}  # (n_tokens, n_dims)
+    parts = {
+        "token": components.token,
+        "segment": components.segment,
+        "position": components.position,
+        "sum": components.summed,
+        "after LayerNorm": components.combined,
+    }
+    mats = {
+        k: v[index][keep][:, :n_dims].detach().cpu().numpy() for k, v in parts.items()
+    }  # (n_tokens, n_dims)
     raw_lim = max(np.abs(mats[k]).max() for k in ("token", "segment", "position", "sum"))
     fig = Figure(figsize=(2.3 * len(mats) + 1.2, 0.22 * len(tokens) + 1.6), layout="constrained")
     axes = fig.subplots(1, len(mats), sharey=True)
@@ -199,13 +263,26 @@ def component_heatmaps(components, index: int = 0, n_dims: int = 32) -> Figure:
 
 def component_norms_plot(norms) -> Figure:
     """Grouped bars of the L2 norm of each component per token (from ``EmbeddingComponents.norms()``)."""
-    cols = {"token_norm": ("token", OKABE_ITO["yellow"], None), "segment_norm": ("segment", OKABE_ITO["orange"], "//"),
-            "position_norm": ("position", OKABE_ITO["bluish_green"], ".."), "summed_norm": ("sum", OKABE_ITO["blue"], None)}
+    cols = {
+        "token_norm": ("token", OKABE_ITO["yellow"], None),
+        "segment_norm": ("segment", OKABE_ITO["orange"], "//"),
+        "position_norm": ("position", OKABE_ITO["bluish_green"], ".."),
+        "summed_norm": ("sum", OKABE_ITO["blue"], None),
+    }
     x = np.arange(len(norms))
     fig = Figure(figsize=(max(6.0, 0.45 * len(norms) + 2), 3.2), layout="constrained")
     ax = fig.subplots()
     for j, (col, (label, colour, hatch)) in enumerate(cols.items()):
-        ax.bar(x + (j - 1.5) * 0.2, norms[col], width=0.2, label=label, color=colour, hatch=hatch, edgecolor="#333333", linewidth=0.4)
+        ax.bar(
+            x + (j - 1.5) * 0.2,
+            norms[col],
+            width=0.2,
+            label=label,
+            color=colour,
+            hatch=hatch,
+            edgecolor="#333333",
+            linewidth=0.4,
+        )
     ax.set_xticks(x, norms["token"], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("L2 norm")
     ax.legend(ncols=4, fontsize=8, frameon=False, loc="upper right")
@@ -213,7 +290,9 @@ def component_norms_plot(norms) -> Figure:
     return fig
 
 
-def similarity_grid(matrices: Mapping[str, np.ndarray], labels: Mapping[str, Sequence[str]], *, vmin: float | None = None) -> Figure:
+def similarity_grid(
+    matrices: Mapping[str, np.ndarray], labels: Mapping[str, Sequence[str]], *, vmin: float | None = None
+) -> Figure:
     """One annotated cosine-similarity heat map per word, side by side.
 
     Args:
@@ -232,7 +311,15 @@ def similarity_grid(matrices: Mapping[str, np.ndarray], labels: Mapping[str, Seq
         ax.set_yticks(range(len(mat)), labels[word], fontsize=8)
         ax.set_title(f"“{word}”", fontsize=10)
         for (i, j), v in np.ndenumerate(mat):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < (vmin + 1) / 2 else "black")
+            ax.text(
+                j,
+                i,
+                f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if v < (vmin + 1) / 2 else "black",
+            )
     fig.colorbar(im, ax=list(axes), shrink=0.8, label="cosine similarity")
     return fig
 
@@ -281,11 +368,24 @@ MLM_EXAMPLE = ("The state of our Union is strong.", "union")  # the sentence and
 NSP_EXAMPLE = ("The state of our Union is strong.", "We need bipartisan cooperation.")
 
 
-def _flow_box(ax, x: float, y: float, w: float, h: float, title: str, body: str, fill: str, *,
-              hatch: str | None = None) -> None:
+def _flow_box(
+    ax, x: float, y: float, w: float, h: float, title: str, body: str, fill: str, *, hatch: str | None = None
+) -> None:
     """A rounded box with a bold title line and a smaller body, centred at (x, y) (diagram helper)."""
-    ax.add_patch(make_patch(FancyBboxPatch, (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
-                            facecolor=fill, edgecolor="#333333", linewidth=0.9, hatch=hatch, hatchcolor="#6A9BBE"))
+    ax.add_patch(
+        make_patch(
+            FancyBboxPatch,
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.02,rounding_size=0.08",
+            facecolor=fill,
+            edgecolor="#333333",
+            linewidth=0.9,
+            hatch=hatch,
+            hatchcolor="#6A9BBE",
+        )
+    )
     ax.text(x, y + h / 2 - 0.18, title, ha="center", va="top", fontsize=10, fontweight="bold")
     ax.text(x, y - 0.12, body, ha="center", va="center", fontsize=8.5, linespacing=1.35)
 
@@ -294,8 +394,9 @@ def _arrow(ax, start: tuple[float, float], end: tuple[float, float], colour: str
     ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.4})
 
 
-def self_attention_parts(model, tokenizer, text: str = ATTENTION_SENTENCE, *, layer: int | None = None,
-                         head: int | None = None) -> dict:
+def self_attention_parts(
+    model, tokenizer, text: str = ATTENTION_SENTENCE, *, layer: int | None = None, head: int | None = None
+) -> dict:
     """Queries, keys and attention weights of one head, recomputed by hand and checked against the model.
 
     ``q = h W_Q + b_Q`` and ``k = h W_K + b_K`` for the head's slice of the layer's input ``h`` (the previous
@@ -329,25 +430,42 @@ def self_attention_parts(model, tokenizer, text: str = ATTENTION_SENTENCE, *, la
     batch = E.encode(model, tokenizer, text)
     with torch.no_grad():
         out = bert(**batch, output_hidden_states=True, output_attentions=True)
-        hidden = out.hidden_states[layer][0]                                    # (seq, hidden): the layer's input
+        hidden = out.hidden_states[layer][0]  # (seq, hidden): the layer's input
         attn = bert.encoder.layer[layer].attention.self
         d = config.hidden_size // config.num_attention_heads
         cols = slice(head * d, (head + 1) * d)
-        q = attn.query(hidden)[:, cols]                                         # (seq, d)
-        k = attn.key(hidden)[:, cols]                                           # (seq, d)
-        weights = torch.softmax(q @ k.T / d ** 0.5, dim=-1)                     # (seq, seq)
-        reference = out.attentions[layer][0, head]                              # (seq, seq)
+        q = attn.query(hidden)[:, cols]  # (seq, d)
+        k = attn.key(hidden)[:, cols]  # (seq, d)
+        weights = torch.softmax(q @ k.T / d**0.5, dim=-1)  # (seq, seq)
+        reference = out.attentions[layer][0, head]  # (seq, seq)
     max_diff = float((weights - reference).abs().max())
     if max_diff > 1e-4:
-        raise RuntimeError(f"queries·keys differ from the model's attention by {max_diff:.1e}: is this a standard "
-                           "BERT self-attention loaded with attn_implementation='eager'?")
+        raise RuntimeError(
+            f"queries·keys differ from the model's attention by {max_diff:.1e}: is this a standard "
+            "BERT self-attention loaded with attn_implementation='eager'?"
+        )
     tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
-    return {"tokens": tokens, "queries": q.float().cpu().numpy(), "keys": k.float().cpu().numpy(),
-            "weights": weights.float().cpu().numpy(), "layer": layer, "head": head, "max_diff": max_diff}
+    return {
+        "tokens": tokens,
+        "queries": q.float().cpu().numpy(),
+        "keys": k.float().cpu().numpy(),
+        "weights": weights.float().cpu().numpy(),
+        "layer": layer,
+        "head": head,
+        "max_diff": max_diff,
+    }
 
 
-def self_attention_figure(model=None, tokenizer=None, text: str = ATTENTION_SENTENCE, *, layer: int | None = None,
-                          head: int | None = None, query: str = "union", n_dims: int = 12) -> Figure:
+def self_attention_figure(
+    model=None,
+    tokenizer=None,
+    text: str = ATTENTION_SENTENCE,
+    *,
+    layer: int | None = None,
+    head: int | None = None,
+    query: str = "union",
+    n_dims: int = 12,
+) -> Figure:
     """Self-attention on a real sentence: one head's queries, keys and weights (from the model itself).
 
     Left: the query vectors (first ``n_dims`` of the head's dimensions), one row per piece; middle: the key
@@ -379,9 +497,13 @@ def self_attention_figure(model=None, tokenizer=None, text: str = ATTENTION_SENT
     fig = Figure(figsize=(12.5, 0.34 * n + 2.0), layout="constrained")
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [dims, dims, n]})
     lim = max(np.abs(parts["queries"][:, :dims]).max(), np.abs(parts["keys"][:, :dims]).max())
-    for ax, key, title in ((axes[0], "queries", "queries q = h·W_Q\n(what each piece looks for)"),
-                           (axes[1], "keys", "keys k = h·W_K\n(what each piece offers)")):
-        im = ax.imshow(parts[key][:, :dims], cmap="PuOr_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
+    for ax, key, title in (
+        (axes[0], "queries", "queries q = h·W_Q\n(what each piece looks for)"),
+        (axes[1], "keys", "keys k = h·W_K\n(what each piece offers)"),
+    ):
+        im = ax.imshow(
+            parts[key][:, :dims], cmap="PuOr_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest"
+        )
         ax.set_yticks(range(n), tokens, fontsize=9)
         ax.set_xticks(range(dims), [str(j) for j in range(dims)], fontsize=7)
         ax.set_xlabel(f"dimension (first {dims} of {parts['queries'].shape[1]})", fontsize=8)
@@ -392,18 +514,36 @@ def self_attention_figure(model=None, tokenizer=None, text: str = ATTENTION_SENT
     axes[2].set_yticks(range(n), tokens, fontsize=9)
     axes[2].set_xlabel("key (looked at)")
     axes[2].set_ylabel("query (looking)")
-    axes[2].add_patch(Rectangle((-0.5, qi - 0.5), n, 1, fill=False, edgecolor=OKABE_ITO["vermillion"], linewidth=2.2))
+    axes[2].add_patch(
+        Rectangle((-0.5, qi - 0.5), n, 1, fill=False, edgecolor=OKABE_ITO["vermillion"], linewidth=2.2)
+    )
     for j in np.argsort(-weights[qi])[:3]:
-        axes[2].text(j, qi, f"{weights[qi, j]:.2f}", ha="center", va="center", fontsize=7.5,
-                     color="black" if weights[qi, j] > 0.5 else "white")
-    axes[2].set_title(f"weights softmax(q·k/√d): layer {parts['layer']}, head {parts['head']}\n"
-                      f"outlined: where “{query}” looks (each row sums to 1)", fontsize=10)
+        axes[2].text(
+            j,
+            qi,
+            f"{weights[qi, j]:.2f}",
+            ha="center",
+            va="center",
+            fontsize=7.5,
+            color="black" if weights[qi, j] > 0.5 else "white",
+        )
+    axes[2].set_title(
+        f"weights softmax(q·k/√d): layer {parts['layer']}, head {parts['head']}\n"
+        f"outlined: where “{query}” looks (each row sums to 1)",
+        fontsize=10,
+    )
     fig.colorbar(im, ax=axes[2], shrink=0.8, label="attention weight")
     return fig
 
 
-def fine_tuning_pipeline_figure(text: str = PIPELINE_TEXT, *, tokenizer=None, hidden_size: int = 384, n_layers: int = 6,
-                                labels: Sequence[str] = ("Democratic", "Republican")) -> Figure:
+def fine_tuning_pipeline_figure(
+    text: str = PIPELINE_TEXT,
+    *,
+    tokenizer=None,
+    hidden_size: int = 384,
+    n_layers: int = 6,
+    labels: Sequence[str] = ("Democratic", "Republican"),
+) -> Figure:
     """The fine-tuned classifier as a pipeline: text → WordPieces → encoder → [CLS] → head → probability → explanation.
 
     The WordPieces are the tokenizer's real ones for ``text``; no model output is drawn (the numbers come in
@@ -425,7 +565,9 @@ def fine_tuning_pipeline_figure(text: str = PIPELINE_TEXT, *, tokenizer=None, hi
         tokenizer = _packaged_tokenizer()
     pieces = tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
     if len(pieces) > 16:
-        raise ValueError(f"text has {len(pieces)} WordPieces; use a sentence of at most 16 for a readable diagram")
+        raise ValueError(
+            f"text has {len(pieces)} WordPieces; use a sentence of at most 16 for a readable diagram"
+        )
     lines, line = [], ""
     for p in pieces:  # wrap the pieces into lines of about 22 characters
         if line and len(line) + len(p) + 1 > 22:
@@ -437,11 +579,23 @@ def fine_tuning_pipeline_figure(text: str = PIPELINE_TEXT, *, tokenizer=None, hi
     steps = [
         ("1 · text", "“" + "\n".join(textwrap.wrap(text, 20)) + "”", "#FFFFFF"),
         ("2 · WordPieces", "\n".join(lines), _FILL["token"]),
-        ("3 · BERT encoder", f"embeddings + {n_layers} layers\nof self-attention\n(notebook 01)", _FILL["segment_b"]),
-        ("4 · [CLS] vector", f"the encoder's output\nat position 0:\n{hidden_size} numbers", _FILL["segment_a"]),
+        (
+            "3 · BERT encoder",
+            f"embeddings + {n_layers} layers\nof self-attention\n(notebook 01)",
+            _FILL["segment_b"],
+        ),
+        (
+            "4 · [CLS] vector",
+            f"the encoder's output\nat position 0:\n{hidden_size} numbers",
+            _FILL["segment_a"],
+        ),
         ("5 · head", f"pooler, then a linear\nlayer {hidden_size} → {k}:\n{k} logits", _FILL["position"]),
         ("6 · probability", "softmax of the logits:\n" + "\n".join(f"p({lab})" for lab in labels), "#F3D0E4"),
-        ("7 · explanation", "one score per piece:\nhow much it pushed\np(target)\n(notebooks 03–05)", "#FFFFFF"),
+        (
+            "7 · explanation",
+            "one score per piece:\nhow much it pushed\np(target)\n(notebooks 03–05)",
+            "#FFFFFF",
+        ),
     ]
     fig = Figure(figsize=(13.0, 2.6))
     ax = fig.add_axes((0, 0, 1, 1))
@@ -454,13 +608,20 @@ def fine_tuning_pipeline_figure(text: str = PIPELINE_TEXT, *, tokenizer=None, hi
         _flow_box(ax, x, y, w, h, title, body, fill)
         if i:
             _arrow(ax, (xs[i - 1] + w / 2 + 0.02, y), (x - w / 2 - 0.02, y))
-    ax.text(6.5, 2.35, "A fine-tuned BERT classifier, step by step (fine-tuning trains steps 3–5 on labelled paragraphs)",
-            ha="center", va="center", fontsize=11)
+    ax.text(
+        6.5,
+        2.35,
+        "A fine-tuned BERT classifier, step by step (fine-tuning trains steps 3–5 on labelled paragraphs)",
+        ha="center",
+        va="center",
+        fontsize=11,
+    )
     return fig
 
 
-def pretraining_tasks_figure(*, tokenizer=None, mlm: tuple[str, str] = MLM_EXAMPLE,
-                             nsp: tuple[str, str] = NSP_EXAMPLE) -> Figure:
+def pretraining_tasks_figure(
+    *, tokenizer=None, mlm: tuple[str, str] = MLM_EXAMPLE, nsp: tuple[str, str] = NSP_EXAMPLE
+) -> Figure:
     """BERT's two pre-training tasks (Devlin et al., 2019): masked words and next-sentence prediction.
 
     Top: a sentence with one word replaced by ``[MASK]``; the model must predict the hidden word from both
@@ -498,24 +659,53 @@ def pretraining_tasks_figure(*, tokenizer=None, mlm: tuple[str, str] = MLM_EXAMP
     ax.set_xlim(-0.75, right + 0.15)
     ax.set_ylim(0, 4.6)
     ax.axis("off")
-    ax.text(-0.7, 4.35, "1 · Masked words: predict the hidden piece from the words on both sides",
-            ha="left", va="center", fontsize=10.5, fontweight="bold")
+    ax.text(
+        -0.7,
+        4.35,
+        "1 · Masked words: predict the hidden piece from the words on both sides",
+        ha="left",
+        va="center",
+        fontsize=10.5,
+        fontweight="bold",
+    )
     for p, w, x in zip(masked, w_m, x_m):
         hit = p == tokenizer.mask_token
         _box(ax, x, 3.25, p, "#F3D0E4" if hit else _FILL["input"], width=w, fontsize=9)
         if hit:
             _arrow(ax, (x, 3.6), (x, 3.95), OKABE_ITO["reddish_purple"])
             ax.text(x + 0.1, 4.0, f"→ “{word}”?", ha="left", va="bottom", fontsize=9.5, color="black")
-    ax.text(-0.7, 2.25, "2 · Next sentence: did sentence B really follow sentence A?", ha="left", va="center",
-            fontsize=10.5, fontweight="bold")
+    ax.text(
+        -0.7,
+        2.25,
+        "2 · Next sentence: did sentence B really follow sentence A?",
+        ha="left",
+        va="center",
+        fontsize=10.5,
+        fontweight="bold",
+    )
     for p, t, w, x in zip(pair, types, w_p, x_p):
-        _box(ax, x, 1.15, p, _FILL["segment_b" if t else "segment_a"], hatch="//" if t else None, width=w, fontsize=9)
+        _box(
+            ax,
+            x,
+            1.15,
+            p,
+            _FILL["segment_b" if t else "segment_a"],
+            hatch="//" if t else None,
+            width=w,
+            fontsize=9,
+        )
         ax.text(x, 0.6, "AB"[t], ha="center", va="center", fontsize=8)
     _arrow(ax, (0, 1.5), (0, 1.85), OKABE_ITO["blue"])
     ax.text(0.1, 1.9, "[CLS] → IsNext / NotNext", ha="left", va="bottom", fontsize=9.5)
-    ax.text(-0.7, 0.2, "Segments A / B (B hatched) as in the input diagram. Pre-training on millions of such "
-            "examples teaches BERT English;\nfine-tuning starts from those weights (transfer learning).",
-            ha="left", va="center", fontsize=8.5)
+    ax.text(
+        -0.7,
+        0.2,
+        "Segments A / B (B hatched) as in the input diagram. Pre-training on millions of such "
+        "examples teaches BERT English;\nfine-tuning starts from those weights (transfer learning).",
+        ha="left",
+        va="center",
+        fontsize=8.5,
+    )
     return fig
 
 
@@ -549,31 +739,51 @@ def ig_path_integrand(model, tokenizer, text: str, *, target: int | None = None,
     device = next(model.parameters()).device
     ids = tokenizer(text, return_tensors="pt", truncation=True)["input_ids"].to(device)  # (1, seq)
     base = ids.clone()
-    base[0, 1:-1] = tokenizer.pad_token_id                                                  # [CLS] [PAD] … [SEP]
+    base[0, 1:-1] = tokenizer.pad_token_id  # [CLS] [PAD] … [SEP]
     embed = model.get_input_embeddings()
     with torch.no_grad():
-        x, x0 = embed(ids)[0], embed(base)[0]                                               # (seq, hidden)
+        x, x0 = embed(ids)[0], embed(base)[0]  # (seq, hidden)
         if target is None:
             target = int(model(inputs_embeds=x[None]).logits.argmax(-1))
     alphas = np.linspace(0.0, 1.0, n_points)
-    path = (x0 + torch.tensor(alphas, dtype=x.dtype, device=device)[:, None, None] * (x - x0)).requires_grad_()  # (n, seq, hidden)
-    prob = model(inputs_embeds=path).logits.softmax(-1)[:, target]                          # (n,)
-    (grads,) = torch.autograd.grad(prob.sum(), path)                                        # (n, seq, hidden)
-    per_token = ((x - x0)[None] * grads).sum(-1).detach().cpu().double().numpy()            # (n, seq)
-    integrand = per_token.sum(1)                                                            # (n,) = df/dα
+    path = (
+        x0 + torch.tensor(alphas, dtype=x.dtype, device=device)[:, None, None] * (x - x0)
+    ).requires_grad_()  # (n, seq, hidden)
+    prob = model(inputs_embeds=path).logits.softmax(-1)[:, target]  # (n,)
+    (grads,) = torch.autograd.grad(prob.sum(), path)  # (n, seq, hidden)
+    per_token = ((x - x0)[None] * grads).sum(-1).detach().cpu().double().numpy()  # (n, seq)
+    integrand = per_token.sum(1)  # (n,) = df/dα
     step = alphas[1] - alphas[0]
     simpson = np.ones(n_points)
     simpson[1:-1:2], simpson[2:-1:2] = 4, 2
     area = float((simpson * integrand).sum() * step / 3)
-    scores = (simpson[:, None] * per_token).sum(0) * step / 3                              # (seq,) IG per token
+    scores = (simpson[:, None] * per_token).sum(0) * step / 3  # (seq,) IG per token
     f = prob.detach().cpu().double().numpy()
-    return {"tokens": tokenizer.convert_ids_to_tokens(ids[0].tolist()), "alphas": alphas, "f": f,
-            "per_token": per_token, "integrand": integrand, "scores": scores, "area": area, "f_input": float(f[-1]),
-            "f_baseline": float(f[0]), "target": target}
+    return {
+        "tokens": tokenizer.convert_ids_to_tokens(ids[0].tolist()),
+        "alphas": alphas,
+        "f": f,
+        "per_token": per_token,
+        "integrand": integrand,
+        "scores": scores,
+        "area": area,
+        "f_input": float(f[-1]),
+        "f_baseline": float(f[0]),
+        "target": target,
+    }
 
 
-def ig_path_figure(model, tokenizer, text: str, *, target: int | None = None, n_points: int = 41, n_tokens: int = 3,
-                   labels: Sequence[str] | None = None, parts: dict | None = None) -> Figure:
+def ig_path_figure(
+    model,
+    tokenizer,
+    text: str,
+    *,
+    target: int | None = None,
+    n_points: int = 41,
+    n_tokens: int = 3,
+    labels: Sequence[str] | None = None,
+    parts: dict | None = None,
+) -> Figure:
     """The IG path on a real paragraph: the prediction along α (top) and the integrand with its area (bottom).
 
     Top: ``f(x′ + α(x − x′))``, the probability of the target class as the paragraph fades in from the
@@ -589,32 +799,61 @@ def ig_path_figure(model, tokenizer, text: str, *, target: int | None = None, n_
     if parts is None:
         parts = ig_path_integrand(model, tokenizer, text, target=target, n_points=n_points)
     a, tokens = parts["alphas"], parts["tokens"]
-    names = labels or [getattr(model.config, "id2label", {}).get(i, str(i)) for i in range(model.config.num_labels)]
+    names = labels or [
+        getattr(model.config, "id2label", {}).get(i, str(i)) for i in range(model.config.num_labels)
+    ]
     label = names[parts["target"]]
     fig = Figure(figsize=(8.0, 6.2), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1.3]})
     top.plot(a, parts["f"], color=OKABE_ITO["vermillion"], lw=2)
     top.scatter([0, 1], [parts["f_baseline"], parts["f_input"]], color=OKABE_ITO["vermillion"], zorder=3)
-    top.annotate(f"f(x′) = {parts['f_baseline']:.2f}\nbaseline: [CLS] [PAD] … [PAD] [SEP]", (0, parts["f_baseline"]),
-                 xytext=(8, 6), textcoords="offset points", fontsize=8.5)
-    top.annotate(f"f(x) = {parts['f_input']:.2f}\nthe paragraph", (1, parts["f_input"]), xytext=(-8, -26),
-                 textcoords="offset points", fontsize=8.5, ha="right")
+    top.annotate(
+        f"f(x′) = {parts['f_baseline']:.2f}\nbaseline: [CLS] [PAD] … [PAD] [SEP]",
+        (0, parts["f_baseline"]),
+        xytext=(8, 6),
+        textcoords="offset points",
+        fontsize=8.5,
+    )
+    top.annotate(
+        f"f(x) = {parts['f_input']:.2f}\nthe paragraph",
+        (1, parts["f_input"]),
+        xytext=(-8, -26),
+        textcoords="offset points",
+        fontsize=8.5,
+        ha="right",
+    )
     top.set_ylabel(f"p({label})")
     top.set_ylim(-0.05, 1.05)
-    top.set_title("Integrated gradients on one paragraph: walk from the baseline x′ to the text x", fontsize=10.5)
+    top.set_title(
+        "Integrated gradients on one paragraph: walk from the baseline x′ to the text x", fontsize=10.5
+    )
     bottom.fill_between(a, parts["integrand"], color=OKABE_ITO["sky_blue"], alpha=0.45, linewidth=0)
     bottom.plot(a, parts["integrand"], color=OKABE_ITO["blue"], lw=2, label="all tokens: d f / d α")
     scores = parts["scores"]
     styles = ["--", ":", "-."]
     for rank, i in enumerate(np.argsort(-np.abs(scores))[:n_tokens]):
-        bottom.plot(a, parts["per_token"][:, i], color=OKABE_ITO["black"], lw=1.1, ls=styles[rank % 3],
-                    label=f"“{tokens[i]}” (area = IG score {scores[i]:+.3f})")
+        bottom.plot(
+            a,
+            parts["per_token"][:, i],
+            color=OKABE_ITO["black"],
+            lw=1.1,
+            ls=styles[rank % 3],
+            label=f"“{tokens[i]}” (area = IG score {scores[i]:+.3f})",
+        )
     bottom.axhline(0, color="#777777", lw=0.7)
     bottom.set_xlabel("α (0 = baseline x′, 1 = paragraph x)")
     bottom.set_ylabel("integrand")
-    bottom.text(0.98, 0.95, f"shaded area = {parts['area']:.3f}\n= f(x) − f(x′) = {parts['f_input'] - parts['f_baseline']:.3f}"
-                "\n(completeness)", transform=bottom.transAxes, ha="right", va="top", fontsize=9,
-                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#999999"})
+    bottom.text(
+        0.98,
+        0.95,
+        f"shaded area = {parts['area']:.3f}\n= f(x) − f(x′) = {parts['f_input'] - parts['f_baseline']:.3f}"
+        "\n(completeness)",
+        transform=bottom.transAxes,
+        ha="right",
+        va="top",
+        fontsize=9,
+        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#999999"},
+    )
     bottom.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize=8, frameon=False)
     for ax in (top, bottom):
         ax.spines[["top", "right"]].set_visible(False)
@@ -632,7 +871,7 @@ def ig_path_paragraph(model, tokenizer, *, min_words: int = 20, max_words: int =
     data = ClassifierConfig().load_data()
     test = data[data["split"] == "test"]
     pool = test[test["n_words"].between(min_words, max_words)]
-    proba = predict_proba(model, tokenizer, pool["text"].tolist())          # (n, labels)
+    proba = predict_proba(model, tokenizer, pool["text"].tolist())  # (n, labels)
     labels = pool["label"].to_numpy()
     p_true = proba[np.arange(len(pool)), labels]
     right = np.flatnonzero(proba.argmax(1) == labels)
@@ -677,8 +916,12 @@ CLASSIFIER_FIGURES: dict[str, Callable[..., Figure]] = {
 }
 
 
-def build_all(out_dir: str | os.PathLike = "figures", *, names: Sequence[str] | None = None,
-              classifier: bool | tuple | None = None) -> list[Path]:
+def build_all(
+    out_dir: str | os.PathLike = "figures",
+    *,
+    names: Sequence[str] | None = None,
+    classifier: bool | tuple | None = None,
+) -> list[Path]:
     """Regenerate the course's committed figures (PNG + SVG) in ``out_dir``; same files on every run.
 
     This is what ``python -m course_utils figures`` runs. The figures of :data:`COMMITTED` need only the
@@ -707,7 +950,9 @@ def build_all(out_dir: str | os.PathLike = "figures", *, names: Sequence[str] | 
     if any(n in CLASSIFIER_FIGURES for n in names):
         if isinstance(classifier, tuple):
             if len(classifier) != 2:
-                raise ValueError(f"classifier must be True or a (tokenizer, model) pair, got a tuple of {len(classifier)}")
+                raise ValueError(
+                    f"classifier must be True or a (tokenizer, model) pair, got a tuple of {len(classifier)}"
+                )
             pair = classifier
         else:
             from ..models import load_classifier
@@ -725,6 +970,7 @@ def build_all(out_dir: str | os.PathLike = "figures", *, names: Sequence[str] | 
 
 
 # Notebooks 04-05's committed figures live in their lessons' figure modules (registered here, issue 17).
-from . import evaluation_figures as _evaluation_figures, masking_figures as _masking_figures  # noqa: E402
+from . import evaluation_figures as _evaluation_figures  # noqa: E402
+from . import masking_figures as _masking_figures  # noqa: E402
 
 COMMITTED.update({**_masking_figures.COMMITTED, **_evaluation_figures.COMMITTED})

@@ -58,8 +58,13 @@ def write_student(folder: str | Path, out: str | Path, *, solutions: bool = Fals
     """
     sources = nt.notebooks(folder)
     names = {p.name for p in sources}
-    return [_write(relink(_read(p) if solutions else student_copy(_read(p)), p.parent, out, names), Path(out) / p.name)
-            for p in sources]
+    return [
+        _write(
+            relink(_read(p) if solutions else student_copy(_read(p)), p.parent, out, names),
+            Path(out) / p.name,
+        )
+        for p in sources
+    ]
 
 
 # ------------------------------------------------------------------------------------------ reading paths
@@ -74,13 +79,48 @@ SHOWS_OUTPUT_TAG = "shows-output"  #: a code cell whose output kept prose descri
 DEPENDENCY_TAG = "path-dependency"  #: added, in a path copy, to a cell kept only because a kept cell needs it
 R_MAGIC_PROVIDER = re.compile(r"\bsetup_r\s*\(|%load_ext\s+rpy2\.ipython|load_ipython_extension\s*\(")
 #: methods that change the object they are called on: ``xs.append(1)`` counts as binding ``xs`` anew
-MUTATING_METHODS = frozenset({"append", "extend", "insert", "update", "add", "discard", "remove", "pop", "clear",
-                              "setdefault", "sort", "reverse", "popitem"})
+MUTATING_METHODS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "update",
+        "add",
+        "discard",
+        "remove",
+        "pop",
+        "clear",
+        "setdefault",
+        "sort",
+        "reverse",
+        "popitem",
+    }
+)
 # rpy2's %R/%%R options (rpy2/ipython/rmagic.py): those that take a value, and the flags that do not
-_R_VALUE_OPTIONS = {"-i": "input", "--input": "input", "-o": "output", "--output": "output", "-w": "", "--width": "",
-                    "-h": "", "--height": "", "-p": "", "--pointsize": "", "-b": "", "--bg": "", "-u": "",
-                    "--units": "", "-r": "", "--res": "", "--type": "", "--graphics-device": "", "-c": "",
-                    "--converter": "", "-d": "", "--display": ""}
+_R_VALUE_OPTIONS = {
+    "-i": "input",
+    "--input": "input",
+    "-o": "output",
+    "--output": "output",
+    "-w": "",
+    "--width": "",
+    "-h": "",
+    "--height": "",
+    "-p": "",
+    "--pointsize": "",
+    "-b": "",
+    "--bg": "",
+    "-u": "",
+    "--units": "",
+    "-r": "",
+    "--res": "",
+    "--type": "",
+    "--graphics-device": "",
+    "-c": "",
+    "--converter": "",
+    "-d": "",
+    "--display": "",
+}
 _R_FLAGS = {"-n", "--noreturn", "--noisolation"}
 
 Name = tuple[str, str]
@@ -90,7 +130,8 @@ class RSyntaxError(ValueError):
     """R code that the small R parser of :func:`r_names` cannot read."""
 
 
-_R_TOKEN = re.compile(r"""
+_R_TOKEN = re.compile(
+    r"""
     (?P<nl>\n) | (?P<ws>[ \t\r\f]+) | (?P<comment>\#[^\n]*)
   | (?P<raw>[rR](?P<q>["'])(?P<dash>-*)(?P<open>[(\[{]))
   | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
@@ -98,16 +139,51 @@ _R_TOKEN = re.compile(r"""
   | (?P<num>0[xX][0-9a-fA-F]+[Li]?|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[Li]?)
   | (?P<sym>(?:[^\W\d_]|\.(?!\d))[\w.]*)
   | (?P<op>%[^%\n]*%|<<-|->>|\|>|<-|->|<=|>=|==|!=|&&|\|\||:::|::|\[\[|[-+*/^<>!&|~?:=$@()\[\]{},;\\])
-""", re.X | re.S)
-_R_CONSTANTS = {"TRUE", "FALSE", "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_",
-                "NA_complex_", "next", "break"}
+""",
+    re.X | re.S,
+)
+_R_CONSTANTS = {
+    "TRUE",
+    "FALSE",
+    "NULL",
+    "Inf",
+    "NaN",
+    "NA",
+    "NA_integer_",
+    "NA_real_",
+    "NA_character_",
+    "NA_complex_",
+    "next",
+    "break",
+}
 _R_KEYWORDS = {"if", "else", "repeat", "while", "function", "for", "in"}
 # binding powers (R's ?Syntax, loosest first); right-associative operators parse their right side at the same power
-_R_INFIX = {"?": (1, "left"), "=": (2, "right"), "<-": (3, "right"), "<<-": (3, "right"), "->": (4, "left"),
-            "->>": (4, "left"), "~": (5, "left"), "||": (6, "left"), "|": (6, "left"), "&&": (7, "left"),
-            "&": (7, "left"), "==": (9, "left"), "!=": (9, "left"), "<": (9, "left"), ">": (9, "left"),
-            "<=": (9, "left"), ">=": (9, "left"), "+": (10, "left"), "-": (10, "left"), "*": (11, "left"),
-            "/": (11, "left"), "|>": (12, "left"), ":": (13, "left"), "^": (15, "right")}
+_R_INFIX = {
+    "?": (1, "left"),
+    "=": (2, "right"),
+    "<-": (3, "right"),
+    "<<-": (3, "right"),
+    "->": (4, "left"),
+    "->>": (4, "left"),
+    "~": (5, "left"),
+    "||": (6, "left"),
+    "|": (6, "left"),
+    "&&": (7, "left"),
+    "&": (7, "left"),
+    "==": (9, "left"),
+    "!=": (9, "left"),
+    "<": (9, "left"),
+    ">": (9, "left"),
+    "<=": (9, "left"),
+    ">=": (9, "left"),
+    "+": (10, "left"),
+    "-": (10, "left"),
+    "*": (11, "left"),
+    "/": (11, "left"),
+    "|>": (12, "left"),
+    ":": (13, "left"),
+    "^": (15, "right"),
+}
 _R_PREFIX = {"-": 14, "+": 14, "!": 8, "~": 5, "?": 1}
 _R_POSTFIX = 16  # calls f(), indexing x[ ] x[[ ]], members x$a x@a
 
@@ -124,7 +200,7 @@ def _r_tokens(code: str) -> list[tuple[str, str]]:
             end = code.find(close, m.end())
             if end < 0:
                 raise RSyntaxError(f"unterminated raw string in R code at offset {pos}")
-            tokens.append(("str", code[m.end():end]))
+            tokens.append(("str", code[m.end() : end]))
             pos = end + len(close)
             continue
         text = m.group()
@@ -265,7 +341,9 @@ class _RParser:
             if self.peek() == ("op", ","):
                 self.next()
             elif self.peek() != ("op", close):
-                raise RSyntaxError(f"expected ',' or {close!r} in R code, found {self.peek()[1] or 'the end'!r}")
+                raise RSyntaxError(
+                    f"expected ',' or {close!r} in R code, found {self.peek()[1] or 'the end'!r}"
+                )
 
     def prefix(self):
         self.skip_newlines()
@@ -372,7 +450,9 @@ class _RNames:
             return
         if self.owner:
             self.deferred[self.owner[0]].add(name)
-        elif name in self.defined:  # bound earlier in the cell; calling a function of this cell reads its names
+        elif (
+            name in self.defined
+        ):  # bound earlier in the cell; calling a function of this cell reads its names
             self.used |= self.deferred.get(name, set()) - self.defined
         else:
             self.used.add(name)
@@ -414,12 +494,12 @@ class _RNames:
             _, fn, args = node
             name = fn[1] if fn[0] == "sym" else None
             if name in _R_NO_NAMES:
-                for arg_name, value in args:
+                for _arg_name, value in args:
                     if value is not None and value[0] not in ("sym", "str"):
                         self.visit(value, local)
                 return
             self.visit(fn, local)
-            for i, (arg_name, value) in enumerate(args):
+            for i, (_arg_name, value) in enumerate(args):
                 if i == 0 and name == "assign" and value is not None and value[0] == "str":
                     continue
                 if i == 0 and name in ("get", "exists", "get0") and value is not None and value[0] == "str":
@@ -634,8 +714,12 @@ class _PythonNames(ast.NodeVisitor):
 
     # -- statements, in the order Python evaluates them
     def visit_Assign(self, node: ast.Assign) -> None:
-        if (isinstance(node.value, ast.Lambda) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                and self.at_top()):  # f = lambda …: a module-level function
+        if (
+            isinstance(node.value, ast.Lambda)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and self.at_top()
+        ):  # f = lambda …: a module-level function
             self.visit_arguments_outside(node.value.args)
             self.store(node.targets[0].id)
             self.owned((PY, node.targets[0].id), self.arg_names(node.value.args), [node.value.body])
@@ -811,8 +895,10 @@ class _PythonNames(ast.NodeVisitor):
             return
         self.generic_visit(node)
         func = node.func
-        inplace = any(k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
-                      for k in node.keywords)
+        inplace = any(
+            k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
+            for k in node.keywords
+        )
         if isinstance(func, ast.Attribute) and (func.attr in MUTATING_METHODS or inplace):
             self.change(func.value)
 
@@ -820,11 +906,17 @@ class _PythonNames(ast.NodeVisitor):
     def magic_call(node: ast.Call) -> tuple[set[Name], set[Name], dict[Name, set[Name]]] | None:
         """Names of ``get_ipython().run_cell_magic(name, line, body)`` / ``run_line_magic(name, line)``."""
         func = node.func
-        if not (isinstance(func, ast.Attribute) and func.attr in ("run_cell_magic", "run_line_magic")
-                and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)
-                and func.value.func.id == "get_ipython"):
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("run_cell_magic", "run_line_magic")
+            and isinstance(func.value, ast.Call)
+            and isinstance(func.value.func, ast.Name)
+            and func.value.func.id == "get_ipython"
+        ):
             return None
-        args = [a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else None for a in node.args]
+        args = [
+            a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else None for a in node.args
+        ]
         if len(args) < 2 or None in args:
             return set(), set(), {}
         name, line = args[0], args[1]
@@ -832,8 +924,11 @@ class _PythonNames(ast.NodeVisitor):
         if name == "R":
             return _r_magic_names(line, body or "")
         if name == "Rpush":
-            return ({(R, n) for n in line.split()}, {(MAGIC, "R")} | {(PY, n.split(".")[0]) for n in line.split()},
-                    {})
+            return (
+                {(R, n) for n in line.split()},
+                {(MAGIC, "R")} | {(PY, n.split(".")[0]) for n in line.split()},
+                {},
+            )
         if name == "Rpull":
             return {(PY, n) for n in line.split()}, {(MAGIC, "R")} | {(R, n) for n in line.split()}, {}
         if name == "load_ext" and "rpy2.ipython" in line:
@@ -853,8 +948,11 @@ class _PythonNames(ast.NodeVisitor):
 
 
 #: ``files = !ls data``: a shell command's output assigned to a name (IPython's ``SystemAssign``)
-_SHELL_ASSIGN = re.compile(r"^(?P<indent>[ \t]*)(?P<target>[A-Za-z_][\w.]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*)*)"
-                           r"[ \t]*=[ \t]*!(?P<command>.*)$", re.M)
+_SHELL_ASSIGN = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<target>[A-Za-z_][\w.]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*)*)"
+    r"[ \t]*=[ \t]*!(?P<command>.*)$",
+    re.M,
+)
 
 
 def _python_analyse(source: str) -> tuple[set[Name], set[Name], dict[Name, set[Name]]]:
@@ -865,7 +963,8 @@ def _python_analyse(source: str) -> tuple[set[Name], set[Name], dict[Name, set[N
         tree = ast.parse(code)
     except SyntaxError:  # IPython 7 (Colab's 7.34) leaves ``x = !cmd`` as it is; IPython 8 translates it
         translated = _SHELL_ASSIGN.sub(
-            lambda m: f"{m['indent']}{m['target']} = get_ipython().getoutput({m['command']!r})", code)
+            lambda m: f"{m['indent']}{m['target']} = get_ipython().getoutput({m['command']!r})", code
+        )
         if translated == code:
             raise
         tree = ast.parse(translated)
@@ -913,8 +1012,10 @@ def _cell_analysis(cell: nbformat.NotebookNode) -> tuple[set[Name], set[Name], d
         return _python_analyse(cell["source"])
     except (SyntaxError, RSyntaxError) as exc:
         first = cell["source"].strip().splitlines()[0] if cell["source"].strip() else ""
-        raise ValueError(f"cannot find the names of the code cell starting {first[:60]!r}: {exc}; fix the cell's "
-                         "syntax (path copies follow names to keep the cells a kept cell needs)") from exc
+        raise ValueError(
+            f"cannot find the names of the code cell starting {first[:60]!r}: {exc}; fix the cell's "
+            "syntax (path copies follow names to keep the cells a kept cell needs)"
+        ) from exc
 
 
 def names_defined_and_used(source: str) -> tuple[set[str], set[str]]:
@@ -951,7 +1052,9 @@ def notebook_needs(cells: list[nbformat.NotebookNode]) -> list[tuple[set[Name], 
                     frontier.append(name)
         out.append((defined, needs))
         for name in defined:  # rebinding to a non-function forgets; changing a function (f.x = 1) keeps
-            current[name] = deferred[name] if name in deferred else current.get(name, set()) if name in used else set()
+            current[name] = (
+                deferred[name] if name in deferred else current.get(name, set()) if name in used else set()
+            )
     return out
 
 
@@ -975,8 +1078,10 @@ def path_cells(nb: nbformat.NotebookNode, path: str) -> list[tuple[int, str]]:
     cells = nb["cells"]
     tiers = set(PATH_TIERS[path])
     reason: list[str | None] = [
-        "path" if i < 2 or set(nt.tier_of(c)) & tiers
-        else "shows-output" if c["cell_type"] == "code" and SHOWS_OUTPUT_TAG in c.get("metadata", {}).get("tags", [])
+        "path"
+        if i < 2 or set(nt.tier_of(c)) & tiers
+        else "shows-output"
+        if c["cell_type"] == "code" and SHOWS_OUTPUT_TAG in c.get("metadata", {}).get("tags", [])
         else None
         for i, c in enumerate(cells)
     ]
@@ -1026,16 +1131,23 @@ def _relink(text: str, pattern: re.Pattern, source_dir: Path, out_dir: Path, cop
         if not file or (resolved.parent == source_dir and resolved.name in copied) or not resolved.exists():
             return m.group()
         return m.group("pre") + Path(os.path.relpath(resolved, out_dir)).as_posix() + sep + anchor
+
     return pattern.sub(fix, text)
 
 
 def _split_anchor(target: str) -> tuple[str, str, str]:
     m = re.search(r"[#?]", target)
-    return (target, "", "") if m is None else (target[:m.start()], target[m.start()], target[m.start() + 1:])
+    return (
+        (target, "", "") if m is None else (target[: m.start()], target[m.start()], target[m.start() + 1 :])
+    )
 
 
-def relink(nb: nbformat.NotebookNode, source_dir: str | Path, out_dir: str | Path,
-           copied: set[str] | frozenset[str] = frozenset()) -> nbformat.NotebookNode:
+def relink(
+    nb: nbformat.NotebookNode,
+    source_dir: str | Path,
+    out_dir: str | Path,
+    copied: set[str] | frozenset[str] = frozenset(),
+) -> nbformat.NotebookNode:
     """Rewrite, in place, relative links of ``nb`` (read from ``source_dir``) for a copy in ``out_dir``.
 
     Markdown links and images, HTML ``src``/``href`` and reference links; in code cells, string literals that
@@ -1058,8 +1170,13 @@ def write_paths(folder: str | Path, out: str | Path) -> list[Path]:
     """
     sources = nt.notebooks(folder)
     names = {p.name for p in sources}
-    return [_write(relink(path_copy(_read(p), path), p.parent, Path(out) / path, names), Path(out) / path / p.name)
-            for path in PATH_TIERS for p in sources]
+    return [
+        _write(
+            relink(path_copy(_read(p), path), p.parent, Path(out) / path, names), Path(out) / path / p.name
+        )
+        for path in PATH_TIERS
+        for p in sources
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ badges

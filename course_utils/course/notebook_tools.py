@@ -41,7 +41,9 @@ def _notebook_dir() -> Path:
 
 NOTEBOOK_DIR = _notebook_dir()
 
-BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/([^/]+/[^/]+)/blob/([^/]+)/notebooks/([\w.-]+\.ipynb)")
+BADGE_RE = re.compile(
+    r"https://colab\.research\.google\.com/github/([^/]+/[^/]+)/blob/([^/]+)/notebooks/([\w.-]+\.ipynb)"
+)
 INSTALL_RE = re.compile(r"git\+https://github\.com/([^/@\"']+/[^/@\"']+)@([\w./-]+)")
 
 
@@ -67,15 +69,15 @@ def setup_source(repo: str = REPO, branch: str = BRANCH, seed: int = 42) -> str:
         "# Setup: in Colab, install the course once per runtime (Colab's own torch, numpy and pandas stay).\n"
         "# Locally, `make course` or `make test` installed it already.\n"
         "import sys\n"
-        "if \"google.colab\" in sys.modules:\n"
+        'if "google.colab" in sys.modules:\n'
         "    import importlib.util, subprocess\n"
-        "    if importlib.util.find_spec(\"course_utils\") is None:  # later notebooks in the runtime skip this\n"
-        "        print(\"Installing the course (about a minute, once per runtime) ...\")\n"
-        "        pip = subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\",\n"
-        f"                              \"explaining-bert @ {url}\"],\n"
+        '    if importlib.util.find_spec("course_utils") is None:  # later notebooks in the runtime skip this\n'
+        '        print("Installing the course (about a minute, once per runtime) ...")\n'
+        '        pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
+        f'                              "explaining-bert @ {url}"],\n'
         "                             capture_output=True, text=True)\n"
         "        if pip.returncode:\n"
-        "            raise RuntimeError(\"pip could not install the course:\\n\" + pip.stdout + pip.stderr)\n"
+        '            raise RuntimeError("pip could not install the course:\\n" + pip.stdout + pip.stderr)\n'
         "from course_utils import setup\n"
         f"report = setup(seed={seed})"
     )
@@ -142,8 +144,10 @@ def notebooks(folder: str | Path = NOTEBOOK_DIR) -> list[Path]:
     """
     found = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise FileNotFoundError(f"no course notebooks (00_….ipynb to 07_….ipynb) in {folder}: pass folder= the "
-                                "notebooks/ folder of a clone, or reinstall the course (pip install explaining-bert)")
+        raise FileNotFoundError(
+            f"no course notebooks (00_….ipynb to 07_….ipynb) in {folder}: pass folder= the "
+            "notebooks/ folder of a clone, or reinstall the course (pip install explaining-bert)"
+        )
     return found
 
 
@@ -173,7 +177,8 @@ def find_notebook_dir(folder: str | Path | None = None) -> Path:
     raise FileNotFoundError(
         f"no course notebooks (00_….ipynb … 07_….ipynb) found; looked in: {looked}. Run this from the course's "
         "notebooks/ folder or a checkout of the repository (git clone https://github.com/" + REPO + "), set "
-        "$COURSE_NOTEBOOKS to the folder, or pass folder=…")
+        "$COURSE_NOTEBOOKS to the folder, or pass folder=…"
+    )
 
 
 def docs_dir() -> Path:
@@ -192,11 +197,13 @@ def docs_dir() -> Path:
     for candidate in candidates:
         if (candidate / "cheatsheet.md").is_file():
             return candidate
-    raise FileNotFoundError(f"no course docs (cheatsheet.md) in {', '.join(map(str, candidates))}: run from a checkout "
-                            "of the repository or reinstall the course")
+    raise FileNotFoundError(
+        f"no course docs (cheatsheet.md) in {', '.join(map(str, candidates))}: run from a checkout "
+        "of the repository or reinstall the course"
+    )
 
 
-def reading_map(folder: str | Path | None = None) -> "pandas.DataFrame":  # noqa: F821
+def reading_map(folder: str | Path | None = None) -> pandas.DataFrame:  # noqa: F821
     """Every section heading (``##``) of every notebook with its tier: the course map of notebook 00.
 
     Args:
@@ -247,12 +254,14 @@ def prose_words(markdown: str) -> int:
     return sum(1 for piece in text.split() if _WORD.search(piece))
 
 
-def _notebook(notebook: "str | Path | nbformat.NotebookNode") -> nbformat.NotebookNode:
+def _notebook(notebook: str | Path | nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A notebook from a NotebookNode, a file, or a course notebook's name ("03_integrated_gradients")."""
     if isinstance(notebook, dict) and "cells" in notebook:
         return notebook
     if not isinstance(notebook, (str, Path)):
-        raise TypeError(f"notebook must be a path, a notebook name or an nbformat notebook, got {type(notebook).__name__}")
+        raise TypeError(
+            f"notebook must be a path, a notebook name or an nbformat notebook, got {type(notebook).__name__}"
+        )
     path = Path(notebook)
     if not path.is_file():
         for candidate in (NOTEBOOK_DIR / path.name, NOTEBOOK_DIR / f"{path.name}.ipynb"):
@@ -260,12 +269,14 @@ def _notebook(notebook: "str | Path | nbformat.NotebookNode") -> nbformat.Notebo
                 path = candidate
                 break
         else:
-            raise FileNotFoundError(f"no notebook {str(notebook)!r}: give a path to an .ipynb file or the name of one "
-                                    f"of {[p.stem for p in notebooks()]}")
+            raise FileNotFoundError(
+                f"no notebook {str(notebook)!r}: give a path to an .ipynb file or the name of one "
+                f"of {[p.stem for p in notebooks()]}"
+            )
     return nbformat.read(str(path), as_version=4)
 
 
-def path_words(notebook: "str | Path | nbformat.NotebookNode", path: str) -> int:
+def path_words(notebook: str | Path | nbformat.NotebookNode, path: str) -> int:
     """Words of prose (:func:`prose_words`) in the markdown cells that reading ``path`` reads in ``notebook``.
 
     Paths are layers (:data:`PATHS`): "essentials" counts the cells tagged ``essentials``, "practitioner"
@@ -280,12 +291,16 @@ def path_words(notebook: "str | Path | nbformat.NotebookNode", path: str) -> int
     if path not in PATHS:
         raise ValueError(f"path {path!r} is not one of {list(PATHS)}")
     tiers = set(PATHS[path])
-    return sum(prose_words(c.source) for c in _notebook(notebook).cells
-               if c.cell_type == "markdown" and set(tier_of(c)) & tiers)
+    return sum(
+        prose_words(c.source)
+        for c in _notebook(notebook).cells
+        if c.cell_type == "markdown" and set(tier_of(c)) & tiers
+    )
 
 
-def reading_minutes(notebook: "str | Path | nbformat.NotebookNode", path: str, *,
-                    words_per_minute: float = WORDS_PER_MINUTE) -> float:
+def reading_minutes(
+    notebook: str | Path | nbformat.NotebookNode, path: str, *, words_per_minute: float = WORDS_PER_MINUTE
+) -> float:
     """Minutes to read the prose of ``notebook`` on reading ``path``: :func:`path_words` / ``words_per_minute``.
 
     Counts prose only (markdown cells of the path's tiers), at :data:`WORDS_PER_MINUTE` = 200 words a minute
@@ -301,13 +316,20 @@ def reading_minutes(notebook: "str | Path | nbformat.NotebookNode", path: str, *
         TypeError: wrong types (a bool is not a speed). ValueError: unknown ``path``, speed not positive.
         FileNotFoundError: no such notebook.
     """
-    check_scalar(words_per_minute, "words_per_minute", float, min_val=0, include_boundaries="neither",
-                 hint="(reading speed)")
+    check_scalar(
+        words_per_minute,
+        "words_per_minute",
+        float,
+        min_val=0,
+        include_boundaries="neither",
+        hint="(reading speed)",
+    )
     return path_words(notebook, path) / words_per_minute
 
 
-def reading_times(folder: str | Path | None = None, *,
-                  words_per_minute: float = WORDS_PER_MINUTE) -> "pandas.DataFrame":  # noqa: F821
+def reading_times(
+    folder: str | Path | None = None, *, words_per_minute: float = WORDS_PER_MINUTE
+) -> pandas.DataFrame:  # noqa: F821
     """Words and reading minutes of every notebook on every reading path.
 
     ``folder``: the notebooks' folder; default :func:`find_notebook_dir` (works after a non-editable install).
@@ -323,5 +345,7 @@ def reading_times(folder: str | Path | None = None, *,
         nb = nbformat.read(str(nb_path), as_version=4)
         for path in PATHS:
             words = path_words(nb, path)
-            rows.append((nb_path.stem, path, words, reading_minutes(nb, path, words_per_minute=words_per_minute)))
+            rows.append(
+                (nb_path.stem, path, words, reading_minutes(nb, path, words_per_minute=words_per_minute))
+            )
     return pd.DataFrame(rows, columns=["notebook", "path", "words", "minutes"])

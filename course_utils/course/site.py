@@ -44,8 +44,16 @@ INTERACTIVE_NOTE = (
     "explorer as an app of its own: <code>python -m course_utils explorer</code>.</div>"
 )
 
-__all__ = ["DOCS_DIR", "REFERENCE_PAGES", "MATHJAX_PARTS", "site_notebook", "prepare", "sphinx_conf", "build_site",
-           "mathjax_source"]
+__all__ = [
+    "DOCS_DIR",
+    "REFERENCE_PAGES",
+    "MATHJAX_PARTS",
+    "site_notebook",
+    "prepare",
+    "sphinx_conf",
+    "build_site",
+    "mathjax_source",
+]
 
 
 # ------------------------------------------------------------------------------------- notebook pages
@@ -91,8 +99,10 @@ def _static_widget(view: dict, state: dict) -> str:
     bar = bars[0]
     left, right = (texts + ["", ""])[:2]
     value, top = float(bar.get("value", 0) or 0), float(bar.get("max", 1) or 1)
-    return (f'<div class="course-progress">{left}<progress value="{value:g}" max="{top:g}"></progress>'
-            f"{right}</div>")
+    return (
+        f'<div class="course-progress">{left}<progress value="{value:g}" max="{top:g}"></progress>'
+        f"{right}</div>"
+    )
 
 
 def site_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -113,7 +123,9 @@ def site_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         tier = _tier(cell)
         if cell.cell_type == "markdown":
-            cell.source = _with_marker(NOTEBOOKS_TO_DOCS_RE.sub(r"](../\1.md", BADGE_MD_RE.sub("", cell.source)), tier)
+            cell.source = _with_marker(
+                NOTEBOOKS_TO_DOCS_RE.sub(r"](../\1.md", BADGE_MD_RE.sub("", cell.source)), tier
+            )
             continue
         if cell.cell_type != "code":
             continue
@@ -123,8 +135,10 @@ def site_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if WIDGET_VIEW in data:
-                out["data"] = {"text/html": _static_widget(data[WIDGET_VIEW], state),
-                               "text/plain": data.get("text/plain", "")}
+                out["data"] = {
+                    "text/html": _static_widget(data[WIDGET_VIEW], state),
+                    "text/plain": data.get("text/plain", ""),
+                }
     return nb
 
 
@@ -140,8 +154,8 @@ def sphinx_conf(repo: str = nt.REPO, branch: str = nt.BRANCH, *, title: str = "E
         "copyright": f"{time.strftime('%Y')}, the Explaining BERT authors (code: MIT)",
         "extensions": ["myst_nb"],
         "mathjax_path": "mathjax/tex-chtml.js",  # MathJax 3 from the site's own folder (see _copy_mathjax)
-        "nb_execution_mode": "off",             # render the outputs make course stored; never execute
-        "nb_ipywidgets_js": {},                 # widget outputs are made static: load no widget scripts (CDN)
+        "nb_execution_mode": "off",  # render the outputs make course stored; never execute
+        "nb_ipywidgets_js": {},  # widget outputs are made static: load no widget scripts (CDN)
         "nb_merge_streams": True,
         "myst_enable_extensions": ["dollarmath", "amsmath", "colon_fence", "deflist"],
         "myst_heading_anchors": 3,
@@ -156,7 +170,7 @@ def sphinx_conf(repo: str = nt.REPO, branch: str = nt.BRANCH, *, title: str = "E
         "html_theme_options": {
             "repository_url": f"https://github.com/{repo}",
             "repository_branch": branch,
-            "path_to_docs": "",                 # pages notebooks/NN_x.ipynb are the repository's own paths
+            "path_to_docs": "",  # pages notebooks/NN_x.ipynb are the repository's own paths
             "launch_buttons": {"colab_url": "https://colab.research.google.com"},
             "use_download_button": True,
             "use_repository_button": True,
@@ -181,8 +195,10 @@ def mathjax_source() -> Path:
 
     spec = importlib.util.find_spec("sphinx-mathjax-offline")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("the site needs MathJax from the package sphinx-mathjax-offline: "
-                          "pip install 'explaining-bert[site]' (make course installs it)")
+        raise ImportError(
+            "the site needs MathJax from the package sphinx-mathjax-offline: "
+            "pip install 'explaining-bert[site]' (make course installs it)"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax"
 
 
@@ -206,8 +222,14 @@ def _index(docs: Path, notebooks: list[Path]) -> str:
     return source.read_text(encoding="utf-8").rstrip("\n") + toc
 
 
-def prepare(executed: str | Path, src: str | Path, *, docs: str | Path = DOCS_DIR, repo: str = nt.REPO,
-            branch: str = nt.BRANCH) -> list[Path]:
+def prepare(
+    executed: str | Path,
+    src: str | Path,
+    *,
+    docs: str | Path = DOCS_DIR,
+    repo: str = nt.REPO,
+    branch: str = nt.BRANCH,
+) -> list[Path]:
     """Write the site's sources into ``src`` (emptied first): conf.py, the pages of ``docs`` and the notebooks.
 
     Args:
@@ -225,19 +247,28 @@ def prepare(executed: str | Path, src: str | Path, *, docs: str | Path = DOCS_DI
     executed, src, docs = Path(executed), Path(src), Path(docs)
     notebooks = sorted(executed.glob("[0-9][0-9]_*.ipynb"))  # nt.notebooks() would raise its own message
     if not notebooks:
-        raise FileNotFoundError(f"no executed notebooks (NN_name.ipynb) in {executed}: run `python -m course_utils "
-                                "build` (or `make course`) first")
+        raise FileNotFoundError(
+            f"no executed notebooks (NN_name.ipynb) in {executed}: run `python -m course_utils "
+            "build` (or `make course`) first"
+        )
     index = _index(docs, notebooks)
     if src.exists():
         shutil.rmtree(src)
     shutil.copytree(docs, src, ignore=shutil.ignore_patterns("index.md", ".*"))
-    for page in src.glob("*.md"):  # links written for GitHub (../notebooks/…) point into the site's notebooks/
-        page.write_text(DOCS_TO_NOTEBOOKS_RE.sub("](notebooks/", page.read_text(encoding="utf-8")), encoding="utf-8")
+    for page in src.glob(
+        "*.md"
+    ):  # links written for GitHub (../notebooks/…) point into the site's notebooks/
+        page.write_text(
+            DOCS_TO_NOTEBOOKS_RE.sub("](notebooks/", page.read_text(encoding="utf-8")), encoding="utf-8"
+        )
     (src / "index.md").write_text(index, encoding="utf-8")
     _copy_mathjax(src / "_static")
     conf = sphinx_conf(repo, branch)
-    (src / "conf.py").write_text("# Written by course_utils.site.prepare: edit sphinx_conf() there instead.\n"
-                                 + "".join(f"{k} = {v!r}\n" for k, v in conf.items()), encoding="utf-8")
+    (src / "conf.py").write_text(
+        "# Written by course_utils.site.prepare: edit sphinx_conf() there instead.\n"
+        + "".join(f"{k} = {v!r}\n" for k, v in conf.items()),
+        encoding="utf-8",
+    )
     written = []
     for path in notebooks:
         out = src / "notebooks" / path.name
@@ -247,9 +278,17 @@ def prepare(executed: str | Path, src: str | Path, *, docs: str | Path = DOCS_DI
     return written
 
 
-def build_site(executed: str | Path = "build", out: str | Path | None = None, *, src: str | Path | None = None,
-               docs: str | Path = DOCS_DIR, repo: str = nt.REPO, branch: str = nt.BRANCH, strict: bool = False,
-               quiet: bool = True) -> Path:
+def build_site(
+    executed: str | Path = "build",
+    out: str | Path | None = None,
+    *,
+    src: str | Path | None = None,
+    docs: str | Path = DOCS_DIR,
+    repo: str = nt.REPO,
+    branch: str = nt.BRANCH,
+    strict: bool = False,
+    quiet: bool = True,
+) -> Path:
     """Build the site from the executed notebooks in ``executed``; return its ``index.html``.
 
     Args:
@@ -264,12 +303,15 @@ def build_site(executed: str | Path = "build", out: str | Path | None = None, *,
     executed = Path(executed)
     out = Path(out) if out is not None else executed / "site"
     src = Path(src) if src is not None else executed / "site-src"
-    prepare(executed, src, docs=docs, repo=repo, branch=branch)  # first: it says when the notebooks are missing
+    prepare(
+        executed, src, docs=docs, repo=repo, branch=branch
+    )  # first: it says when the notebooks are missing
     try:
         from sphinx.cmd.build import build_main
     except ImportError as exc:
-        raise ImportError(f"the site needs Sphinx ({exc}): pip install 'explaining-bert[site]' "
-                          "(make course installs it)") from exc
+        raise ImportError(
+            f"the site needs Sphinx ({exc}): pip install 'explaining-bert[site]' (make course installs it)"
+        ) from exc
     args = ["-b", "html", "-E", "-a", str(src), str(out)]
     if quiet:
         args.insert(0, "-q")
@@ -279,4 +321,3 @@ def build_site(executed: str | Path = "build", out: str | Path | None = None, *,
     if code:
         raise RuntimeError(f"Sphinx could not build the site from {src} (exit status {code}; messages above)")
     return (out / "index.html").resolve()
-

@@ -25,7 +25,9 @@ def _unit_scores(table: pd.DataFrame, level: str, absolute: bool) -> pd.DataFram
     """``doc_id, unit, text, score`` without special tokens (words summed at level "word")."""
     rows = table[~table["special"].to_numpy(dtype=bool)]
     if level == "word":
-        rows = rows.groupby(["doc_id", "word_id"], sort=True).agg(text=("token", " ".join), score=("score", "sum"))
+        rows = rows.groupby(["doc_id", "word_id"], sort=True).agg(
+            text=("token", " ".join), score=("score", "sum")
+        )
         rows = rows.reset_index().rename(columns={"word_id": "unit"})
     else:
         rows = rows.rename(columns={"position": "unit", "token": "text"})[["doc_id", "unit", "text", "score"]]
@@ -38,8 +40,10 @@ def _one_method(table, name: str) -> tuple[pd.DataFrame, str]:
     table = _tables.check_table(table, name)
     methods = table["method"].unique()
     if len(methods) != 1:
-        raise ValueError(f"{name} holds {len(methods)} methods {sorted(methods)}; pass one method's table, "
-                         f"e.g. table[table['method'] == {methods[0]!r}]")
+        raise ValueError(
+            f"{name} holds {len(methods)} methods {sorted(methods)}; pass one method's table, "
+            f"e.g. table[table['method'] == {methods[0]!r}]"
+        )
     return table, str(methods[0])
 
 
@@ -56,8 +60,9 @@ def _top(scores: np.ndarray, k: int, seed_key: tuple) -> set:
     return set(np.lexsort((tie_break, -scores))[:k].tolist())
 
 
-def rank_agreement(table_a, table_b, *, k: int = 5, level: str = "token", absolute: bool = False,
-                   seed: int = 0) -> pd.DataFrame:
+def rank_agreement(
+    table_a, table_b, *, k: int = 5, level: str = "token", absolute: bool = False, seed: int = 0
+) -> pd.DataFrame:
     """Per document: how similarly two explanations rank the tokens (or words).
 
     Args:
@@ -84,25 +89,40 @@ def rank_agreement(table_a, table_b, *, k: int = 5, level: str = "token", absolu
     b = _unit_scores(table_b, level, absolute)
     merged = a.merge(b, on=["doc_id", "unit"], suffixes=("_a", "_b"), how="inner")
     if merged.empty:
-        raise ValueError(f"table_a ({method_a}) and table_b ({method_b}) share no document: explain the same texts")
+        raise ValueError(
+            f"table_a ({method_a}) and table_b ({method_b}) share no document: explain the same texts"
+        )
     rows = []
     for doc_id, group in merged.groupby("doc_id", sort=True):
         n_a, n_b = int((a["doc_id"] == doc_id).sum()), int((b["doc_id"] == doc_id).sum())
         if n_a != len(group) or n_b != len(group) or (group["text_a"] != group["text_b"]).any():
-            raise ValueError(f"doc_id {doc_id} has other tokens in table_a than in table_b: compare explanations "
-                             "of the same texts made with the same tokenizer")
+            raise ValueError(
+                f"doc_id {doc_id} has other tokens in table_a than in table_b: compare explanations "
+                "of the same texts made with the same tokenizer"
+            )
         sa, sb = group["score_a"].to_numpy(float), group["score_b"].to_numpy(float)
         kk = min(k, len(group))
         key = (seed, int(doc_id) % 2**32)
         overlap = len(_top(sa, kk, key) & _top(sb, kk, key)) / kk
-        rows.append({"doc_id": doc_id, "method_a": method_a, "method_b": method_b, "n_units": len(group),
-                     "spearman": _correlation(stats.spearmanr, sa, sb),
-                     "kendall": _correlation(stats.kendalltau, sa, sb), "k": kk, "top_k_overlap": overlap})
+        rows.append(
+            {
+                "doc_id": doc_id,
+                "method_a": method_a,
+                "method_b": method_b,
+                "n_units": len(group),
+                "spearman": _correlation(stats.spearmanr, sa, sb),
+                "kendall": _correlation(stats.kendalltau, sa, sb),
+                "k": kk,
+                "top_k_overlap": overlap,
+            }
+        )
     out = pd.DataFrame(rows)
     return out.astype({"doc_id": np.int64, "n_units": np.int64, "k": np.int64})
 
 
-def agreement(tables, *, k: int = 5, level: str = "token", absolute: bool = False, seed: int = 0) -> pd.DataFrame:
+def agreement(
+    tables, *, k: int = 5, level: str = "token", absolute: bool = False, seed: int = 0
+) -> pd.DataFrame:
     """:func:`rank_agreement` for every pair of methods: one row per (document, pair).
 
     Args:
@@ -114,9 +134,20 @@ def agreement(tables, *, k: int = 5, level: str = "token", absolute: bool = Fals
     table = _tables.check_table(tables, "tables")
     methods = sorted(table["method"].unique())
     if len(methods) < 2:
-        raise ValueError(f"agreement needs at least two methods, got {methods}: stack tables of several methods")
-    parts = [rank_agreement(table[table["method"] == m1], table[table["method"] == m2], k=k, level=level,
-                            absolute=absolute, seed=seed) for m1, m2 in itertools.combinations(methods, 2)]
+        raise ValueError(
+            f"agreement needs at least two methods, got {methods}: stack tables of several methods"
+        )
+    parts = [
+        rank_agreement(
+            table[table["method"] == m1],
+            table[table["method"] == m2],
+            k=k,
+            level=level,
+            absolute=absolute,
+            seed=seed,
+        )
+        for m1, m2 in itertools.combinations(methods, 2)
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -149,6 +180,12 @@ def disagreements(pairs: pd.DataFrame, n: int = 3, statistic: str = "spearman") 
     for doc_id, group in pairs.groupby("doc_id", sort=True):
         values = group[statistic].fillna(0.0)
         worst = group.loc[values.idxmin()]
-        rows.append({"doc_id": doc_id, f"mean_{statistic}": float(values.mean()),
-                     "worst_pair": f"{worst['method_a']} vs {worst['method_b']}", f"worst_{statistic}": float(values.min())})
+        rows.append(
+            {
+                "doc_id": doc_id,
+                f"mean_{statistic}": float(values.mean()),
+                "worst_pair": f"{worst['method_a']} vs {worst['method_b']}",
+                f"worst_{statistic}": float(values.min()),
+            }
+        )
     return pd.DataFrame(rows).sort_values(f"mean_{statistic}", kind="stable").head(n).reset_index(drop=True)

@@ -27,9 +27,20 @@ ERASER_BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
 KINDS = ("comprehensiveness", "sufficiency")
 
 
-def aopc_comprehensiveness(model, tokenizer, table, *, bins=ERASER_BINS, replacement: str = "mask",
-                           level: str = "token", random_baseline: bool = True, seed: int = 0, batch_size: int = 64,
-                           progress: bool | None = None, per_bin: bool = False):
+def aopc_comprehensiveness(
+    model,
+    tokenizer,
+    table,
+    *,
+    bins=ERASER_BINS,
+    replacement: str = "mask",
+    level: str = "token",
+    random_baseline: bool = True,
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: bool | None = None,
+    per_bin: bool = False,
+):
     """ERASER's AOPC comprehensiveness per document: how much the probability drops without the top units.
 
     ``mean over bins of [p_target(x) − p_target(x with its top-k units removed)]`` (DeYoung et al. 2020,
@@ -51,13 +62,36 @@ def aopc_comprehensiveness(model, tokenizer, table, *, bins=ERASER_BINS, replace
         ``aopc_comprehensiveness``. With ``per_bin=True`` the pair ``(that table, per_bin)``, ``per_bin``
         holding the differences per bin (``doc_id, method, bin, k, difference``). Taught in notebook 05.
     """
-    return _aopc("comprehensiveness", model, tokenizer, table, bins, replacement, level, random_baseline, seed,
-                 batch_size, progress, per_bin)
+    return _aopc(
+        "comprehensiveness",
+        model,
+        tokenizer,
+        table,
+        bins,
+        replacement,
+        level,
+        random_baseline,
+        seed,
+        batch_size,
+        progress,
+        per_bin,
+    )
 
 
-def aopc_sufficiency(model, tokenizer, table, *, bins=ERASER_BINS, replacement: str = "mask", level: str = "token",
-                     random_baseline: bool = True, seed: int = 0, batch_size: int = 64,
-                     progress: bool | None = None, per_bin: bool = False):
+def aopc_sufficiency(
+    model,
+    tokenizer,
+    table,
+    *,
+    bins=ERASER_BINS,
+    replacement: str = "mask",
+    level: str = "token",
+    random_baseline: bool = True,
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: bool | None = None,
+    per_bin: bool = False,
+):
     """ERASER's AOPC sufficiency per document: how much probability is lost when ONLY the top units stay.
 
     ``mean over bins of [p_target(x) − p_target(only the top-k units of x)]`` (DeYoung et al. 2020, section
@@ -65,12 +99,29 @@ def aopc_sufficiency(model, tokenizer, table, *, bins=ERASER_BINS, replacement: 
     alone may be *more* convincing than the whole text). Arguments and the returned table as for
     :func:`aopc_comprehensiveness`, with the column ``aopc_sufficiency``. Taught in notebook 05.
     """
-    return _aopc("sufficiency", model, tokenizer, table, bins, replacement, level, random_baseline, seed,
-                 batch_size, progress, per_bin)
+    return _aopc(
+        "sufficiency",
+        model,
+        tokenizer,
+        table,
+        bins,
+        replacement,
+        level,
+        random_baseline,
+        seed,
+        batch_size,
+        progress,
+        per_bin,
+    )
 
 
-def aopc_table(comprehensiveness: pd.DataFrame, sufficiency: pd.DataFrame | None = None, *, n_boot: int = 2000,
-               seed: int = 0) -> pd.DataFrame:
+def aopc_table(
+    comprehensiveness: pd.DataFrame,
+    sufficiency: pd.DataFrame | None = None,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Per method: mean AOPC comprehensiveness (and sufficiency) with bootstrap intervals.
 
     Returns:
@@ -86,13 +137,28 @@ def aopc_table(comprehensiveness: pd.DataFrame, sufficiency: pd.DataFrame | None
         out = out.merge(suff.drop(columns="n_docs"), on="method", how="outer")
     if _tables.RANDOM in set(comprehensiveness["method"]):
         vs = _stats.compare_to_baseline(comprehensiveness, "aopc_comprehensiveness", n_boot=n_boot, seed=seed)
-        out = out.merge(vs[["method", "improvement"]].rename(columns={"improvement": "comp_vs_random"}),
-                        on="method", how="left")
+        out = out.merge(
+            vs[["method", "improvement"]].rename(columns={"improvement": "comp_vs_random"}),
+            on="method",
+            how="left",
+        )
     return out.set_index("method")
 
 
-def _aopc(kind, model, tokenizer, table, bins, replacement, level, random_baseline, seed, batch_size, progress,
-          want_per_bin=False):
+def _aopc(
+    kind,
+    model,
+    tokenizer,
+    table,
+    bins,
+    replacement,
+    level,
+    random_baseline,
+    seed,
+    batch_size,
+    progress,
+    want_per_bin=False,
+):
     table = with_random(_tables.check_table(table), random_baseline, seed)
     bins = _tables.check_fractions(bins, "bins", allow_zero=False)
     level = _tables.check_level(level)
@@ -107,8 +173,14 @@ def _aopc(kind, model, tokenizer, table, bins, replacement, level, random_baseli
         targets += [doc.target] * (len(ks) + 1)
         rows.append((doc.doc_id, doc.method, doc.target, ks))
     n_docs = table["doc_id"].nunique()
-    probs = _removal.target_probabilities(model, sequences, targets, batch_size=batch_size,
-                                          progress=_removal.show_progress(progress, n_docs), desc=f"AOPC {kind}")
+    probs = _removal.target_probabilities(
+        model,
+        sequences,
+        targets,
+        batch_size=batch_size,
+        progress=_removal.show_progress(progress, n_docs),
+        desc=f"AOPC {kind}",
+    )
     per_doc, per_bin, start = [], [], 0
     for doc_id, method, target, ks in rows:
         full, altered = probs[start], probs[start + 1 : start + 1 + len(ks)]

@@ -13,6 +13,7 @@ Taught in notebook 05 (evaluating explanations).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -42,7 +43,9 @@ def measure_peak_memory(fn: Callable[[], object], device: torch.device | None = 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         result = fn()
     deltas = []
-    for event in prof.events():  # frees outside an operator are "[memory]" events; operators carry their own net
+    for (
+        event
+    ) in prof.events():  # frees outside an operator are "[memory]" events; operators carry their own net
         delta = event.cpu_memory_usage if event.name == "[memory]" else event.self_cpu_memory_usage
         if delta:
             deltas.append((event.time_range.start, delta))
@@ -64,8 +67,15 @@ def _backward_passes(method: str, documents: pd.DataFrame) -> np.ndarray:
 MEMORY = ("rss", "torch")
 
 
-def cost_table(model, tokenizer, texts, methods: Mapping[str, dict] | Sequence[str] = ("ig", "loo", "atman"), *,
-               memory: str = "rss", warm_up: bool = True) -> pd.DataFrame:
+def cost_table(
+    model,
+    tokenizer,
+    texts,
+    methods: Mapping[str, dict] | Sequence[str] = ("ig", "loo", "atman"),
+    *,
+    memory: str = "rss",
+    warm_up: bool = True,
+) -> pd.DataFrame:
     """Time, passes and peak memory of each method on ``texts`` (a small sample: each method runs once).
 
     Args:
@@ -97,7 +107,7 @@ def cost_table(model, tokenizer, texts, methods: Mapping[str, dict] | Sequence[s
     for name, opts in methods.items():
         if warm_up:
             explain(model, tokenizer, first, name, progress=False, **opts)
-        run = lambda: explain(model, tokenizer, texts, name, progress=False, **opts)  # noqa: E731
+        run = functools.partial(explain, model, tokenizer, texts, name, progress=False, **opts)
         if memory == "rss":
             result = measure(run)
             table, seconds, peak = result.result, result.seconds, result.peak_mb
@@ -106,8 +116,19 @@ def cost_table(model, tokenizer, texts, methods: Mapping[str, dict] | Sequence[s
             table, peak = measure_peak_memory(run, device)
             seconds = time.perf_counter() - start
         docs = table.documents
-        forward = docs["forward_passes"].to_numpy(dtype=float) if "forward_passes" in docs else np.full(len(docs), np.nan)
-        rows.append({"method": name, "n_docs": len(docs), "seconds_per_doc": seconds / len(docs),
-                     "forward_passes_per_doc": float(forward.mean()),
-                     "backward_passes_per_doc": float(_backward_passes(name, docs).mean()), "peak_memory_mb": peak})
+        forward = (
+            docs["forward_passes"].to_numpy(dtype=float)
+            if "forward_passes" in docs
+            else np.full(len(docs), np.nan)
+        )
+        rows.append(
+            {
+                "method": name,
+                "n_docs": len(docs),
+                "seconds_per_doc": seconds / len(docs),
+                "forward_passes_per_doc": float(forward.mean()),
+                "backward_passes_per_doc": float(_backward_passes(name, docs).mean()),
+                "peak_memory_mb": peak,
+            }
+        )
     return pd.DataFrame(rows).set_index("method")

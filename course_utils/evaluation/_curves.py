@@ -58,10 +58,11 @@ class Curves:
 
     def compare_to_random(self, *, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
         """Paired improvement over the random baseline (positive = better), see :func:`compare_to_baseline`."""
-        return _stats.compare_to_baseline(self.auc, "auc", higher_is_better=self.higher_is_better,
-                                          n_boot=n_boot, seed=seed)
+        return _stats.compare_to_baseline(
+            self.auc, "auc", higher_is_better=self.higher_is_better, n_boot=n_boot, seed=seed
+        )
 
-    def select(self, doc_ids=None, methods=None) -> "Curves":
+    def select(self, doc_ids=None, methods=None) -> Curves:
         """The same curves restricted to some documents and/or methods (e.g. those every method explained).
 
         Args:
@@ -82,26 +83,47 @@ class Curves:
                 raise ValueError("doc_ids is empty: pass at least one doc id (or None for every document)")
             missing = wanted.difference(pd.Index(auc["doc_id"].unique()))
             if len(missing):
-                raise ValueError(f"doc_ids {missing.tolist()[:10]} are not in these {self.kind} curves (they hold "
-                                 f"{auc['doc_id'].nunique()} documents); pass doc ids of explained documents")
+                raise ValueError(
+                    f"doc_ids {missing.tolist()[:10]} are not in these {self.kind} curves (they hold "
+                    f"{auc['doc_id'].nunique()} documents); pass doc ids of explained documents"
+                )
             points, auc = points[points["doc_id"].isin(wanted)], auc[auc["doc_id"].isin(wanted)]
         if methods is not None:
             wanted_methods = [methods] if isinstance(methods, str) else list(methods)
             unknown = sorted(set(wanted_methods) - set(self.auc["method"]))
             if not wanted_methods or unknown:
-                raise ValueError(f"methods {unknown} are not in these {self.kind} curves; "
-                                 f"choose among {sorted(self.auc['method'].unique())}")
-            points, auc = points[points["method"].isin(wanted_methods)], auc[auc["method"].isin(wanted_methods)]
-        return Curves(self.kind, points.reset_index(drop=True), auc.reset_index(drop=True), dict(self.options))
+                raise ValueError(
+                    f"methods {unknown} are not in these {self.kind} curves; "
+                    f"choose among {sorted(self.auc['method'].unique())}"
+                )
+            points, auc = (
+                points[points["method"].isin(wanted_methods)],
+                auc[auc["method"].isin(wanted_methods)],
+            )
+        return Curves(
+            self.kind, points.reset_index(drop=True), auc.reset_index(drop=True), dict(self.options)
+        )
 
     def _repr_html_(self) -> str:
         better = "higher" if self.higher_is_better else "lower"
-        return f"<p><b>{self.kind} curves</b> ({better} area = more faithful)</p>" + self.summary().to_html(index=False)
+        return f"<p><b>{self.kind} curves</b> ({better} area = more faithful)</p>" + self.summary().to_html(
+            index=False
+        )
 
 
-def deletion_curve(model, tokenizer, table, *, fractions=FRACTIONS, replacement: str = "mask", level: str = "token",
-                   random_baseline: bool = True, seed: int = 0, batch_size: int = 64,
-                   progress: bool | None = None) -> Curves:
+def deletion_curve(
+    model,
+    tokenizer,
+    table,
+    *,
+    fractions=FRACTIONS,
+    replacement: str = "mask",
+    level: str = "token",
+    random_baseline: bool = True,
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: bool | None = None,
+) -> Curves:
     """Remove the top-ranked tokens k % at a time and record the target's probability.
 
     Args:
@@ -122,13 +144,34 @@ def deletion_curve(model, tokenizer, table, *, fractions=FRACTIONS, replacement:
         :class:`Curves` with ``kind="deletion"`` — a low area under the curve is faithful. The target is
         each row's ``target`` column (the class the explanation was made for). Taught in notebook 05.
     """
-    return _curve("deletion", model, tokenizer, table, fractions, replacement, level, random_baseline, seed,
-                  batch_size, progress)
+    return _curve(
+        "deletion",
+        model,
+        tokenizer,
+        table,
+        fractions,
+        replacement,
+        level,
+        random_baseline,
+        seed,
+        batch_size,
+        progress,
+    )
 
 
-def insertion_curve(model, tokenizer, table, *, fractions=FRACTIONS, replacement: str = "mask", level: str = "token",
-                    random_baseline: bool = True, seed: int = 0, batch_size: int = 64,
-                    progress: bool | None = None) -> Curves:
+def insertion_curve(
+    model,
+    tokenizer,
+    table,
+    *,
+    fractions=FRACTIONS,
+    replacement: str = "mask",
+    level: str = "token",
+    random_baseline: bool = True,
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: bool | None = None,
+) -> Curves:
     """Start from a text with every unit removed, restore the top-ranked ones k % at a time.
 
     Arguments as for :func:`deletion_curve`; at fraction 0 every unit is replaced (or deleted), at 1 the text
@@ -137,8 +180,19 @@ def insertion_curve(model, tokenizer, table, *, fractions=FRACTIONS, replacement
     Returns:
         :class:`Curves` with ``kind="insertion"`` — a high area under the curve is faithful. Taught in notebook 05.
     """
-    return _curve("insertion", model, tokenizer, table, fractions, replacement, level, random_baseline, seed,
-                  batch_size, progress)
+    return _curve(
+        "insertion",
+        model,
+        tokenizer,
+        table,
+        fractions,
+        replacement,
+        level,
+        random_baseline,
+        seed,
+        batch_size,
+        progress,
+    )
 
 
 def with_random(table: pd.DataFrame, random_baseline: bool, seed: int) -> pd.DataFrame:
@@ -150,8 +204,9 @@ def with_random(table: pd.DataFrame, random_baseline: bool, seed: int) -> pd.Dat
     return table
 
 
-def _curve(kind, model, tokenizer, table, fractions, replacement, level, random_baseline, seed, batch_size,
-           progress) -> Curves:
+def _curve(
+    kind, model, tokenizer, table, fractions, replacement, level, random_baseline, seed, batch_size, progress
+) -> Curves:
     table = with_random(_tables.check_table(table), random_baseline, seed)
     fractions = _tables.check_fractions(fractions)
     level = _tables.check_level(level)
@@ -165,13 +220,22 @@ def _curve(kind, model, tokenizer, table, fractions, replacement, level, random_
         targets += [doc.target] * len(ks)
         rows += [(doc.doc_id, doc.method, f, k, doc.n_units) for f, k in zip(fractions, ks)]
     n_docs = table["doc_id"].nunique()
-    probs = _removal.target_probabilities(model, sequences, targets, batch_size=batch_size,
-                                          progress=_removal.show_progress(progress, n_docs), desc=f"{kind} curves")
+    probs = _removal.target_probabilities(
+        model,
+        sequences,
+        targets,
+        batch_size=batch_size,
+        progress=_removal.show_progress(progress, n_docs),
+        desc=f"{kind} curves",
+    )
     points = pd.DataFrame(rows, columns=["doc_id", "method", "fraction", "k", "n_units"])
     points["probability"] = probs
     points = points.astype({"doc_id": np.int64, "k": np.int64, "n_units": np.int64, "fraction": np.float64})
-    auc = (points.groupby(["doc_id", "method"], sort=True)
-           .apply(lambda g: float(np.trapezoid(g["probability"], g["fraction"])), include_groups=False)
-           .rename("auc").reset_index())
+    auc = (
+        points.groupby(["doc_id", "method"], sort=True)
+        .apply(lambda g: float(np.trapezoid(g["probability"], g["fraction"])), include_groups=False)
+        .rename("auc")
+        .reset_index()
+    )
     options = {"replacement": replacement, "level": level, "seed": seed, "fractions": fractions.tolist()}
     return Curves(kind, points, auc, options)

@@ -14,14 +14,24 @@ import pandas as pd
 from ._curves import Curves
 
 RANDOM_STYLE = {"color": "0.45", "ls": "--"}
-COLOURS = {"ig": "#b2182b", "loo": "#2166ac", "atman": "#1b7837", "shap": "#e08214", "lime": "#762a83",
-           "random": "0.45"}
+COLOURS = {
+    "ig": "#b2182b",
+    "loo": "#2166ac",
+    "atman": "#1b7837",
+    "shap": "#e08214",
+    "lime": "#762a83",
+    "random": "0.45",
+}
 MARKERS = {"ig": "o", "loo": "s", "atman": "^", "shap": "v", "lime": "P", "random": ""}
 
 
 def _style(method: str, i: int) -> dict:
     fallback = ["#35978f", "#8c510a", "#c51b7d", "#4d4d4d"]
-    style = {"color": COLOURS.get(method, fallback[i % len(fallback)]), "marker": MARKERS.get(method, "D"), "ms": 4}
+    style = {
+        "color": COLOURS.get(method, fallback[i % len(fallback)]),
+        "marker": MARKERS.get(method, "D"),
+        "ms": 4,
+    }
     return {**style, **RANDOM_STYLE} if method == "random" else style
 
 
@@ -66,14 +76,19 @@ def aopc_figure(table: pd.DataFrame):
     """Bars with 95 % intervals of AOPC comprehensiveness (and sufficiency) per method, from :func:`aopc_table`."""
     from matplotlib.figure import Figure
 
-    panels = [("comprehensiveness", "comp", "higher = more faithful"), ("sufficiency", "suff", "lower = more faithful")]
+    panels = [
+        ("comprehensiveness", "comp", "higher = more faithful"),
+        ("sufficiency", "suff", "lower = more faithful"),
+    ]
     panels = [p for p in panels if p[0] in table.columns]
     fig = Figure(figsize=(4.2 * len(panels), 3.0))
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (column, short, note) in zip(axes, panels):
         methods = list(table.index)
         y = table[column].to_numpy(float)
-        err = np.vstack([y - table[f"{short}_low"].to_numpy(float), table[f"{short}_high"].to_numpy(float) - y])
+        err = np.vstack(
+            [y - table[f"{short}_low"].to_numpy(float), table[f"{short}_high"].to_numpy(float) - y]
+        )
         colours = [_style(m, i)["color"] for i, m in enumerate(methods)]
         ax.bar(methods, y, yerr=err, color=colours, alpha=0.8, capsize=4)
         ax.axhline(0, color="black", lw=0.8)
@@ -96,8 +111,15 @@ def agreement_figure(matrix: pd.DataFrame, title: str = "Mean Spearman correlati
     for i in range(len(matrix)):
         for j in range(len(matrix)):
             value = matrix.iat[i, j]
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9,
-                    color="white" if abs(value) > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if abs(value) > 0.6 else "black",
+            )
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title(title, fontsize=9)
     fig.set_layout_engine("tight")
@@ -121,14 +143,26 @@ def sanity_figure(result: pd.DataFrame, statistics=("spearman", "spearman_abs"))
     steps = result.drop_duplicates("step").sort_values("step")
     fig = Figure(figsize=(3.4 * len(methods), 3.3))
     axes = np.atleast_1d(fig.subplots(1, len(methods), sharey=True))
-    labels = {"spearman": "Spearman", "spearman_abs": "Spearman of |scores|", "top_k_overlap": "top-k overlap",
-              "kendall": "Kendall"}
+    labels = {
+        "spearman": "Spearman",
+        "spearman_abs": "Spearman of |scores|",
+        "top_k_overlap": "top-k overlap",
+        "kendall": "Kendall",
+    }
     for ax, method in zip(axes, methods):
         rows = result[result["method"] == method]
         for stat, ls in zip(statistics, ("-", "--", ":", "-.")):
             agg = rows.groupby("step")[stat].agg(["mean", "min", "max"]).reindex(steps["step"])
             colour = COLOURS.get(method, "black")
-            ax.plot(steps["step"], agg["mean"], ls=ls, marker="o", ms=3, color=colour, label=labels.get(stat, stat))
+            ax.plot(
+                steps["step"],
+                agg["mean"],
+                ls=ls,
+                marker="o",
+                ms=3,
+                color=colour,
+                label=labels.get(stat, stat),
+            )
             ax.fill_between(steps["step"], agg["min"], agg["max"], color=colour, alpha=0.08, lw=0)
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks(steps["step"], steps["randomised"], rotation=60, ha="right", fontsize=7)

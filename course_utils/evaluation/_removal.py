@@ -33,15 +33,26 @@ def replacement_ids(model, tokenizer, replacement: str) -> tuple[int | None, int
     return token_id, int(pad_id)
 
 
-def copies(input_ids: torch.Tensor, remove: torch.Tensor, token_id: int | None, pad_id: int) -> list[torch.Tensor]:
+def copies(
+    input_ids: torch.Tensor, remove: torch.Tensor, token_id: int | None, pad_id: int
+) -> list[torch.Tensor]:
     """The perturbed token ids, one 1-D tensor per row of ``remove`` ``(k, n)`` (deleted tokens closed up)."""
-    out = _masking.perturb(input_ids, remove, torch.ones_like(input_ids), replacement_id=token_id, pad_id=pad_id)
+    out = _masking.perturb(
+        input_ids, remove, torch.ones_like(input_ids), replacement_id=token_id, pad_id=pad_id
+    )
     lengths = out["attention_mask"].sum(1).tolist()  # (k,)
     return [out["input_ids"][r, :n] for r, n in enumerate(lengths)]
 
 
-def target_probabilities(model, sequences: list[torch.Tensor], targets: list[int], *, batch_size: int = 64,
-                         progress: bool = False, desc: str = "forward passes") -> np.ndarray:
+def target_probabilities(
+    model,
+    sequences: list[torch.Tensor],
+    targets: list[int],
+    *,
+    batch_size: int = 64,
+    progress: bool = False,
+    desc: str = "forward passes",
+) -> np.ndarray:
     """p(target | sequence) for each token-id sequence, computed once per distinct (sequence, target).
 
     Args:
@@ -61,10 +72,17 @@ def target_probabilities(model, sequences: list[torch.Tensor], targets: list[int
     with tqdm(total=len(unique), desc=desc, disable=not progress, unit="seq") as bar:
         for start in range(0, len(unique), step):
             chunk = unique[start : start + step]
-            rows = [{"input_ids": torch.tensor(ids, device=device),
-                     "attention_mask": torch.ones(len(ids), dtype=torch.long, device=device),
-                     "token_type_ids": torch.zeros(len(ids), dtype=torch.long, device=device)} for ids, _ in chunk]
-            log_p = _masking.target_log_probs(model, rows, [t for _, t in chunk], internal_batch_size=batch_size)
+            rows = [
+                {
+                    "input_ids": torch.tensor(ids, device=device),
+                    "attention_mask": torch.ones(len(ids), dtype=torch.long, device=device),
+                    "token_type_ids": torch.zeros(len(ids), dtype=torch.long, device=device),
+                }
+                for ids, _ in chunk
+            ]
+            log_p = _masking.target_log_probs(
+                model, rows, [t for _, t in chunk], internal_batch_size=batch_size
+            )
             probs.update(zip(chunk, log_p.double().exp().tolist()))
             bar.update(len(chunk))
     return np.array([probs[key] for key in keys], dtype=np.float64)

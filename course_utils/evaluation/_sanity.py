@@ -32,8 +32,10 @@ def randomisation_steps(model) -> list[tuple[str, list[torch.nn.Module]]]:
     base = getattr(model, "base_model", None)
     layers = getattr(getattr(base, "encoder", None), "layer", None)
     if base is None or base is model or layers is None:
-        raise TypeError(f"the randomisation test needs a transformers encoder classifier with .base_model.encoder.layer "
-                        f"(e.g. BertForSequenceClassification); got {type(model).__name__}")
+        raise TypeError(
+            f"the randomisation test needs a transformers encoder classifier with .base_model.encoder.layer "
+            f"(e.g. BertForSequenceClassification); got {type(model).__name__}"
+        )
     head = [m for m in model.children() if m is not base]
     pooler = getattr(base, "pooler", None)
     if pooler is not None:
@@ -60,9 +62,18 @@ def reinitialise(module: torch.nn.Module, std: float, generator: torch.Generator
                 sub.bias.zero_()
 
 
-def sanity_check_randomisation(model, tokenizer, texts, methods=("ig", "loo", "atman"), *, options=None,
-                               k: int = 5, seed: int = 0, n_steps: int | None = None,
-                               progress: bool = True) -> pd.DataFrame:
+def sanity_check_randomisation(
+    model,
+    tokenizer,
+    texts,
+    methods=("ig", "loo", "atman"),
+    *,
+    options=None,
+    k: int = 5,
+    seed: int = 0,
+    n_steps: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Adebayo et al.'s cascading model-parameter randomisation for each method.
 
     Args:
@@ -96,8 +107,10 @@ def sanity_check_randomisation(model, tokenizer, texts, methods=("ig", "loo", "a
     std = float(getattr(model.config, "initializer_range", 0.02))
 
     def explain_all(m, targets=None):
-        return {name: explain(m, tokenizer, texts, name, target=targets, progress=False, **options.get(name, {}))
-                for name in methods}
+        return {
+            name: explain(m, tokenizer, texts, name, target=targets, progress=False, **options.get(name, {}))
+            for name in methods
+        }
 
     reference = explain_all(model)
     targets = {name: result.documents["target"].to_numpy() for name, result in reference.items()}
@@ -107,8 +120,10 @@ def sanity_check_randomisation(model, tokenizer, texts, methods=("ig", "loo", "a
     for step, (name, _) in enumerate(tqdm(cascade, desc="randomising", disable=not progress), start=1):
         for module in dict(randomisation_steps(copy_))[name]:
             reinitialise(module, std, generator)
-        current = {m: explain(copy_, tokenizer, texts, m, target=targets[m], progress=False, **options.get(m, {}))
-                   for m in methods}
+        current = {
+            m: explain(copy_, tokenizer, texts, m, target=targets[m], progress=False, **options.get(m, {}))
+            for m in methods
+        }
         rows.append(_compare(reference, current, step, name, k, seed))
     return pd.concat(rows, ignore_index=True)
 
@@ -119,9 +134,20 @@ def _compare(reference: dict, current: dict, step: int, name: str, k: int, seed:
         now = current[method].tokens.assign(method=f"{method}·randomised")
         signed = _agreement.rank_agreement(original, now, k=k, seed=seed)
         absolute = _agreement.rank_agreement(original, now, k=k, absolute=True, seed=seed)
-        parts.append(pd.DataFrame({"step": step, "randomised": name, "method": method, "doc_id": signed["doc_id"],
-                                   "spearman": signed["spearman"], "spearman_abs": absolute["spearman"],
-                                   "kendall": signed["kendall"], "top_k_overlap": signed["top_k_overlap"]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "step": step,
+                    "randomised": name,
+                    "method": method,
+                    "doc_id": signed["doc_id"],
+                    "spearman": signed["spearman"],
+                    "spearman_abs": absolute["spearman"],
+                    "kendall": signed["kendall"],
+                    "top_k_overlap": signed["top_k_overlap"],
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -130,4 +156,3 @@ def sanity_summary(result: pd.DataFrame) -> pd.DataFrame:
     cols = ["spearman", "spearman_abs", "top_k_overlap"]
     out = result.groupby(["step", "randomised", "method"], sort=True)[cols].mean().reset_index()
     return out.sort_values(["method", "step"], kind="stable").reset_index(drop=True)
-

@@ -29,7 +29,9 @@ class Interval(NamedTuple):
 
 
 def _check_values(values, name: str = "values") -> np.ndarray:
-    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray, pd.Series, pd.Index)):
+    if isinstance(values, (str, bytes)) or not isinstance(
+        values, (Sequence, np.ndarray, pd.Series, pd.Index)
+    ):
         raise TypeError(f"{name} must be a list, array or Series of numbers, got {type(values).__name__}")
     try:
         array = np.asarray(values, dtype=float)
@@ -40,13 +42,16 @@ def _check_values(values, name: str = "values") -> np.ndarray:
     if len(array) < 2:
         raise ValueError(f"{name} has {len(array)} value(s); a bootstrap needs at least 2")
     if np.isnan(array).any():
-        raise ValueError(f"{name} contains {int(np.isnan(array).sum())} NaN value(s): drop them first "
-                         "(e.g. series.dropna()) and report how many were dropped")
+        raise ValueError(
+            f"{name} contains {int(np.isnan(array).sum())} NaN value(s): drop them first "
+            "(e.g. series.dropna()) and report how many were dropped"
+        )
     return array
 
 
-def bootstrap_ci(values, *, statistic: str = "mean", n_boot: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> Interval:
+def bootstrap_ci(
+    values, *, statistic: str = "mean", n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> Interval:
     """Percentile bootstrap interval of the mean (or median) of ``values``, reproducible by ``seed``.
 
     Args:
@@ -63,8 +68,15 @@ def bootstrap_ci(values, *, statistic: str = "mean", n_boot: int = 2000, level: 
     array = _check_values(values)
     check_choice(statistic, "statistic", STATISTICS)
     check_scalar(n_boot, "n_boot", int, min_val=100, hint="(2000 is typical)")
-    check_scalar(level, "level", float, min_val=0, max_val=1, include_boundaries="neither",
-                 hint="(0.95 = 95 % interval)")
+    check_scalar(
+        level,
+        "level",
+        float,
+        min_val=0,
+        max_val=1,
+        include_boundaries="neither",
+        hint="(0.95 = 95 % interval)",
+    )
     fn = np.mean if statistic == "mean" else np.median
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(array), size=(int(n_boot), len(array)))  # (n_boot, n)
@@ -73,8 +85,15 @@ def bootstrap_ci(values, *, statistic: str = "mean", n_boot: int = 2000, level: 
     return Interval(float(fn(array)), float(low), float(high))
 
 
-def summarise(per_document: pd.DataFrame, column: str, *, by: str = "method", n_boot: int = 2000,
-              level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def summarise(
+    per_document: pd.DataFrame,
+    column: str,
+    *,
+    by: str = "method",
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Mean of ``column`` per method with a bootstrap interval.
 
     Args:
@@ -88,15 +107,27 @@ def summarise(per_document: pd.DataFrame, column: str, *, by: str = "method", n_
     rows = []
     for method, group in per_document.groupby(by, sort=True):
         values = group[column].dropna().to_numpy(dtype=float)
-        ci = bootstrap_ci(values, n_boot=n_boot, level=level, seed=seed) if len(values) >= 2 else \
-            Interval(float(np.mean(values)) if len(values) else np.nan, np.nan, np.nan)
-        rows.append({by: method, "n_docs": len(values), "mean": ci.estimate, "ci_low": ci.low, "ci_high": ci.high})
+        ci = (
+            bootstrap_ci(values, n_boot=n_boot, level=level, seed=seed)
+            if len(values) >= 2
+            else Interval(float(np.mean(values)) if len(values) else np.nan, np.nan, np.nan)
+        )
+        rows.append(
+            {by: method, "n_docs": len(values), "mean": ci.estimate, "ci_low": ci.low, "ci_high": ci.high}
+        )
     return pd.DataFrame(rows)
 
 
-def compare_to_baseline(per_document: pd.DataFrame, column: str, *, baseline: str = "random",
-                        higher_is_better: bool = True, n_boot: int = 2000, level: float = 0.95,
-                        seed: int = 0) -> pd.DataFrame:
+def compare_to_baseline(
+    per_document: pd.DataFrame,
+    column: str,
+    *,
+    baseline: str = "random",
+    higher_is_better: bool = True,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Each method minus the baseline on the same documents (paired), with a bootstrap interval.
 
     Args:
@@ -111,15 +142,29 @@ def compare_to_baseline(per_document: pd.DataFrame, column: str, *, baseline: st
     _check_frame(per_document, ["doc_id", "method", column])
     wide = per_document.pivot(index="doc_id", columns="method", values=column)
     if baseline not in wide:
-        raise ValueError(f"there is no {baseline!r} method to compare with (methods: {sorted(wide.columns)}); "
-                         "compute the metric with random_baseline=True")
+        raise ValueError(
+            f"there is no {baseline!r} method to compare with (methods: {sorted(wide.columns)}); "
+            "compute the metric with random_baseline=True"
+        )
     sign = 1.0 if higher_is_better else -1.0
     rows = []
     for method in sorted(c for c in wide.columns if c != baseline):
         diff = (sign * (wide[method] - wide[baseline])).dropna().to_numpy(dtype=float)
-        ci = bootstrap_ci(diff, n_boot=n_boot, level=level, seed=seed) if len(diff) >= 2 else Interval(np.nan, np.nan, np.nan)
-        rows.append({"method": method, "n_docs": len(diff), "improvement": ci.estimate, "ci_low": ci.low,
-                     "ci_high": ci.high, "share_better": float(np.mean(diff > 0)) if len(diff) else np.nan})
+        ci = (
+            bootstrap_ci(diff, n_boot=n_boot, level=level, seed=seed)
+            if len(diff) >= 2
+            else Interval(np.nan, np.nan, np.nan)
+        )
+        rows.append(
+            {
+                "method": method,
+                "n_docs": len(diff),
+                "improvement": ci.estimate,
+                "ci_low": ci.low,
+                "ci_high": ci.high,
+                "share_better": float(np.mean(diff > 0)) if len(diff) else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 

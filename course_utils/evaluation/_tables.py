@@ -47,22 +47,27 @@ def check_table(table, name: str = "table") -> pd.DataFrame:
         table = pd.concat(table, ignore_index=True)
     table = token_table(table)
     if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame from explain() (one row per token), "
-                        f"got {type(table).__name__}")
+        raise TypeError(
+            f"{name} must be a pandas DataFrame from explain() (one row per token), "
+            f"got {type(table).__name__}"
+        )
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise ValueError(f"{name} lacks the column(s) {missing}: pass the table returned by explain()")
     if table.empty:
         raise ValueError(f"{name} has no rows: explain at least one text")
     if table.duplicated(["method", "doc_id", "position"]).any():
-        raise ValueError(f"{name} has a (method, doc_id, position) more than once: stack tables of different "
-                         "methods, not two runs of the same method (rename one run's method column)")
+        raise ValueError(
+            f"{name} has a (method, doc_id, position) more than once: stack tables of different "
+            "methods, not two runs of the same method (rename one run's method column)"
+        )
     return table.sort_values(["method", "doc_id", "position"], kind="stable").reset_index(drop=True)
 
 
 def check_level(level: str) -> str:
-    return check_choice(level, "level", LEVELS,
-                        hint="use 'token' (remove WordPieces) or 'word' (whole words)")
+    return check_choice(
+        level, "level", LEVELS, hint="use 'token' (remove WordPieces) or 'word' (whole words)"
+    )
 
 
 def check_fractions(fractions, name: str = "fractions", *, allow_zero: bool = True) -> np.ndarray:
@@ -108,8 +113,10 @@ def documents(table: pd.DataFrame, tokenizer, level: str = "token") -> list[Docu
         ids = tokenizer.convert_tokens_to_ids(tokens)
         unknown = [t for t, i in zip(tokens, ids) if i == tokenizer.unk_token_id and t != tokenizer.unk_token]
         if unknown:
-            raise ValueError(f"doc_id {doc_id} ({method}) has tokens this tokenizer does not know, e.g. {unknown[:3]}: "
-                             "evaluate with the tokenizer that made the explanation")
+            raise ValueError(
+                f"doc_id {doc_id} ({method}) has tokens this tokenizer does not know, e.g. {unknown[:3]}: "
+                "evaluate with the tokenizer that made the explanation"
+            )
         input_ids = torch.tensor(ids, dtype=torch.long)  # (n,)
         word_ids = torch.tensor(rows["word_id"].to_numpy(), dtype=torch.long)  # (n,)
         word_ids = word_ids.masked_fill(torch.tensor(rows["special"].to_numpy(dtype=bool)), -1)
@@ -176,4 +183,3 @@ def removal_masks(doc, fractions, seed: int, remove_top: bool) -> tuple[list[int
     ks = [n_units_at(f, doc.n_units) for f in fractions]
     top = torch.stack([top_k(doc, order, k) for k in ks])  # (n_fractions, n)
     return ks, (top if remove_top else doc.units.any(0)[None, :] & ~top)
-

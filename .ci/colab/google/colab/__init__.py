@@ -6,7 +6,7 @@ with an IPython kernel configuration (``exec_lines``) and installs this package 
 ``importlib.util.find_spec("google.colab")`` finds it as it would in Colab. Only what the course calls is here.
 """
 
-from . import output  # noqa: F401  (Colab's google.colab exposes its submodules as attributes)
+from . import output
 
 __all__ = ["output"]
 __version__ = "0.0.0+ci-stand-in"
