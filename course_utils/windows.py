@@ -237,7 +237,7 @@ def explain_windows(
             np.add.at(count, where, 1.0)
         word_ids = [-1 if w is None else int(w) for w in full.word_ids(d)]
         words = [tok if w < 0 else text[slice(*full.word_to_chars(d, w))] for tok, w in zip(tokens, word_ids)]
-        rows.append((_inputs.Document(list(ids), [0] * n, list(tokens), word_ids, words), total / count))
+        rows.append((_inputs.EncodedText(list(ids), [0] * n, list(tokens), word_ids, words), total / count))
     docs = [r[0] for r in rows]
     # the target's probability: the mean of the windows' (as the method reported them with its scores)
     probability = per_window.groupby(owner)["probability"].mean().to_numpy()

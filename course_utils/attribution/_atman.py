@@ -27,7 +27,7 @@ from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
 from .._validation import check_scalar
-from ._masking import check_common, check_level, documents, groups, spread, target_log_probs
+from ._masking import batch_documents, check_common, check_level, groups, spread, target_log_probs
 from ._method import Diagnostics, Method, as_kwargs
 
 ATTENTION_NAME = "atman"
@@ -210,7 +210,7 @@ def attribute(
     check_options(multiplier, kappa)
     level = check_common(level, internal_batch_size, batch)
     rows, row_targets, docs = [], [], []
-    for (positions, row, word_ids), target in zip(documents(batch), targets.tolist()):
+    for (positions, row, word_ids), target in zip(batch_documents(batch), targets.tolist()):
         units = groups(row["attention_mask"], word_ids, level)  # (n_units, n_d)
         content = units.any(0)  # (n_d,) suppressible positions: real, non-special
         similarity = concept_similarity(model, row["input_ids"]) if conceptual else None

@@ -197,7 +197,7 @@ def check_pair(model, tokenizer) -> None:
 
 # ------------------------------------------------------------------------------------------- encoding
 @dataclass
-class Document:
+class EncodedText:
     """One encoded text: token ids, segment ids, tokens, word ids (-1 at specials) and word strings."""
 
     input_ids: list[int]
@@ -212,11 +212,11 @@ class Document:
         return len(self.input_ids)
 
 
-def encode(tokenizer, texts: list[str], max_length: int, stacklevel: int = 3) -> list[Document]:
+def encode(tokenizer, texts: list[str], max_length: int, stacklevel: int = 3) -> list[EncodedText]:
     """Tokenise ``texts`` (with ``[CLS]``/``[SEP]``), truncating to ``max_length`` tokens with ONE warning.
 
     Returns:
-        one :class:`Document` per text; ``word_ids`` are -1 at special tokens and ``words`` are the word's
+        one :class:`EncodedText` per text; ``word_ids`` are -1 at special tokens and ``words`` are the word's
         characters in the original text (original case) or the token itself for special tokens.
     """
     enc, lengths = _inference.encode(tokenizer, texts, max_length, stacklevel=stacklevel + 1)
@@ -228,7 +228,7 @@ def encode(tokenizer, texts: list[str], max_length: int, stacklevel: int = 3) ->
         words = [tok if w < 0 else text[slice(*enc.word_to_chars(i, w))] for tok, w in zip(tokens, word_ids)]
         types = enc["token_type_ids"][i] if "token_type_ids" in enc else [0] * len(ids)
         docs.append(
-            Document(
+            EncodedText(
                 list(ids),
                 list(types),
                 list(tokens),
@@ -240,7 +240,7 @@ def encode(tokenizer, texts: list[str], max_length: int, stacklevel: int = 3) ->
     return docs
 
 
-def padded_batch(docs: list[Document], pad_id: int, device) -> dict[str, torch.Tensor]:
+def padded_batch(docs: list[EncodedText], pad_id: int, device) -> dict[str, torch.Tensor]:
     """``input_ids``, ``attention_mask``, ``token_type_ids``, ``word_ids`` ``(b, s)`` on ``device``, right-padded."""
     columns = {
         "input_ids": [d.input_ids for d in docs],
@@ -250,14 +250,14 @@ def padded_batch(docs: list[Document], pad_id: int, device) -> dict[str, torch.T
     return _inference.pad(columns, {"input_ids": pad_id, "word_ids": -1}, device)
 
 
-def sorted_batches(docs: list[Document], batch_size: int) -> list[list[int]]:
-    """Document indices in batches of ``batch_size``, sorted by length (little padding), longest first."""
+def sorted_batches(docs: list[EncodedText], batch_size: int) -> list[list[int]]:
+    """EncodedText indices in batches of ``batch_size``, sorted by length (little padding), longest first."""
     return _inference.length_sorted_batches([len(d) for d in docs], batch_size, longest_first=True)
 
 
 # ------------------------------------------------------------------------------------------ the table
 def build_table(
-    docs: list[Document],
+    docs: list[EncodedText],
     doc_ids: np.ndarray,
     scores: list[np.ndarray],
     method: str,
@@ -291,7 +291,7 @@ def build_table(
 
 def diagnostics_table(
     doc_ids: np.ndarray,
-    docs: list[Document],
+    docs: list[EncodedText],
     targets,
     predictions,
     probabilities,

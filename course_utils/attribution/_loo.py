@@ -20,9 +20,9 @@ import torch
 from .._validation import check_choice
 from ._masking import (
     REPLACEMENTS,
+    batch_documents,
     check_common,
     check_level,
-    documents,
     groups,
     perturb,
     replacement_token_id,
@@ -83,7 +83,7 @@ def attribute(
     token_id = replacement_token_id(replacement, model, replacement_id)
     pad_id = getattr(tokenizer, "pad_token_id", None) or getattr(model.config, "pad_token_id", None) or 0
     rows, row_targets, docs = [], [], []
-    for (positions, row, word_ids), target in zip(documents(batch), targets.tolist()):
+    for (positions, row, word_ids), target in zip(batch_documents(batch), targets.tolist()):
         units = groups(row["attention_mask"], word_ids, level)  # (n_units, n_d)
         copies = perturb(
             row["input_ids"],

@@ -246,7 +246,7 @@ def reporting_rows(callback: Callable[[int, int], None]):
 
 
 # ------------------------------------------------------------------------------- shared for the methods
-def documents(batch: dict[str, torch.Tensor]):
+def batch_documents(batch: dict[str, torch.Tensor]):
     """Each document of a padded batch without its padding.
 
     Yields ``(positions, row, word_ids)``: the LongTensor of its real positions in the padded batch,

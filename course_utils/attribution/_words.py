@@ -31,7 +31,7 @@ import torch
 from .. import _inference
 from .._inference import eval_mode  # noqa: F401  (the methods' eval mode, from the one inference module)
 from .._validation import check_positive_int, check_scalar  # noqa: F401  (re-exported to _shap, _lime)
-from ._masking import documents, spread
+from ._masking import batch_documents, spread
 
 
 def check_seed(seed) -> int:
@@ -111,7 +111,8 @@ def word_documents(batch: dict[str, torch.Tensor], tokenizer) -> list[WordDocume
     if batch.get("word_ids") is None:
         raise ValueError("SHAP and LIME explain words: the batch needs 'word_ids' (explain() provides them)")
     return [
-        WordDocument(tokenizer, positions, row, word_ids) for positions, row, word_ids in documents(batch)
+        WordDocument(tokenizer, positions, row, word_ids)
+        for positions, row, word_ids in batch_documents(batch)
     ]
 
 

@@ -164,7 +164,7 @@ def _aopc(
     level = _tables.check_level(level)
     batch_size = _tables.check_positive_int(batch_size, "batch_size")
     token_id, pad_id = _removal.replacement_ids(model, tokenizer, replacement)
-    docs = _tables.documents(table, tokenizer, level)
+    docs = _tables.ranked_units(table, tokenizer, level)
     sequences, targets, rows = [], [], []
     for doc in docs:
         ks, remove = _tables.removal_masks(doc, bins, seed, kind == "comprehensiveness")  # (n_bins, n)

@@ -212,7 +212,7 @@ def _curve(
     level = _tables.check_level(level)
     batch_size = _tables.check_positive_int(batch_size, "batch_size")
     token_id, pad_id = _removal.replacement_ids(model, tokenizer, replacement)
-    docs = _tables.documents(table, tokenizer, level)
+    docs = _tables.ranked_units(table, tokenizer, level)
     sequences, targets, rows = [], [], []
     for doc in docs:
         ks, remove = _tables.removal_masks(doc, fractions, seed, kind == "deletion")  # (n_fractions, n)

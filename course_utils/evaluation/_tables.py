@@ -86,7 +86,7 @@ def check_fractions(fractions, name: str = "fractions", *, allow_zero: bool = Tr
 
 # ------------------------------------------------------------------------------------------ documents
 @dataclass
-class Document:
+class RankedUnits:
     """One explained document, ready for removal: ids ``(n,)``, units ``(n_units, n)``, a score per unit."""
 
     doc_id: int
@@ -101,8 +101,8 @@ class Document:
         return int(self.units.shape[0])
 
 
-def documents(table: pd.DataFrame, tokenizer, level: str = "token") -> list[Document]:
-    """One :class:`Document` per (method, doc_id) of a checked table, in table order.
+def ranked_units(table: pd.DataFrame, tokenizer, level: str = "token") -> list[RankedUnits]:
+    """One :class:`RankedUnits` per (method, doc_id) of a checked table, in table order.
 
     The token ids come from the table's WordPieces (``tokenizer.convert_tokens_to_ids``), so the model sees
     exactly the tokens that were explained. A unit's score is the sum of its WordPieces' scores.
@@ -122,11 +122,13 @@ def documents(table: pd.DataFrame, tokenizer, level: str = "token") -> list[Docu
         word_ids = word_ids.masked_fill(torch.tensor(rows["special"].to_numpy(dtype=bool)), -1)
         units = _masking.groups(torch.ones_like(input_ids), word_ids, level)  # (n_units, n)
         scores = units.double().numpy() @ rows["score"].to_numpy(dtype=np.float64)  # (n_units,)
-        out.append(Document(int(doc_id), str(method), int(rows["target"].iloc[0]), input_ids, units, scores))
+        out.append(
+            RankedUnits(int(doc_id), str(method), int(rows["target"].iloc[0]), input_ids, units, scores)
+        )
     return out
 
 
-def ranking(doc: Document, seed: int) -> np.ndarray:
+def ranking(doc: RankedUnits, seed: int) -> np.ndarray:
     """The document's unit indices from the highest score to the lowest.
 
     Ties (e.g. all-zero scores) are broken at random, seeded by ``seed`` and the document id, so a
@@ -136,7 +138,7 @@ def ranking(doc: Document, seed: int) -> np.ndarray:
     return np.lexsort((tie_break, -doc.unit_scores))
 
 
-def top_k(doc: Document, order: np.ndarray, k: int) -> torch.Tensor:
+def top_k(doc: RankedUnits, order: np.ndarray, k: int) -> torch.Tensor:
     """BoolTensor ``(n,)``: the positions of the ``k`` best-ranked units."""
     chosen = torch.as_tensor(order[:k], dtype=torch.long)
     return doc.units[chosen].any(0) if k > 0 else torch.zeros(doc.units.shape[1], dtype=torch.bool)
