@@ -285,12 +285,11 @@ def r_friendly(frame: pd.DataFrame) -> pd.DataFrame:
             ``.astype(str)`` them first.
 
     An :func:`~course_utils.attribution.explain` result (:class:`~course_utils.attribution.Explanations`)
-    sends its token table (``.to_frame()``).
+    sends its token table (``.tokens``, copied as every frame is).
     """
-    from .attribution import Explanations
+    from .attribution._result import token_table
 
-    if isinstance(frame, Explanations):
-        frame = frame.to_frame()
+    frame = token_table(frame)  # copied below: no need for .to_frame()'s copy
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     out = frame.reset_index(drop=True).copy()

@@ -62,7 +62,7 @@ from ._inputs import TABLE_COLUMNS, check_target, check_texts, label_names
 from ._lime import LIME
 from ._loo import LeaveOneOut
 from ._method import Diagnostics, Method, register, unregister
-from ._result import Explanations, word_scores
+from ._result import Explanations, token_table, word_scores
 from ._shap import SHAP
 from ._shap import coalitions as coalitions
 from ._shap import exact_shapley as exact_shapley
@@ -331,7 +331,7 @@ def concat(results: list) -> Explanations | pd.DataFrame:
     results = list(results)
     if results and all(isinstance(r, Explanations) for r in results):
         return Explanations.concat(results)
-    tables = [r.tokens if isinstance(r, Explanations) else r for r in results]
+    tables = [token_table(r) for r in results]
     if not tables or not all(isinstance(t, pd.DataFrame) for t in tables):
         raise TypeError("concat() takes a non-empty list of explain() results (or of their token DataFrames)")
     return pd.concat(tables, ignore_index=True)
