@@ -11,7 +11,7 @@
 (Parquet files + a manifest with their SHA-256). ``<key>`` hashes the model (class, labels and a checksum of
 its weights), the tokenizer's content (vocabulary, special tokens, normalisation), the data (ids and texts),
 the method and all its options — never a path, so a copied cache folder is reused — and any change gives a new
-folder. Chunks are written atomically (:func:`course_utils.models.write_atomically`): an interrupted run
+folder. Chunks are written atomically (:func:`course_utils._atomic.write_atomically`): an interrupted run
 (Ctrl-C, crash) leaves only complete chunks, and the next run loads them — never rewriting them — and
 computes the rest. A damaged chunk (its manifest or a file's checksum does not match) is recomputed.
 
@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,12 +39,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ._atomic import remove_stale_temporaries, replace_file, write_atomically
 from ._validation import check_choice, check_scalar
 from .attribution import Explanations, explain, method_options, word_scores
 from .attribution._result import token_table
 from .environment import cache_dir
 from .fingerprints import tokenizer_fingerprint
-from .models import write_atomically
 from .r_bridge import r_friendly
 
 # bump when an attribution method's maths or the key change (2: IG auto mode refines fewer pieces;
@@ -378,9 +377,9 @@ def _write_run_description(folder: Path, description: dict) -> None:
     path = folder / "run.json"
     if path.is_file():
         return
-    tmp = folder / f".tmp-run-{uuid.uuid4().hex[:8]}.json"
-    tmp.write_text(json.dumps(description, indent=2, sort_keys=True, default=repr))
-    os.replace(tmp, path)
+    replace_file(
+        path, lambda tmp: tmp.write_text(json.dumps(description, indent=2, sort_keys=True, default=repr))
+    )
 
 
 def long_documents(model, tokenizer, texts: list[str], max_length: int | None = None) -> np.ndarray:
@@ -498,6 +497,7 @@ def explain_corpus(
         )
     if cache:
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(folder)  # what a killed writer of an earlier run left (never read)
         _write_run_description(
             folder,
             {
@@ -609,6 +609,8 @@ def explain_corpus(
         )
         raise
     bar.close()
+    if cache:
+        remove_stale_temporaries(folder)  # e.g. a Dask worker killed inside write_atomically during this run
     windows = [p[2] for p in parts if p[2] is not None]
     return Explanations(
         tokens=pd.concat([p[0] for p in parts], ignore_index=True),

@@ -29,9 +29,10 @@ import os
 import platform
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+
+from ._atomic import replace_file
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -295,15 +296,11 @@ def versions() -> dict:
 
 
 def _write_parquet(frame, path: Path) -> None:
-    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    replace_file(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def _write_json(data: dict, path: Path) -> None:
-    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=repr))
-    os.replace(tmp, path)
+    replace_file(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=repr)))
 
 
 # ------------------------------------------------------------------------------------------ dry run

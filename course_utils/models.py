@@ -14,7 +14,6 @@ import math
 import os
 import shutil
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tqdm.auto import tqdm
 
 from . import _inference
 from . import data as _data
+from ._atomic import write_atomically as write_atomically
 from ._inference import length_sorted_batches
 from .environment import cache_dir, get_device, hub_reachable, seed_everything
 
@@ -394,26 +394,6 @@ def _check_entry(folder: Path, config: ClassifierConfig) -> tuple[dict | None, s
     return meta, None
 
 
-def write_atomically(folder: Path, write) -> None:
-    """Create ``folder`` all at once: ``write(tmp)`` fills a temporary sibling, which is then renamed.
-
-    An interruption (Ctrl-C, crash, full disk) leaves the old ``folder`` or none, never a half-written one.
-    """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
-    try:
-        write(tmp)
-        if folder.exists():  # replace a stale entry: move it aside first, then swap in the new one
-            trash = folder.parent / f".old-{folder.name}-{uuid.uuid4().hex[:8]}"
-            os.replace(folder, trash)
-            os.replace(tmp, folder)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _move_aside(folder: Path) -> Path:
     """Rename a damaged entry to ``<key>.damaged-<time>`` next to it (never deleted) and return the new path."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -435,13 +415,14 @@ def _newest_mtime(path: Path) -> float:
 
 
 def _clean_leftovers(folder: Path) -> list[Path]:
-    """Remove ``.tmp-<key>-*`` / ``.old-<key>-*`` folders older than the entry's finished save (a kill during
-    a save leaves them; a save in progress is newer). Silent where the cache is read-only. Returns what went."""
+    """Remove ``.tmp-<key>-*`` / ``.tmp-old-<key>-*`` (older versions: ``.old-<key>-*``) folders older than
+    the entry's finished save (a kill during a save leaves them; a save in progress is newer). Silent where
+    the cache is read-only. Returns what went."""
     try:
         saved = (folder / META_FILE).stat().st_mtime
         leftovers = [
             p
-            for pattern in (f".tmp-{folder.name}-*", f".old-{folder.name}-*")
+            for pattern in (f".tmp-{folder.name}-*", f".tmp-old-{folder.name}-*", f".old-{folder.name}-*")
             for p in folder.parent.glob(pattern)
         ]
     except OSError:

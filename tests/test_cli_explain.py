@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from process_support import ctrl_c_as_in_a_terminal
 
 from course_utils.__main__ import main
 
@@ -277,7 +278,14 @@ def test_resumes_after_ctrl_c_in_a_subprocess(csv, model_dir, tmp_path):
         "--no-progress",
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
+    )
     deadline = time.monotonic() + 300
     while not list(out.glob("chunks/*/chunk-00002")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

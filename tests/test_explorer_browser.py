@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import chromium, require_browser
+from process_support import ctrl_c_as_in_a_terminal
 
 from course_utils import widgets
 
@@ -89,6 +90,7 @@ def app(model_dir, tmp_path_factory):
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=ctrl_c_as_in_a_terminal,
         )
     address = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + START_SECONDS
