@@ -2,10 +2,11 @@
 
 Two measurements in one run, on the course's cached classifier (or ``--model DIR``):
 
-1. **Dask overhead.** The same ``--n`` test paragraphs (default 400: the first of the test split, as in the
-   other speed benchmarks) explained by ``explain_corpus`` in this process with ``torch`` using
-   ``--threads`` threads (default 2), and by ``explain_corpus(client=…)`` on a ``LocalCluster`` of
-   ``--threads`` single-threaded worker processes — equal total threads. Both write their chunks into a
+1. **Dask overhead.** The same ``--n`` paragraphs (default 400: the test split's 186 in their stored order, as
+   in the other speed benchmarks, then the validation split's and the first of train) explained by
+   ``explain_corpus`` in this process with ``torch`` using ``--threads`` threads (default 2), and by
+   ``explain_corpus(client=…)`` on a ``LocalCluster`` of ``--threads`` single-threaded worker processes —
+   equal total threads. Both write their chunks into a
    fresh temporary folder. The Dask time counts from the call to the last chunk assembled (the model's
    transfer to the workers included); starting the cluster is reported apart. Target: Dask / in-process ≤ 1.10.
 2. **Long documents.** Documents of 128, 512, 2,048 and 4,096 tokens (test paragraphs joined and cut,
@@ -22,6 +23,20 @@ Two measurements in one run, on the course's cached classifier (or ``--model DIR
 
 Timings vary with the machine's load; run it alone. It prints what it measured and the ratios; it asserts
 nothing.
+
+Full run on an idle 2-core machine (2026-12-01, session 8; the course's cached classifier, IG defaults — the
+1 % completeness bar —, chunk size 20, batch size 16):
+
+* Dask overhead, 400 paragraphs (53.3 tokens on average): in-process (2 torch threads) 137.5 s, Dask
+  (2 single-threaded workers) 139.0 s + 9.1 s to start the cluster: **Dask / in-process 1.011** (1.077 with
+  the cluster start); scores agree. Before ``scale.tune_allocator`` (Dask's ``MALLOC_TRIM_THRESHOLD_`` left
+  in force on the workers) the same comparison on the 186 test paragraphs gave 1.441; with it, 1.214 on those
+  186 — a short run pays the fixed costs (model transfer ≈ 2.5 s, the workers' first passes, the last chunk
+  running alone) over fewer chunks.
+* Long documents (186 test paragraphs joined): time per document token **4096 / 512 = 0.86** at the default
+  stride 447 (per window token 0.69; 128 / 512 = 0.44: short documents are cheap per token), 1.35 at stride
+  255 (each token in two windows; per window token 0.68), 0.66 without overlap (per window token 0.58) —
+  linear in length: a 4,096-token document took 47.6 s at the default stride, 10 windows.
 
 One reduced run (2026-12-01, a 2-core machine shared with four other engineers, load average ≈ 12, so the
 numbers are noisy; ``--untrained``: the packaged MiniLM with an untrained head, because the course's
@@ -56,6 +71,8 @@ from course_utils.corpus import explain_corpus
 from course_utils.windows import explain_windows
 
 LENGTHS = (128, 512, 2048, 4096)
+# The default classifier's test split holds 186 paragraphs; 400 take the validation split's 195 and 19 of train.
+SPLITS = ("test", "validation", "train")
 
 
 def _options(method: str, quick: bool) -> dict:
@@ -181,7 +198,11 @@ def untrained_paragraphs(n: int, seed: int = 42):
         label2id={"Democratic": 0, "Republican": 1},
     ).eval()
     return test_paragraphs(
-        n, seed=seed, classifier=(tokenizer, model), note="UNTRAINED head on the packaged MiniLM; "
+        n,
+        seed=seed,
+        classifier=(tokenizer, model),
+        note="UNTRAINED head on the packaged MiniLM; ",
+        splits=SPLITS,
     )
 
 
@@ -189,7 +210,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--n", type=int, default=400, help="test paragraphs for the Dask comparison")
+    parser.add_argument(
+        "--n", type=int, default=400, help="paragraphs for the Dask comparison (test, then validation, train)"
+    )
     parser.add_argument("--method", default="ig", choices=("ig", "loo", "atman", "shap", "lime"))
     parser.add_argument("--quick", action="store_true", help="cheaper method options (ig n_steps=16 …)")
     parser.add_argument(
@@ -216,7 +239,7 @@ def main() -> None:
     if args.untrained:
         tokenizer, model, texts = untrained_paragraphs(n_texts)
     else:
-        tokenizer, model, texts = test_paragraphs(n_texts)
+        tokenizer, model, texts = test_paragraphs(n_texts, splits=SPLITS)
     model = model.to(args.device).eval()
     options = _options(args.method, args.quick)
     if args.n_steps is not None and args.method == "ig":

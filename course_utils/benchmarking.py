@@ -106,11 +106,15 @@ def paragraph_of_length(tokenizer, texts, n_tokens: int) -> str:
     return text
 
 
-def test_paragraphs(n: int, *, seed: int = 42, classifier=None, note: str = ""):
+def test_paragraphs(
+    n: int, *, seed: int = 42, classifier=None, note: str = "", splits: tuple[str, ...] = ("test",)
+):
     """The speed benchmarks' setup: ``(tokenizer, model, texts)`` — the course's cached classifier (or the
     ``(tokenizer, model)`` pair given as ``classifier``) and the first ``n`` paragraphs of the test split in their
-    stored order, with every seed set to ``seed``. Prints ``note``, how many tokens they have and the torch
-    thread count, so a benchmark's output says what it measured."""
+    stored order (``splits``: of these splits, one after the other — e.g. ``("test", "validation", "train")``
+    when ``n`` exceeds the test split's 186 paragraphs), with every seed set to ``seed``. Prints ``note``, how
+    many paragraphs of which splits and tokens they have and the torch thread count, so a benchmark's output
+    says what it measured."""
     import numpy as np
     import torch
 
@@ -120,11 +124,11 @@ def test_paragraphs(n: int, *, seed: int = 42, classifier=None, note: str = ""):
     seed_everything(seed)
     tokenizer, model = classifier if classifier is not None else load_classifier(progress=False)
     data = ClassifierConfig().load_data()
-    texts = data[data["split"] == "test"]["text"].tolist()[:n]
+    texts = [text for split in splits for text in data.loc[data["split"] == split, "text"]][:n]
     n_tokens = [len(ids) for ids in tokenizer(texts)["input_ids"]]
     print(
-        f"{note}{len(texts)} test paragraphs, {np.mean(n_tokens):.1f} tokens on average (max {max(n_tokens)}); "
-        f"torch threads {torch.get_num_threads()}"
+        f"{note}{len(texts)} {'/'.join(splits)} paragraphs, {np.mean(n_tokens):.1f} tokens on average "
+        f"(max {max(n_tokens)}); torch threads {torch.get_num_threads()}"
     )
     return tokenizer, model, texts
 

@@ -65,3 +65,14 @@ def test_test_paragraphs_are_the_first_of_the_test_split(capsys):
     assert texts == ClassifierConfig().load_data().query("split == 'test'")["text"].tolist()[:3]
     assert model.config.num_labels == 2 and tokenizer(texts[0])["input_ids"][0] == tokenizer.cls_token_id
     assert capsys.readouterr().out.startswith("3 test paragraphs, ")
+
+
+def test_test_paragraphs_continue_into_the_next_splits(capsys):
+    from course_utils.models import ClassifierConfig
+
+    data = ClassifierConfig().load_data()
+    n_test = int((data["split"] == "test").sum())
+    _, _, texts = B.test_paragraphs(n_test + 2, splits=("test", "validation"))
+    assert texts[:n_test] == data.query("split == 'test'")["text"].tolist()
+    assert texts[n_test:] == data.query("split == 'validation'")["text"].tolist()[:2]
+    assert capsys.readouterr().out.startswith(f"{n_test + 2} test/validation paragraphs, ")

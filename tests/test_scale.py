@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -245,3 +246,38 @@ def test_model_plugin_pickles_a_model_that_recorded_attentions(tiny_classifier):
     assert copy.model is not model and not copy.model.training
     with torch.no_grad():
         assert torch.equal(copy.model(**batch).logits, before)
+
+
+class _FakeLibc:
+    def __init__(self):
+        self.calls = []
+
+    def mallopt(self, param, value):
+        self.calls.append((param, value))
+        return 1
+
+
+def test_tune_allocator_acts_only_on_dasks_trim_threshold():
+    from course_utils import scale
+
+    libc = _FakeLibc()
+    assert not scale.tune_allocator(environ={}, libc=libc) and libc.calls == []
+    tuned = scale.tune_allocator(environ={"MALLOC_TRIM_THRESHOLD_": "65536"}, libc=libc)
+    assert tuned == sys.platform.startswith("linux")
+    if tuned:  # the adaptive rule's end point: mmap above 32 MiB, trim above 64 MiB
+        assert libc.calls == [(-3, 32 * 2**20), (-1, 64 * 2**20)]
+    assert not scale.tune_allocator(environ={"MALLOC_TRIM_THRESHOLD_": "65536"}, libc=object())  # not glibc
+
+
+def test_workers_get_the_allocator_torch_expects(tiny_classifier, client):
+    """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_ (which made a single-threaded worker about 35 %
+    slower than the driver here); the model plugin sets glibc's thresholds back on every worker."""
+    from course_utils.scale import ModelPlugin
+
+    tokenizer, model = tiny_classifier
+    client.register_plugin(ModelPlugin(tokenizer, model), name="allocator-check")
+    environ = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    tuned = client.run(lambda dask_worker: dask_worker.plugins["allocator-check"].allocator_tuned)
+    assert len(tuned) == 2
+    for address, value in environ.items():
+        assert tuned[address] == (value is not None and sys.platform.startswith("linux"))
