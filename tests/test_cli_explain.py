@@ -278,8 +278,11 @@ def test_resumes_after_ctrl_c_in_a_subprocess(csv, model_dir, tmp_path):
         "--no-progress",
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    # The interrupted run goes through tests/paced_cli.py: the same command, paced so the Ctrl-C lands mid-run
+    # however slowly this test process is scheduled; the rerun is the plain command.
+    paced = [sys.executable, str(ROOT / "tests" / "paced_cli.py"), *argv[3:]]
     proc = subprocess.Popen(
-        argv,
+        paced,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -289,6 +292,7 @@ def test_resumes_after_ctrl_c_in_a_subprocess(csv, model_dir, tmp_path):
     deadline = time.monotonic() + 300
     while not list(out.glob("chunks/*/chunk-00002")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted: " + proc.communicate()[1]
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err

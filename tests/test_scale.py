@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from process_support import pace_chunk_writes, unpace_chunk_writes
 
 from course_utils import corpus
 
@@ -142,10 +143,14 @@ def test_a_worker_killed_mid_run_loses_only_its_chunk(tiny_classifier, frame, cl
             time.sleep(0.02)
 
     killer = threading.Thread(target=kill_one_worker)
+    client.run(pace_chunk_writes, 0.25)  # the run outlasts any delay in starting the killer (process_support)
     killer.start()
-    table = corpus.explain_corpus(
-        model, tokenizer, frame, folder=folder, chunk_size=1, progress=False, client=client, n_steps=48
-    )
+    try:
+        table = corpus.explain_corpus(
+            model, tokenizer, frame, folder=folder, chunk_size=1, progress=False, client=client, n_steps=48
+        )
+    finally:
+        client.run(unpace_chunk_writes)
     killer.join()
     assert killed.get("pid") and killed["chunks_then"] < len(frame)  # it died while chunks were still missing
     _assert_same(table, reference)
