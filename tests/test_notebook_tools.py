@@ -103,3 +103,24 @@ def test_reading_times_has_one_row_per_notebook_and_path(tmp_path):
     assert table["notebook"].tolist() == ["00_a"] * 3 + ["01_b"] * 3
     assert table["path"].tolist() == list(nt.PATHS) * 2 and table["words"].tolist() == [3, 5, 6] * 2
     assert table["minutes"].tolist() == [w / 200 for w in table["words"]]
+
+
+def test_doc_page_makes_links_work_from_the_notebooks_folder(tmp_path, monkeypatch):
+    page = "See the [glossary](glossary.md#ig), [03](../notebooks/03_x.ipynb), [web](https://a.org/b.md), [top](#t)."
+    (tmp_path / "cheatsheet.md").write_text(page, encoding="utf-8")
+    monkeypatch.setattr(nt, "docs_dir", lambda: tmp_path)
+    assert nt.doc_page("cheatsheet") == (
+        "See the [glossary](../docs/glossary.md#ig), [03](03_x.ipynb), [web](https://a.org/b.md), [top](#t)."
+    )
+    with pytest.raises(FileNotFoundError, match="no course page 'cheat'.*the pages are: cheatsheet"):
+        nt.doc_page("cheat")
+
+
+def test_doc_page_links_of_the_real_cheat_sheet_exist_from_notebooks():
+    import re
+
+    shown = nt.doc_page("cheatsheet")
+    targets = re.findall(r"\]\(([^)#:]+\.(?:md|ipynb))", shown)
+    assert len(targets) == 6  # 1 glossary + 5 notebook links (docs/cheatsheet.md)
+    notebooks = nt.find_notebook_dir()
+    assert all((notebooks / target).is_file() for target in targets), targets

@@ -95,6 +95,31 @@ def test_site_notebook_replaces_an_interactive_widget_by_a_note():
     assert "python -m course_utils explorer" in site.INTERACTIVE_NOTE
 
 
+def test_site_notebook_points_output_links_to_the_pages():
+    """Notebook 00 shows the cheat sheet (a docs page) as an output; the site renders outputs without resolving
+    links, so each link to a notebook or docs page becomes the page's HTML file (a broken link otherwise)."""
+    code = nt.cell("code", 'Markdown(doc_page("cheatsheet"))', "essentials")
+    shown = nt.doc_page("cheatsheet")
+    code.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/markdown": shown, "text/plain": "<Markdown>"}),
+        nbformat.v4.new_output(
+            "execute_result",
+            data={
+                "text/html": '<a href="../docs/glossary.md#baseline">b</a> <a href="02_fine_tuning.ipynb">02</a>'
+            },
+            execution_count=1,
+        ),
+    ]
+    markdown, html = (o.data for o in site.site_notebook(_notebook([code])).cells[0].outputs)
+    page = markdown["text/markdown"]
+    assert "](../glossary.html)" in page and "](03_integrated_gradients.html)" in page
+    assert ".ipynb)" not in page and ".md)" not in page and markdown["text/plain"] == "<Markdown>"
+    assert (
+        html["text/html"] == '<a href="../glossary.html#baseline">b</a> <a href="02_fine_tuning.html">02</a>'
+    )
+    assert code.outputs[0].data["text/markdown"] == shown  # the executed notebook itself is not changed
+
+
 def test_site_notebook_rejects_a_non_notebook():
     with pytest.raises(TypeError, match="nb must be a notebook"):
         site.site_notebook({"cells": []})

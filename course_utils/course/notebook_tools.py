@@ -203,6 +203,30 @@ def docs_dir() -> Path:
     )
 
 
+# A docs page's links are written from docs/ (GitHub and a clone show them there): a sibling page is ``name.md``,
+# a notebook ``../notebooks/NN_name.ipynb``. Shown in a notebook, they must start from notebooks/.
+_DOCS_SIBLING_RE = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|/|\.\./|#)([\w-]+\.md)")
+_DOCS_TO_NOTEBOOK_RE = re.compile(r"\]\(\.\./notebooks/")
+
+
+def doc_page(name: str) -> str:
+    """The Markdown of the course page ``docs/<name>.md`` (e.g. ``"cheatsheet"``), with its links rewritten to
+    work from a notebook in ``notebooks/``: ``glossary.md`` becomes ``../docs/glossary.md`` and
+    ``../notebooks/03_integrated_gradients.ipynb`` becomes ``03_integrated_gradients.ipynb``. Display it with
+    ``IPython.display.Markdown(doc_page("cheatsheet"))``; the course site turns the same links into its pages.
+
+    Raises:
+        FileNotFoundError: no such page (the message lists the pages there are).
+    """
+    folder = docs_dir()
+    path = folder / f"{name}.md"
+    if not path.is_file():
+        pages = sorted(p.stem for p in folder.glob("*.md"))
+        raise FileNotFoundError(f"no course page {name!r} in {folder}; the pages are: {', '.join(pages)}")
+    text = path.read_text(encoding="utf-8")
+    return _DOCS_TO_NOTEBOOK_RE.sub("](", _DOCS_SIBLING_RE.sub(r"](../docs/\1", text))
+
+
 def reading_map(folder: str | Path | None = None) -> pandas.DataFrame:  # noqa: F821
     """Every section heading (``##``) of every notebook with its tier: the course map of notebook 00.
 

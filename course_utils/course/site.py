@@ -12,7 +12,8 @@ Every file the pages load is in the site folder (MathJax 3 copied from the PyPI 
 What changes between an executed notebook and its page (:func:`site_notebook`): the Colab badge goes (the
 launch button replaces it, and the badge image would be fetched from the web); each markdown cell gets a
 hidden tier marker; solution cells are collapsed; widget outputs, which need a live kernel, become static
-HTML (a progress bar's final state, or a note on how to run the interactive explorer).
+HTML (a progress bar's final state, or a note on how to run the interactive explorer); links in Markdown and
+HTML outputs (the cheat sheet shown in notebook 00) point to the site's pages.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ REFERENCE_PAGES = ("glossary", "cheatsheet", "large_corpora")
 # site, whose sources put the docs pages at the root and the notebooks under notebooks/.
 DOCS_TO_NOTEBOOKS_RE = re.compile(r"\]\(\.\./notebooks/")
 NOTEBOOKS_TO_DOCS_RE = re.compile(r"\]\(\.\./docs/([\w-]+)\.md")
+# Links in a notebook's *outputs* (a docs page shown with notebook_tools.doc_page, a table of links): the site
+# renders outputs as they are, without resolving links to pages, so they are rewritten to the pages' HTML files
+# (a notebook page is notebooks/NN_name.html, a docs page <name>.html at the root).
+OUTPUT_DOCS_LINK_RE = re.compile(r"(\]\(|href=[\"'])\.\./docs/([\w-]+)\.md")
+OUTPUT_NOTEBOOK_LINK_RE = re.compile(r"(\]\(|href=[\"'])(?:\.\./notebooks/)?(\d\d_[\w-]+)\.ipynb")
+OUTPUT_LINK_FORMATS = ("text/markdown", "text/html")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PROGRESS_MODELS = ("FloatProgressModel", "IntProgressModel")
@@ -105,11 +112,19 @@ def _static_widget(view: dict, state: dict) -> str:
     )
 
 
+def _site_links(text: str | list[str]) -> str:
+    """An output's Markdown or HTML with its links to course notebooks and docs pages made site links."""
+    text = "".join(text) if isinstance(text, list) else text
+    text = OUTPUT_DOCS_LINK_RE.sub(r"\1../\2.html", text)
+    return OUTPUT_NOTEBOOK_LINK_RE.sub(r"\1\2.html", text)
+
+
 def site_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of an executed notebook ready to become a page (the original is not changed).
 
     Removes the Colab badge, adds a tier marker to every markdown cell, tags solution cells ``hide-input``
-    (collapsed, one click to open), and turns widget outputs into static HTML. Outputs are kept as they are.
+    (collapsed, one click to open), turns widget outputs into static HTML, and makes the links to notebooks and
+    docs pages in Markdown and HTML outputs point to their pages. Other outputs are kept as they are.
     """
     import copy
 
@@ -134,6 +149,9 @@ def site_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             tags.append("hide-input")
         for out in cell.get("outputs", []):
             data = out.get("data", {})
+            for mime in OUTPUT_LINK_FORMATS:
+                if mime in data:
+                    data[mime] = _site_links(data[mime])
             if WIDGET_VIEW in data:
                 out["data"] = {
                     "text/html": _static_widget(data[WIDGET_VIEW], state),
