@@ -11,6 +11,7 @@ never a wrong result.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -64,6 +65,15 @@ def replace_file(path: Path, write: Callable[[Path], object]) -> None:
     finally:
         if os.path.lexists(tmp):
             tmp.unlink()
+
+
+def replace_json(path: Path, data: dict) -> None:
+    """Write ``data`` to ``path`` as indented JSON with sorted keys, atomically (:func:`replace_file`).
+
+    What JSON cannot hold (a dtype, a path) is written as its ``repr``: these files describe a run for people.
+    """
+    text = json.dumps(data, indent=2, sort_keys=True, default=repr)
+    replace_file(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _pid_alive(pid: int) -> bool:

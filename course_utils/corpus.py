@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ._atomic import remove_stale_temporaries, replace_file, write_atomically
+from ._atomic import remove_stale_temporaries, replace_json, write_atomically
 from ._validation import check_choice, check_scalar
 from .attribution import Explanations, explain, method_options, word_scores
 from .attribution._result import token_table
@@ -377,9 +377,7 @@ def _write_run_description(folder: Path, description: dict) -> None:
     path = folder / "run.json"
     if path.is_file():
         return
-    replace_file(
-        path, lambda tmp: tmp.write_text(json.dumps(description, indent=2, sort_keys=True, default=repr))
-    )
+    replace_json(path, description)
 
 
 def long_documents(model, tokenizer, texts: list[str], max_length: int | None = None) -> np.ndarray:

@@ -32,7 +32,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ._atomic import replace_file
+from ._atomic import replace_file, replace_json
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -297,10 +297,6 @@ def versions() -> dict:
 
 def _write_parquet(frame, path: Path) -> None:
     replace_file(path, lambda tmp: frame.to_parquet(tmp, index=False))
-
-
-def _write_json(data: dict, path: Path) -> None:
-    replace_file(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=repr)))
 
 
 # ------------------------------------------------------------------------------------------ dry run
@@ -578,7 +574,7 @@ def _run(args) -> int:
         },
         "files": sorted(p.name for p in out.glob("*.parquet")),
     }
-    _write_json(run_info, out / "run.json")
+    replace_json(out / "run.json", run_info)
     print(
         f"wrote {len(tokens)} tokens, {len(words)} words and {len(documents)} documents into {out}/ "
         f"({cache['loaded']} chunks from the cache, {cache['computed']} computed)"

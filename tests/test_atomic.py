@@ -124,6 +124,16 @@ def test_replace_file_interrupted_keeps_the_old_file_and_no_temporary(tmp_path):
     assert path.read_text() == "old" and sorted(tmp_path.iterdir()) == [path]
 
 
+def test_replace_json_writes_sorted_indented_json_and_reprs_the_rest(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text("old")
+    _atomic.replace_json(path, {"b": Path("/x"), "a": [1, 2]})
+    assert (
+        path.read_text(encoding="utf-8") == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": "PosixPath(\'/x\')"\n}'
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
 def test_explain_corpus_sweeps_a_dead_writers_chunk_temporary(tiny_classifier, tmp_path):
     import pandas as pd
 
