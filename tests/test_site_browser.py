@@ -57,6 +57,12 @@ def _fixture_notebook() -> nbformat.NotebookNode:
         ),
         nt.cell("markdown", "## 🟣 The maths\n\n$$\\int_0^1 \\alpha \\, d\\alpha = \\tfrac12$$", "deep-dive"),
         nt.cell("code", "import ipywidgets\nipywidgets.Button(description='interactive')", "deep-dive"),
+        nt.cell(
+            "code",
+            "from IPython.display import Markdown\nfrom course_utils.notebook_tools import doc_page\n"
+            "Markdown(doc_page('cheatsheet'))",
+            "deep-dive",
+        ),  # links in an output, as notebook 00 shows them: the link check follows them
     ]
     for i, c in enumerate(cells):
         c["id"] = f"cell-{i:03d}"
