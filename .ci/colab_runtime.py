@@ -275,39 +275,16 @@ def setup(venv: Path) -> dict[str, float]:
 
 
 def test(venv: Path, pytest_args: list[str] | None = None) -> int:
-    """Unit tests and every notebook under nbval, with the simulated runtime's Python.
-
-    Without ``pytest_args`` the unit tests and the notebooks run as two pytest processes side by side: one
-    pytest keeps the 2 cores busy only about half the time (CI's whole run averaged 114 % CPU), and the two
-    share nothing but the read-only classifier cache. The notebooks' log streams; the unit tests' follows.
-    """
+    """Unit tests and every notebook under nbval, with the simulated runtime's Python."""
     py = str(venv / "bin" / "python")
     _run([py, "-m", "pip", "install", "-q", "-c", str(venv / "colab-constraints.txt"), *TOOLS], venv)
-    run_env = env(venv) | {"COURSE_COLAB_SIM": "1"}
-    if pytest_args:
-        print("+", py, "-m pytest", *pytest_args, flush=True)
-        return subprocess.run([py, "-m", "pytest", *pytest_args], env=run_env, cwd=ROOT).returncode
     # -rs: the log lists every skip with its reason (Colab lacks the site extra; figures drawn with another
-    # matplotlib are not byte-compared). No cache provider: two processes would write .pytest_cache at once.
-    unit = ["-rs", "-p", "no:cacheprovider", "tests"]
-    notebooks = ["-rs", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env", "notebooks"]
-    log = venv / "unit-tests.log"
-    print("+", py, "-m pytest", *unit, f"> {log} (side by side with the notebooks)", flush=True)
-    with open(log, "w") as out:
-        unit_proc = subprocess.Popen(
-            [py, "-m", "pytest", *unit], env=run_env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
-        try:
-            print("+", py, "-m pytest", *notebooks, flush=True)
-            notebooks_rc = subprocess.run([py, "-m", "pytest", *notebooks], env=run_env, cwd=ROOT).returncode
-            unit_rc = unit_proc.wait()
-        finally:
-            if unit_proc.poll() is None:
-                unit_proc.kill()
-    print(f"--- the unit tests ({log}):", flush=True)
-    print(log.read_text(), flush=True)
-    print(f"Colab job: unit tests exit {unit_rc}, notebooks exit {notebooks_rc}", flush=True)
-    return unit_rc or notebooks_rc
+    # matplotlib are not byte-compared)
+    args = pytest_args or ["-rs", "tests", "--nbval-lax", "--nbval-current-env", "notebooks"]
+    print("+", py, "-m pytest", *args, flush=True)
+    return subprocess.run(
+        [py, "-m", "pytest", *args], env=env(venv) | {"COURSE_COLAB_SIM": "1"}, cwd=ROOT
+    ).returncode
 
 
 def main(argv: list[str]) -> int:
