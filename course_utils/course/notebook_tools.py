@@ -206,7 +206,8 @@ def docs_dir() -> Path:
 # A docs page's links are written from docs/ (GitHub and a clone show them there): a sibling page is ``name.md``,
 # a notebook ``../notebooks/NN_name.ipynb``. Shown in a notebook, they must start from notebooks/.
 _DOCS_SIBLING_RE = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|/|\.\./|#)([\w-]+\.md)")
-_DOCS_TO_NOTEBOOK_RE = re.compile(r"\]\(\.\./notebooks/")
+#: a docs page's link into notebooks/ (also what the course site rewrites: course_utils.course.site)
+DOCS_TO_NOTEBOOKS_RE = re.compile(r"\]\(\.\./notebooks/")
 
 
 def doc_page(name: str) -> str:
@@ -224,7 +225,7 @@ def doc_page(name: str) -> str:
         pages = sorted(p.stem for p in folder.glob("*.md"))
         raise FileNotFoundError(f"no course page {name!r} in {folder}; the pages are: {', '.join(pages)}")
     text = path.read_text(encoding="utf-8")
-    return _DOCS_TO_NOTEBOOK_RE.sub("](", _DOCS_SIBLING_RE.sub(r"](../docs/\1", text))
+    return DOCS_TO_NOTEBOOKS_RE.sub("](", _DOCS_SIBLING_RE.sub(r"](../docs/\1", text))
 
 
 def reading_map(folder: str | Path | None = None) -> pandas.DataFrame:  # noqa: F821

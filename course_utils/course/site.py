@@ -32,7 +32,7 @@ DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"  # course_utils/course/s
 REFERENCE_PAGES = ("glossary", "cheatsheet", "large_corpora")
 # Links as they work on GitHub and in a clone (docs/ and notebooks/ side by side), and as they must read in the
 # site, whose sources put the docs pages at the root and the notebooks under notebooks/.
-DOCS_TO_NOTEBOOKS_RE = re.compile(r"\]\(\.\./notebooks/")
+DOCS_TO_NOTEBOOKS_RE = nt.DOCS_TO_NOTEBOOKS_RE
 NOTEBOOKS_TO_DOCS_RE = re.compile(r"\]\(\.\./docs/([\w-]+)\.md")
 # Links in a notebook's *outputs* (a docs page shown with notebook_tools.doc_page, a table of links): the site
 # renders outputs as they are, without resolving links to pages, so they are rewritten to the pages' HTML files
